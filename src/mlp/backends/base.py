@@ -1,0 +1,336 @@
+"""The backend interface: every numerical operation the engine needs, and nothing more.
+
+A backend owns the place where the numbers live (host memory for ``reference`` and ``cpu``,
+GPU memory for ``cupy``) and implements each operation below with *identical* signatures.
+``reference`` is the readable pure-NumPy oracle; the others must agree with it to floating-point
+tolerance. Layers and models call backends only through this interface.
+
+Conventions shared by all backends
+----------------------------------
+* Matrices are row-major ``(batch, features)``; dense weights are ``(inputs, units)``.
+* Operations that take ``out=`` write into it when given (it must be C-contiguous, of the right shape
+  and dtype) and return it; otherwise they allocate. Inputs may be in any layout; backends copy to
+  C-contiguous when they need to.
+* Optimizer updates and the ``*_`` helpers work **in place** on flat 1-D contiguous buffers.
+* Losses reduce as Keras' ``"sum_over_batch_size"``: ``value = sum_i w_i * l_i / n_rows`` where
+  ``l_i`` is the per-sample loss and ``w_i`` the sample weight (1 when not given).
+* Dropout masks come from a counter-based hash of ``(seed, step, layer, element index)``
+  (see :func:`dropout_uniform`), so every backend and every thread count draws the same mask.
+
+Validation of user input happens in the public API, not here: backends trust their arguments.
+"""
+from __future__ import annotations
+
+import abc
+from typing import Any, Optional, Sequence, Tuple
+
+ACTIVATIONS = (
+    "linear",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "gelu",
+    "swish",
+)
+"""Activation names every backend implements (``"silu"`` is accepted as an alias of ``"swish"``)."""
+
+ACTIVATION_ALIASES = {"silu": "swish", None: "linear", "identity": "linear"}
+
+DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
+"""Default ``alpha`` per activation: the negative slope of leaky ReLU (Keras' default 0.2) and
+the saturation value of ELU. Other activations ignore ``alpha``."""
+
+ACTIVATIONS_NEEDING_PREACTIVATION = ("gelu", "swish")
+"""Activations whose derivative needs the pre-activation ``z``; the others use the output ``y``."""
+
+LOSSES = (
+    "mean_squared_error",
+    "mean_absolute_error",
+    "huber",
+    "binary_crossentropy",
+    "binary_crossentropy_from_logits",
+    "categorical_crossentropy",
+    "categorical_crossentropy_from_logits",
+)
+"""Loss names every backend implements. The two categorical losses accept one-hot (2-D) or integer
+(1-D) targets."""
+
+PROBABILITY_EPSILON = 1e-7
+"""Probabilities are clipped to ``[eps, 1 - eps]`` by the losses that take probabilities (Keras' value)."""
+
+HASH_STEP = 0x9E3779B97F4A7C15
+"""Odd 64-bit constant that spaces consecutive element counters in the dropout hash."""
+
+
+def resolve_activation(name: Optional[str]) -> str:
+    """Return the canonical activation name for ``name`` (aliases resolved).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a known activation; the message lists the supported ones.
+    """
+    canonical = ACTIVATION_ALIASES.get(name, name)
+    if canonical not in ACTIVATIONS:
+        raise ValueError(
+            f"activation: unknown activation {name!r}. Supported activations are "
+            f"{list(ACTIVATIONS) + ['silu']}."
+        )
+    return canonical
+
+
+def resolve_alpha(activation: str, alpha: Optional[float]) -> float:
+    """Return ``alpha`` or, when it is ``None``, the activation's default from :data:`DEFAULT_ALPHA`."""
+    if alpha is None:
+        return float(DEFAULT_ALPHA.get(activation, 0.0))
+    return float(alpha)
+
+
+class Backend(abc.ABC):
+    """Abstract interface implemented by ``reference``, ``cpu`` and ``cupy``.
+
+    Every method is documented here once; implementations repeat only what differs.
+    """
+
+    name: str = "abstract"
+
+    # ------------------------------------------------------------------ arrays
+    @abc.abstractmethod
+    def asarray(self, x: Any, dtype: Any = None) -> Any:
+        """Return ``x`` as a C-contiguous array on this backend's device (copying only if needed)."""
+
+    @abc.abstractmethod
+    def to_numpy(self, x: Any) -> Any:
+        """Return ``x`` as a NumPy array in host memory."""
+
+    @abc.abstractmethod
+    def empty(self, shape: Sequence[int], dtype: Any) -> Any:
+        """Allocate an uninitialised C-contiguous array."""
+
+    @abc.abstractmethod
+    def zeros(self, shape: Sequence[int], dtype: Any) -> Any:
+        """Allocate a C-contiguous array of zeros."""
+
+    # -------------------------------------------------------------------- GEMM
+    @abc.abstractmethod
+    def matmul(self, a, b, out=None, trans_a: bool = False, trans_b: bool = False,
+               alpha: float = 1.0, beta: float = 0.0):
+        """General matrix product ``out = alpha * op(a) @ op(b) + beta * out``.
+
+        ``op(x)`` is ``x.T`` when the matching ``trans_*`` flag is set. With ``beta != 0`` the
+        previous content of ``out`` (which must then be given) is accumulated into.
+        """
+
+    # ------------------------------------------------------------- activations
+    @abc.abstractmethod
+    def activation_forward(self, z, activation: str, alpha: Optional[float] = None, out=None):
+        """Apply ``activation`` to the 2-D array ``z``; ``out`` may be ``z`` itself (in place).
+
+        Softmax is taken along the last axis, stabilised by subtracting the row maximum.
+        """
+
+    @abc.abstractmethod
+    def activation_backward(self, dy, y, z, activation: str, alpha: Optional[float] = None,
+                            out=None):
+        """Gradient with respect to the pre-activation: ``dz = dy * f'(z)``.
+
+        ``y = f(z)`` is the forward output. ``z`` is needed only for the activations in
+        :data:`ACTIVATIONS_NEEDING_PREACTIVATION` and may be ``None`` otherwise. ``out`` may be
+        ``dy`` itself (in place). For softmax, ``dz = y * (dy - sum(dy * y, axis=1))``.
+        """
+
+    # ------------------------------------------------------------------- dense
+    @abc.abstractmethod
+    def dense_forward(self, x, w, b, activation: str = "linear", alpha: Optional[float] = None,
+                      out=None, preact=None):
+        """Fused dense layer: ``out = f(x @ w + b)``.
+
+        Parameters
+        ----------
+        x : (batch, inputs) array
+        w : (inputs, units) array
+        b : (units,) array or None
+            ``None`` means no bias.
+        activation, alpha : see :data:`ACTIVATIONS`, :data:`DEFAULT_ALPHA`.
+        out : (batch, units) array, optional
+        preact : (batch, units) array, optional
+            When given, receives ``z = x @ w + b`` (needed later by ``dense_backward`` for
+            activations in :data:`ACTIVATIONS_NEEDING_PREACTIVATION`).
+        """
+
+    @abc.abstractmethod
+    def dense_backward(self, x, w, y, dy, activation: str = "linear",
+                       alpha: Optional[float] = None, preact=None, dw=None, db=None, dx=None,
+                       need_dx: bool = True, need_db: bool = True, dz=None
+                       ) -> Tuple[Any, Any, Any]:
+        """Backward pass of :meth:`dense_forward`.
+
+        Computes ``dz = dy * f'(z)`` fused with the bias gradient ``db = dz.sum(axis=0)``, then
+        ``dw = x.T @ dz`` and ``dx = dz @ w.T``.
+
+        Parameters
+        ----------
+        x, w : the forward inputs.
+        y : (batch, units) the forward output ``f(z)``.
+        dy : (batch, units) gradient of the loss with respect to ``y``.
+        preact : (batch, units) ``z``; required for ``gelu`` / ``swish`` only.
+        dw, db, dx : optional output buffers.
+        need_dx : bool
+            ``False`` skips the ``dx`` GEMM (first layer); ``dx`` is then returned as ``None``.
+        need_db : bool
+            ``False`` skips the bias gradient (layer without bias); ``db`` is returned as ``None``.
+        dz : optional (batch, units) workspace for ``dz``; it may be ``dy`` itself.
+
+        Returns
+        -------
+        (dw, db, dx)
+        """
+
+    # ------------------------------------------------------------------ losses
+    @abc.abstractmethod
+    def loss(self, name: str, pred, target, sample_weight=None, grad=None, delta: float = 1.0
+             ) -> Tuple[float, Any]:
+        """Loss value and its gradient with respect to ``pred``, in one pass.
+
+        Parameters
+        ----------
+        name : one of :data:`LOSSES`.
+        pred : (batch, outputs) predictions: values, probabilities or logits as the name says.
+        target : (batch, outputs) array of the same dtype, or for the categorical losses a 1-D
+            integer array of class indices.
+        sample_weight : (batch,) array or None.
+        grad : optional (batch, outputs) buffer for the gradient.
+        delta : the Huber threshold.
+
+        Per-sample losses ``l_i`` (``e = pred - target``, ``m = outputs``):
+
+        * ``mean_squared_error``: ``mean_j e_ij**2``
+        * ``mean_absolute_error``: ``mean_j |e_ij|`` (gradient ``sign(e)``, 0 at 0)
+        * ``huber``: ``mean_j (0.5 e**2 if |e| <= delta else delta * (|e| - 0.5 delta))``
+        * ``binary_crossentropy``: ``-mean_j [t log p + (1-t) log(1-p)]`` with ``p`` clipped to
+          ``[eps, 1-eps]``; gradient ``(p - t) / (p (1 - p))`` evaluated at the clipped ``p``.
+        * ``binary_crossentropy_from_logits``: ``mean_j [max(z,0) - z t + log1p(exp(-|z|))]``;
+          gradient ``sigmoid(z) - t``.
+        * ``categorical_crossentropy``: ``-sum_j t_j log p_j``, ``p`` clipped to ``[eps, 1-eps]``;
+          gradient ``-t / p``.
+        * ``categorical_crossentropy_from_logits``: ``sum_j t_j (logsumexp(z) - z_j)``;
+          gradient ``softmax(z) * sum_j t_j - t``.
+
+        Returns
+        -------
+        (value, grad) : the weighted mean loss as a Python float and ``d value / d pred``.
+        """
+
+    # -------------------------------------------------------------- optimizers
+    @abc.abstractmethod
+    def sgd_update(self, param, grad, velocity, lr: float, momentum: float = 0.0,
+                   nesterov: bool = False, weight_decay: float = 0.0) -> None:
+        """SGD step in place (PyTorch's formulation, no dampening).
+
+        ``g = grad + weight_decay * param``; with ``momentum > 0``:
+        ``velocity = momentum * velocity + g`` and the step direction is ``g + momentum * velocity``
+        (Nesterov) or ``velocity``; without momentum it is ``g`` (``velocity`` may be ``None``).
+        ``param -= lr * direction``.
+        """
+
+    @abc.abstractmethod
+    def adam_update(self, param, grad, m, v, v_max, step: int, lr: float, beta_1: float,
+                    beta_2: float, epsilon: float, weight_decay: float = 0.0,
+                    decoupled: bool = False, amsgrad: bool = False) -> None:
+        """Adam / AdamW / AMSGrad step in place; ``step`` counts from 1.
+
+        ``decoupled=False``: ``g = grad + weight_decay * param`` (L2, Adam);
+        ``decoupled=True``: ``param *= 1 - lr * weight_decay`` first and ``g = grad`` (AdamW).
+        Then ``m = b1 m + (1-b1) g``; ``v = b2 v + (1-b2) g**2``;
+        with AMSGrad ``v_max = max(v_max, v)`` and ``s = v_max`` else ``s = v``;
+        ``param -= lr * (m / (1 - b1**step)) / (sqrt(s / (1 - b2**step)) + epsilon)``.
+        ``v_max`` may be ``None`` when ``amsgrad`` is false.
+        """
+
+    @abc.abstractmethod
+    def rmsprop_update(self, param, grad, mean_square, lr: float, rho: float, epsilon: float,
+                       momentum: float = 0.0, velocity=None, centered: bool = False,
+                       mean_grad=None, weight_decay: float = 0.0) -> None:
+        """RMSprop step in place (PyTorch's formulation).
+
+        ``g = grad + weight_decay * param``; ``mean_square = rho ms + (1-rho) g**2``;
+        centered: ``mean_grad = rho mg + (1-rho) g`` and ``denom = sqrt(ms - mg**2) + epsilon``,
+        else ``denom = sqrt(ms) + epsilon``; with ``momentum > 0``:
+        ``velocity = momentum * velocity + g / denom``, ``param -= lr * velocity``;
+        otherwise ``param -= lr * g / denom``.
+        """
+
+    @abc.abstractmethod
+    def adagrad_update(self, param, grad, accumulator, lr: float, epsilon: float,
+                       weight_decay: float = 0.0) -> None:
+        """Adagrad step in place: ``g = grad + weight_decay * param``; ``acc += g**2``;
+        ``param -= lr * g / (sqrt(acc) + epsilon)``."""
+
+    @abc.abstractmethod
+    def add_penalty_gradient(self, grad, param, l1: float = 0.0, l2: float = 0.0) -> None:
+        """In place: ``grad += l1 * sign(param) + 2 * l2 * param`` (gradient of
+        ``l1 * sum|param| + l2 * sum(param**2)``; ``sign(0) = 0``)."""
+
+    @abc.abstractmethod
+    def penalty(self, param, l1: float = 0.0, l2: float = 0.0) -> float:
+        """``l1 * sum|param| + l2 * sum(param**2)`` as a Python float."""
+
+    @abc.abstractmethod
+    def global_norm(self, arrays: Sequence[Any]) -> float:
+        """``sqrt(sum of squares of every element of every array)`` as a Python float."""
+
+    @abc.abstractmethod
+    def scale_(self, x, factor: float) -> None:
+        """In place: ``x *= factor`` (used for clipping by global norm)."""
+
+    @abc.abstractmethod
+    def clip_(self, x, limit: float) -> None:
+        """In place: ``x = clip(x, -limit, limit)``."""
+
+    # ----------------------------------------------------------------- dropout
+    @abc.abstractmethod
+    def dropout_mask(self, shape: Tuple[int, int], rate: float, seed: int, step: int,
+                     layer: int, dtype: Any):
+        """The inverted-dropout mask: ``1 / (1 - rate)`` where kept, ``0`` where dropped.
+
+        Element ``k`` (row-major flat index) is dropped when ``uniform(seed, step, layer, k) < rate``
+        with the uniform of :func:`dropout_uniform`. ``rate`` is in ``[0, 1)``.
+        """
+
+    @abc.abstractmethod
+    def dropout_forward(self, x, rate: float, seed: int, step: int, layer: int, out=None):
+        """``out = x * dropout_mask(...)``; ``out`` may be ``x`` itself."""
+
+    @abc.abstractmethod
+    def dropout_backward(self, dy, rate: float, seed: int, step: int, layer: int, out=None):
+        """``out = dy * dropout_mask(...)``: the same mask regenerated from the hash, not stored."""
+
+
+MASK64 = (1 << 64) - 1
+
+
+def mix64(z: int) -> int:
+    """The SplitMix64 finaliser on a Python int (mod 2**64): the scalar form of the dropout hash."""
+    z &= MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+def dropout_stream_key(seed: int, step: int, layer: int) -> int:
+    """The 64-bit key of one (seed, step, layer) stream: ``mix64(mix64(mix64(seed) + step) + layer)``.
+
+    Element ``k`` of the stream is ``mix64(key + k * HASH_STEP)``; its top 24 bits scaled by
+    ``2**-24`` give a uniform number in ``[0, 1)``. Every backend implements exactly this.
+    """
+    return mix64((mix64((mix64(seed) + step) & MASK64) + layer) & MASK64)
+
+
+def dropout_uniform(seed: int, step: int, layer: int, index: int) -> float:
+    """The uniform number in ``[0, 1)`` drawn for one element (scalar reference of the hash)."""
+    key = dropout_stream_key(seed, step, layer)
+    bits = mix64((key + index * HASH_STEP) & MASK64)
+    return (bits >> 40) * 2.0 ** -24
