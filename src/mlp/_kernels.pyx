@@ -1,0 +1,1248 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Cython + OpenMP kernels of the CPU backend: arithmetic only.
+
+Every function here trusts its arguments: shapes, dtypes, contiguity and value ranges are checked
+by the Python callers (``mlp.backends.cpu``). All loops run without the GIL, over float32 or
+float64 through the ``floating`` fused type.
+
+Threading (DESIGN.md section 3): work is split into parts whose boundaries depend only on the
+problem size, never on the thread count, and every output element is produced by exactly one part
+in a fixed order, so results are bit-identical for any number of threads. GEMMs are split by rows
+or by columns into single-threaded BLAS calls, one per part; the caller pins BLAS to one thread
+while this happens. Below a size threshold everything runs on the calling thread.
+Every entry point sets flush-to-zero on each thread it uses and restores it afterwards.
+"""
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.math cimport erf, erff, exp, expf, expm1, expm1f, fabs, fabsf, log, log1p, log1pf, logf
+from libc.math cimport sqrt, sqrtf, tanh, tanhf
+from libc.stdint cimport int64_t, uint64_t
+
+from ._blas cimport gemm_rowmajor
+
+cdef extern from "_platform.h" nogil:
+    int mlp_openmp_enabled()
+    int mlp_omp_max_threads()
+    unsigned long long mlp_ftz_enter()
+    void mlp_ftz_exit(unsigned long long old)
+    int mlp_ftz_supported()
+    int mlp_ftz_active()
+
+# Activation codes (the Python side maps names to these).
+cdef enum: A_LINEAR = 0
+cdef enum: A_RELU = 1
+cdef enum: A_LEAKY_RELU = 2
+cdef enum: A_ELU = 3
+cdef enum: A_SIGMOID = 4
+cdef enum: A_TANH = 5
+cdef enum: A_SOFTMAX = 6
+cdef enum: A_GELU = 7
+cdef enum: A_SWISH = 8
+
+# Loss codes.
+cdef enum: L_MSE = 0
+cdef enum: L_MAE = 1
+cdef enum: L_HUBER = 2
+cdef enum: L_BCE = 3
+cdef enum: L_BCE_LOGITS = 4
+cdef enum: L_CCE = 5
+cdef enum: L_CCE_LOGITS = 6
+
+ACTIVATION_CODES = {
+    "linear": A_LINEAR, "relu": A_RELU, "leaky_relu": A_LEAKY_RELU, "elu": A_ELU,
+    "sigmoid": A_SIGMOID, "tanh": A_TANH, "softmax": A_SOFTMAX, "gelu": A_GELU, "swish": A_SWISH,
+}
+LOSS_CODES = {
+    "mean_squared_error": L_MSE, "mean_absolute_error": L_MAE, "huber": L_HUBER,
+    "binary_crossentropy": L_BCE, "binary_crossentropy_from_logits": L_BCE_LOGITS,
+    "categorical_crossentropy": L_CCE, "categorical_crossentropy_from_logits": L_CCE_LOGITS,
+}
+
+# Size thresholds (measured on a 2-core machine; see benchmarks/kernels.py).
+cdef enum: PAR_MIN_ELEMENTS = 32768      # elementwise work below this runs on the calling thread
+cdef enum: CHUNK = 8192                  # elements per part of a flat elementwise loop
+cdef enum: GEMM_PAR_MIN_FLOPS = 4000000  # GEMMs below this are one BLAS call
+cdef enum: GEMM_MIN_PART = 64            # rows / columns per GEMM part, at least
+cdef enum: GEMM_MAX_PARTS = 8
+cdef enum: GEMM_ALIGN = 16               # part boundaries are multiples of this
+cdef enum: COL_TILE = 64                 # columns per tile of a column reduction
+cdef enum: REDUCE_CHUNK = 32768          # elements per partial sum of a flat reduction
+cdef enum: REDUCE_MAX_PARTS = 64
+
+cdef double SQRT1_2 = 0.70710678118654752440
+cdef double INV_SQRT_2PI = 0.39894228040143267794
+
+cdef uint64_t HASH_STEP = 0x9E3779B97F4A7C15ULL
+
+cdef int _num_threads = mlp_omp_max_threads() if mlp_omp_max_threads() > 0 else 1
+
+
+# --------------------------------------------------------------------------- threads / platform
+def openmp_enabled():
+    """True when the extension was compiled with OpenMP."""
+    return bool(mlp_openmp_enabled())
+
+
+def ftz_supported():
+    """True when this platform lets the kernels set flush-to-zero."""
+    return bool(mlp_ftz_supported())
+
+
+def ftz_active_in_kernel():
+    """Whether flush-to-zero is on *inside* a kernel call (for tests): enter, read, restore."""
+    cdef unsigned long long old = mlp_ftz_enter()
+    cdef int active = mlp_ftz_active()
+    mlp_ftz_exit(old)
+    return bool(active)
+
+
+def ftz_active():
+    """Whether flush-to-zero is on in the calling thread right now (the caller's own state)."""
+    return bool(mlp_ftz_active())
+
+
+def set_num_threads(int n):
+    """Set the number of OpenMP threads the kernels use (``n >= 1``; validated by the caller)."""
+    global _num_threads
+    _num_threads = n if mlp_openmp_enabled() else 1
+
+
+def get_num_threads():
+    """The number of OpenMP threads the kernels use."""
+    return _num_threads
+
+
+def default_num_threads():
+    """OpenMP's default thread count (``OMP_NUM_THREADS`` or the number of cores); 1 without OpenMP."""
+    return max(1, mlp_omp_max_threads())
+
+
+cdef inline int _threads_for(Py_ssize_t parts) noexcept nogil:
+    if parts < 2:
+        return 1
+    return <int>parts if parts < _num_threads else _num_threads
+
+
+# --------------------------------------------------------------------------- scalar math
+cdef inline floating _exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+cdef inline floating _expm1(floating x) noexcept nogil:
+    if floating is float:
+        return expm1f(x)
+    else:
+        return expm1(x)
+
+
+cdef inline floating _log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+
+cdef inline floating _log1p(floating x) noexcept nogil:
+    if floating is float:
+        return log1pf(x)
+    else:
+        return log1p(x)
+
+
+cdef inline floating _tanh(floating x) noexcept nogil:
+    if floating is float:
+        return tanhf(x)
+    else:
+        return tanh(x)
+
+
+cdef inline floating _erf(floating x) noexcept nogil:
+    if floating is float:
+        return erff(x)
+    else:
+        return erf(x)
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef inline floating _abs(floating x) noexcept nogil:
+    if floating is float:
+        return fabsf(x)
+    else:
+        return fabs(x)
+
+
+cdef inline floating _sigmoid(floating z) noexcept nogil:
+    cdef floating e = _exp(-_abs(z))
+    cdef floating s = 1 / (1 + e)
+    return s if z >= 0 else e * s
+
+
+cdef inline floating _sign(floating x) noexcept nogil:
+    if x > 0:
+        return 1
+    if x < 0:
+        return -1
+    return x  # 0 stays 0, NaN stays NaN
+
+
+# --------------------------------------------------------------------------- partitions
+cdef inline Py_ssize_t _n_chunks(Py_ssize_t n) noexcept nogil:
+    """Parts of a flat elementwise loop: one below the threshold, else CHUNK-sized pieces."""
+    if n < PAR_MIN_ELEMENTS:
+        return 1
+    return (n + CHUNK - 1) // CHUNK
+
+
+cdef inline Py_ssize_t _chunk_len(Py_ssize_t n, Py_ssize_t parts) noexcept nogil:
+    return n if parts == 1 else CHUNK
+
+
+cdef inline Py_ssize_t _row_parts(Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    """Number of row blocks for a row-wise pass over a (rows, cols) array."""
+    cdef Py_ssize_t per_block
+    if rows * cols < PAR_MIN_ELEMENTS or rows < 2:
+        return 1
+    per_block = (CHUNK + cols - 1) // cols
+    return (rows + per_block - 1) // per_block
+
+
+cdef inline Py_ssize_t _block_start(Py_ssize_t n, Py_ssize_t parts, Py_ssize_t p) noexcept nogil:
+    """Start of block ``p`` when ``n`` items are cut into ``parts`` near-equal blocks."""
+    return (n * p) // parts
+
+
+# --------------------------------------------------------------------------- GEMM partition
+cdef struct GemmPlan:
+    int parts
+    bint split_rows
+    Py_ssize_t step
+
+
+cdef inline GemmPlan _gemm_plan(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """Cut an (m x n) product into parts along the larger of m and n.
+
+    Splitting rows repeats the packing of B for every part, splitting columns that of A, so the
+    dimension cut is the one whose split repeats the smaller operand.
+    """
+    cdef GemmPlan plan
+    cdef Py_ssize_t dim, parts
+    plan.split_rows = m >= n
+    dim = m if plan.split_rows else n
+    parts = dim // GEMM_MIN_PART
+    if 2.0 * m * n * k < GEMM_PAR_MIN_FLOPS or parts < 2:
+        plan.parts = 1
+        plan.step = dim
+        return plan
+    if parts > GEMM_MAX_PARTS:
+        parts = GEMM_MAX_PARTS
+    plan.step = (dim + parts - 1) // parts
+    plan.step = ((plan.step + GEMM_ALIGN - 1) // GEMM_ALIGN) * GEMM_ALIGN
+    plan.parts = <int>((dim + plan.step - 1) // plan.step)
+    return plan
+
+
+cdef inline void _gemm_part(GemmPlan plan, int p, bint ta, bint tb, Py_ssize_t m, Py_ssize_t n,
+                            Py_ssize_t k, floating alpha, const floating* a, Py_ssize_t lda,
+                            const floating* b, Py_ssize_t ldb, floating beta, floating* c,
+                            Py_ssize_t ldc) noexcept nogil:
+    """Compute part ``p`` of ``plan`` (a row block or a column block of C)."""
+    cdef Py_ssize_t start = p * plan.step
+    cdef Py_ssize_t dim = m if plan.split_rows else n
+    cdef Py_ssize_t size = dim - start
+    if size > plan.step:
+        size = plan.step
+    if size <= 0:
+        return
+    if plan.split_rows:
+        gemm_rowmajor(ta, tb, <int>size, <int>n, <int>k, alpha,
+                      a + (start if ta else start * lda), <int>lda, b, <int>ldb, beta,
+                      c + start * ldc, <int>ldc)
+    else:
+        gemm_rowmajor(ta, tb, <int>m, <int>size, <int>k, alpha, a, <int>lda,
+                      b + (start * ldb if tb else start), <int>ldb, beta, c + start, <int>ldc)
+
+
+cdef void _gemm(bint ta, bint tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
+                const floating* a, Py_ssize_t lda, const floating* b, Py_ssize_t ldb,
+                floating beta, floating* c, Py_ssize_t ldc) noexcept nogil:
+    """Row-major GEMM split into size-determined parts, spread over the OpenMP threads."""
+    cdef GemmPlan plan = _gemm_plan(m, n, k)
+    cdef int p, nt = _threads_for(plan.parts)
+    cdef unsigned long long state = 0
+    if nt == 1:
+        state = mlp_ftz_enter()
+        for p in range(plan.parts):
+            _gemm_part(plan, p, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        mlp_ftz_exit(state)
+        return
+    with parallel(num_threads=nt):
+        state = mlp_ftz_enter()
+        for p in prange(plan.parts, schedule="static"):
+            _gemm_part(plan, p, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        mlp_ftz_exit(state)
+
+
+# --------------------------------------------------------------------------- activations
+cdef inline floating _act_scalar(floating z, int act, floating alpha) noexcept nogil:
+    if act == A_RELU:
+        return 0 if z <= 0 else z
+    if act == A_LEAKY_RELU:
+        return z if z > 0 else alpha * z
+    if act == A_ELU:
+        return z if z > 0 else alpha * _expm1(z)
+    if act == A_SIGMOID:
+        return _sigmoid(z)
+    if act == A_TANH:
+        return _tanh(z)
+    if act == A_GELU:
+        return 0.5 * z * (1 + _erf(z * <floating>SQRT1_2))
+    if act == A_SWISH:
+        return z * _sigmoid(z)
+    return z
+
+
+cdef inline floating _act_grad_scalar(floating dy, floating y, floating z, int act,
+                                      floating alpha) noexcept nogil:
+    """``dy * f'(z)`` expressed through the output ``y`` (and ``z`` for gelu / swish)."""
+    cdef floating s
+    if act == A_RELU:
+        return dy if y > 0 else 0
+    if act == A_LEAKY_RELU:
+        return dy if y > 0 else alpha * dy
+    if act == A_ELU:
+        return dy if y > 0 else dy * (y + alpha)
+    if act == A_SIGMOID:
+        return dy * y * (1 - y)
+    if act == A_TANH:
+        return dy * (1 - y * y)
+    if act == A_GELU:
+        return dy * (0.5 * (1 + _erf(z * <floating>SQRT1_2))
+                     + z * <floating>INV_SQRT_2PI * _exp(-0.5 * z * z))
+    if act == A_SWISH:
+        s = _sigmoid(z)
+        return dy * (s + y * (1 - s))
+    return dy
+
+
+cdef inline void _softmax_row(const floating* z, floating* y, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef floating top = z[0]
+    cdef double total = 0
+    for j in range(1, n):
+        if z[j] > top:
+            top = z[j]
+    for j in range(n):
+        y[j] = _exp(z[j] - top)
+        total += y[j]
+    cdef floating inv = <floating>(1.0 / total)
+    for j in range(n):
+        y[j] = y[j] * inv
+
+
+cdef inline void _softmax_grad_row(const floating* dy, const floating* y, floating* dz,
+                                   Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef double dot = 0
+    for j in range(n):
+        dot += dy[j] * y[j]
+    cdef floating d = <floating>dot
+    for j in range(n):
+        dz[j] = y[j] * (dy[j] - d)
+
+
+cdef inline void _act_rows(const floating* z, floating* y, Py_ssize_t r0, Py_ssize_t r1,
+                           Py_ssize_t cols, int act, floating alpha) noexcept nogil:
+    """``y = f(z)`` on rows [r0, r1) of (., cols) arrays; ``y`` may alias ``z``."""
+    cdef Py_ssize_t i, j, start, end
+    if act == A_SOFTMAX:
+        for i in range(r0, r1):
+            _softmax_row(z + i * cols, y + i * cols, cols)
+        return
+    start = r0 * cols
+    end = r1 * cols
+    if act == A_RELU:
+        for i in range(start, end):
+            y[i] = 0 if z[i] <= 0 else z[i]
+    elif act == A_LINEAR:
+        if y != z:
+            for i in range(start, end):
+                y[i] = z[i]
+    else:
+        for i in range(start, end):
+            y[i] = _act_scalar(z[i], act, alpha)
+
+
+cdef inline void _act_grad_rows(const floating* dy, const floating* y, const floating* z,
+                                floating* dz, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,
+                                int act, floating alpha) noexcept nogil:
+    """``dz = dy * f'`` on rows [r0, r1); ``dz`` may alias ``dy``; ``z`` may be NULL unless needed."""
+    cdef Py_ssize_t i
+    if act == A_SOFTMAX:
+        for i in range(r0, r1):
+            _softmax_grad_row(dy + i * cols, y + i * cols, dz + i * cols, cols)
+        return
+    if act == A_LINEAR:
+        if dz != dy:
+            for i in range(r0 * cols, r1 * cols):
+                dz[i] = dy[i]
+        return
+    if act == A_RELU:
+        for i in range(r0 * cols, r1 * cols):
+            dz[i] = dy[i] if y[i] > 0 else 0
+        return
+    if z == NULL:
+        for i in range(r0 * cols, r1 * cols):
+            dz[i] = _act_grad_scalar(dy[i], y[i], <floating>0, act, alpha)
+    else:
+        for i in range(r0 * cols, r1 * cols):
+            dz[i] = _act_grad_scalar(dy[i], y[i], z[i], act, alpha)
+
+
+cdef void _activation_forward(const floating* z, floating* y, Py_ssize_t rows, Py_ssize_t cols,
+                              int act, floating alpha) noexcept nogil:
+    cdef Py_ssize_t parts = _row_parts(rows, cols)
+    cdef Py_ssize_t p
+    cdef int nt = _threads_for(parts)
+    cdef unsigned long long state = 0
+    if nt == 1:
+        state = mlp_ftz_enter()
+        _act_rows(z, y, 0, rows, cols, act, alpha)
+        mlp_ftz_exit(state)
+        return
+    with parallel(num_threads=nt):
+        state = mlp_ftz_enter()
+        for p in prange(parts, schedule="static"):
+            _act_rows(z, y, _block_start(rows, parts, p), _block_start(rows, parts, p + 1),
+                      cols, act, alpha)
+        mlp_ftz_exit(state)
+
+
+cdef void _activation_backward(const floating* dy, const floating* y, const floating* z,
+                               floating* dz, Py_ssize_t rows, Py_ssize_t cols, int act,
+                               floating alpha) noexcept nogil:
+    cdef Py_ssize_t parts = _row_parts(rows, cols)
+    cdef Py_ssize_t p
+    cdef int nt = _threads_for(parts)
+    cdef unsigned long long state = 0
+    if nt == 1:
+        state = mlp_ftz_enter()
+        _act_grad_rows(dy, y, z, dz, 0, rows, cols, act, alpha)
+        mlp_ftz_exit(state)
+        return
+    with parallel(num_threads=nt):
+        state = mlp_ftz_enter()
+        for p in prange(parts, schedule="static"):
+            _act_grad_rows(dy, y, z, dz, _block_start(rows, parts, p),
+                           _block_start(rows, parts, p + 1), cols, act, alpha)
+        mlp_ftz_exit(state)
+
+
+# --------------------------------------------------------------------------- dense layer
+cdef inline void _bias_act_block(floating* y, floating* z_out, const floating* b, Py_ssize_t r0,
+                                 Py_ssize_t r1, Py_ssize_t c0, Py_ssize_t c1, Py_ssize_t cols,
+                                 int act, floating alpha) noexcept nogil:
+    """Epilogue of the forward GEMM on a block: add bias, keep z if asked, apply f in place."""
+    cdef Py_ssize_t i, j
+    cdef floating* row
+    for i in range(r0, r1):
+        row = y + i * cols
+        if b != NULL:
+            for j in range(c0, c1):
+                row[j] = row[j] + b[j]
+        if z_out != NULL:
+            for j in range(c0, c1):
+                z_out[i * cols + j] = row[j]
+        if act == A_SOFTMAX:
+            _softmax_row(row, row, cols)
+        elif act == A_RELU:
+            for j in range(c0, c1):
+                row[j] = 0 if row[j] <= 0 else row[j]
+        elif act != A_LINEAR:
+            for j in range(c0, c1):
+                row[j] = _act_scalar(row[j], act, alpha)
+
+
+cdef inline void _dense_forward_part(GemmPlan plan, int p, const floating* x, const floating* w,
+                                     const floating* b, floating* y, floating* z_out,
+                                     Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t units, int act,
+                                     floating alpha, bint epilogue) noexcept nogil:
+    cdef Py_ssize_t start = p * plan.step
+    cdef Py_ssize_t end = start + plan.step
+    _gemm_part(plan, p, False, False, rows, units, n_in, <floating>1, x, n_in, w, units,
+               <floating>0, y, units)
+    if not epilogue:
+        return
+    if plan.split_rows:
+        if end > rows:
+            end = rows
+        _bias_act_block(y, z_out, b, start, end, 0, units, units, act, alpha)
+    else:
+        if end > units:
+            end = units
+        _bias_act_block(y, z_out, b, 0, rows, start, end, units, act, alpha)
+
+
+cdef void _dense_forward(const floating* x, const floating* w, const floating* b, floating* y,
+                         floating* z_out, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t units,
+                         int act, floating alpha) noexcept nogil:
+    """y = f(x @ w + b); the epilogue runs on each GEMM part while it is still in cache."""
+    cdef GemmPlan plan = _gemm_plan(rows, units, n_in)
+    # softmax needs whole rows: with a column split it runs as a separate row pass
+    cdef bint fused_epilogue = plan.split_rows or act != A_SOFTMAX
+    cdef int p, nt = _threads_for(plan.parts)
+    cdef unsigned long long state = 0
+    if nt == 1:
+        state = mlp_ftz_enter()
+        for p in range(plan.parts):
+            _dense_forward_part(plan, p, x, w, b, y, z_out, rows, n_in, units, act, alpha,
+                                fused_epilogue)
+        mlp_ftz_exit(state)
+    else:
+        with parallel(num_threads=nt):
+            state = mlp_ftz_enter()
+            for p in prange(plan.parts, schedule="static"):
+                _dense_forward_part(plan, p, x, w, b, y, z_out, rows, n_in, units, act, alpha,
+                                    fused_epilogue)
+            mlp_ftz_exit(state)
+    if not fused_epilogue:
+        _dense_softmax_epilogue(y, z_out, b, rows, units)
+
+
+cdef void _dense_softmax_epilogue(floating* y, floating* z_out, const floating* b,
+                                  Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
+    cdef Py_ssize_t parts = _row_parts(rows, units)
+    cdef Py_ssize_t p
+    cdef int nt = _threads_for(parts)
+    cdef unsigned long long state = 0
+    if nt == 1:
+        state = mlp_ftz_enter()
+        _bias_act_block(y, z_out, b, 0, rows, 0, units, units, A_SOFTMAX, <floating>0)
+        mlp_ftz_exit(state)
+        return
+    with parallel(num_threads=nt):
+        state = mlp_ftz_enter()
+        for p in prange(parts, schedule="static"):
+            _bias_act_block(y, z_out, b, _block_start(rows, parts, p),
+                            _block_start(rows, parts, p + 1), 0, units, units, A_SOFTMAX,
+                            <floating>0)
+        mlp_ftz_exit(state)
+
+
+cdef inline void _grad_bias_tile(const floating* dy, const floating* y, const floating* z,
+                                 floating* dz, floating* db, Py_ssize_t rows, Py_ssize_t cols,
+                                 Py_ssize_t c0, Py_ssize_t c1, int act, floating alpha,
+                                 bint apply_act) noexcept nogil:
+    """On columns [c0, c1): dz = dy * f' (when ``apply_act``) and db = column sums of dz.
+
+    The sums run over rows in order, in double, whatever the partition: results do not depend
+    on the thread count.
+    """
+    cdef double acc[COL_TILE]
+    cdef Py_ssize_t i, j, width = c1 - c0
+    cdef Py_ssize_t at
+    cdef floating v
+    for j in range(width):
+        acc[j] = 0
+    for i in range(rows):
+        at = i * cols + c0
+        for j in range(width):
+            if apply_act:
+                v = _act_grad_scalar(dy[at + j], y[at + j],
+                                     z[at + j] if z != NULL else <floating>0, act, alpha)
+                dz[at + j] = v
+            else:
+                v = dz[at + j]
+            acc[j] += v
+    if db != NULL:
+        for j in range(width):
+            db[c0 + j] = <floating>acc[j]
+
+
+cdef void _grad_and_bias(const floating* dy, const floating* y, const floating* z, floating* dz,
+                         floating* db, Py_ssize_t rows, Py_ssize_t cols, int act,
+                         floating alpha) noexcept nogil:
+    """dz = dy * f'(.) fused with db = dz.sum(0) (column tiles spread over the threads)."""
+    cdef Py_ssize_t tiles = (cols + COL_TILE - 1) // COL_TILE
+    cdef Py_ssize_t t, c1
+    cdef bint apply_act = act != A_SOFTMAX
+    cdef int nt = 1
+    cdef unsigned long long state = 0
+    if not apply_act or db == NULL:
+        # softmax couples a whole row: its derivative is a row pass, the bias sum a column pass
+        _activation_backward(dy, y, z, dz, rows, cols, act, alpha)
+        if db == NULL:
+            return
+    if rows * cols >= PAR_MIN_ELEMENTS:
+        nt = _threads_for(tiles)
+    if nt == 1:
+        state = mlp_ftz_enter()
+        for t in range(tiles):
+            c1 = (t + 1) * COL_TILE
+            _grad_bias_tile(dy, y, z, dz, db, rows, cols, t * COL_TILE, c1 if c1 < cols else cols,
+                            act, alpha, apply_act)
+        mlp_ftz_exit(state)
+        return
+    with parallel(num_threads=nt):
+        state = mlp_ftz_enter()
+        for t in prange(tiles, schedule="static"):
+            c1 = (t + 1) * COL_TILE
+            _grad_bias_tile(dy, y, z, dz, db, rows, cols, t * COL_TILE, c1 if c1 < cols else cols,
+                            act, alpha, apply_act)
+        mlp_ftz_exit(state)
+
+
+cdef void _dense_backward_gemms(const floating* x, const floating* w, const floating* dz,
+                                floating* dw, floating* dx, Py_ssize_t rows, Py_ssize_t n_in,
+                                Py_ssize_t units) noexcept nogil:
+    """dw = x.T @ dz and (when dx is not NULL) dx = dz @ w.T, their parts run as one pool."""
+    cdef GemmPlan pw = _gemm_plan(n_in, units, rows)
+    cdef GemmPlan px = _gemm_plan(rows, n_in, units)
+    cdef int tasks = pw.parts + (px.parts if dx != NULL else 0)
+    cdef int p, nt = 1
+    cdef unsigned long long state = 0
+    if 2.0 * rows * n_in * units * (2 if dx != NULL else 1) >= GEMM_PAR_MIN_FLOPS:
+        nt = _threads_for(tasks)
+    if nt == 1:
+        state = mlp_ftz_enter()
+        for p in range(tasks):
+            _backward_task(pw, px, p, x, w, dz, dw, dx, rows, n_in, units)
+        mlp_ftz_exit(state)
+        return
+    with parallel(num_threads=nt):
+        state = mlp_ftz_enter()
+        for p in prange(tasks, schedule="static"):
+            _backward_task(pw, px, p, x, w, dz, dw, dx, rows, n_in, units)
+        mlp_ftz_exit(state)
+
+
+cdef inline void _backward_task(GemmPlan pw, GemmPlan px, int p, const floating* x,
+                                const floating* w, const floating* dz, floating* dw,
+                                floating* dx, Py_ssize_t rows, Py_ssize_t n_in,
+                                Py_ssize_t units) noexcept nogil:
+    if p < pw.parts:
+        _gemm_part(pw, p, True, False, n_in, units, rows, <floating>1, x, n_in, dz, units,
+                   <floating>0, dw, units)
+    else:
+        _gemm_part(px, p - pw.parts, False, True, rows, n_in, units, <floating>1, dz, units, w,
+                   units, <floating>0, dx, n_in)
+
+
+# --------------------------------------------------------------------------- losses
+cdef inline double _loss_row(int kind, const floating* p, const floating* t, int64_t label,
+                             floating* g, Py_ssize_t m, floating scale, floating delta,
+                             floating eps) noexcept nogil:
+    """Per-sample loss of one row, and its gradient times ``scale`` into ``g``.
+
+    ``t`` is the one-hot / dense target row, or NULL with ``label`` the class index.
+    """
+    cdef Py_ssize_t j
+    cdef double total = 0
+    cdef floating e, a, pc, tj, top, s, lse, tsum, lo = eps, hi = 1 - eps
+    cdef floating mean_scale = scale / <floating>m
+    if kind == L_MSE:
+        for j in range(m):
+            e = p[j] - t[j]
+            total += e * e
+            g[j] = 2 * e * mean_scale
+        return total / m
+    if kind == L_MAE:
+        for j in range(m):
+            e = p[j] - t[j]
+            total += _abs(e)
+            g[j] = _sign(e) * mean_scale
+        return total / m
+    if kind == L_HUBER:
+        for j in range(m):
+            e = p[j] - t[j]
+            a = _abs(e)
+            if a <= delta:
+                total += 0.5 * e * e
+                g[j] = e * mean_scale
+            else:
+                total += delta * (a - 0.5 * delta)
+                g[j] = delta * _sign(e) * mean_scale
+        return total / m
+    if kind == L_BCE:
+        for j in range(m):
+            pc = p[j]
+            if pc < lo:
+                pc = lo
+            elif pc > hi:
+                pc = hi
+            tj = t[j]
+            total -= tj * _log(pc) + (1 - tj) * _log(1 - pc)
+            g[j] = (pc - tj) / (pc * (1 - pc)) * mean_scale
+        return total / m
+    if kind == L_BCE_LOGITS:
+        for j in range(m):
+            e = p[j]
+            tj = t[j]
+            total += (e if e > 0 else 0) - e * tj + _log1p(_exp(-_abs(e)))
+            g[j] = (_sigmoid(e) - tj) * mean_scale
+        return total / m
+    if kind == L_CCE:
+        if t == NULL:
+            for j in range(m):
+                g[j] = 0
+            pc = p[label]
+            if pc < lo:
+                pc = lo
+            elif pc > hi:
+                pc = hi
+            g[label] = -scale / pc
+            return -_log(pc)
+        for j in range(m):
+            pc = p[j]
+            if pc < lo:
+                pc = lo
+            elif pc > hi:
+                pc = hi
+            total -= t[j] * _log(pc)
+            g[j] = -t[j] / pc * scale
+        return total
+    # L_CCE_LOGITS
+    top = p[0]
+    for j in range(1, m):
+        if p[j] > top:
+            top = p[j]
+    s = 0
+    for j in range(m):
+        g[j] = _exp(p[j] - top)
+        s = s + g[j]
+    lse = top + _log(s)
+    if t == NULL:
+        for j in range(m):
+            g[j] = g[j] / s * scale
+        g[label] = g[label] - scale
+        return lse - p[label]
+    tsum = 0
+    for j in range(m):
+        tsum = tsum + t[j]
+        total += t[j] * (lse - p[j])
+    for j in range(m):
+        g[j] = (g[j] / s * tsum - t[j]) * scale
+    return total
+
+
+cdef inline void _loss_rows(int kind, const floating* pred, const floating* target,
+                            const int64_t* labels, const floating* weight, floating* grad,
+                            double* row_loss, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t m,
+                            floating inv_n, floating delta, floating eps) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating w
+    for i in range(r0, r1):
+        w = weight[i] if weight != NULL else <floating>1
+        row_loss[i] = w * _loss_row(kind, pred + i * m,
+                                    target + i * m if target != NULL else NULL,
+                                    labels[i] if labels != NULL else 0,
+                                    grad + i * m, m, w * inv_n, delta, eps)
+
+
+cdef double _loss(int kind, const floating* pred, const floating* target, const int64_t* labels,
+                  const floating* weight, floating* grad, double* row_loss, Py_ssize_t n,
+                  Py_ssize_t m, floating delta, floating eps) noexcept nogil:
+    """Weighted mean loss over ``n`` rows; per-row values go to ``row_loss``, summed in order."""
+    cdef Py_ssize_t parts = _row_parts(n, m)
+    cdef Py_ssize_t p, i
+    cdef int nt = _threads_for(parts)
+    cdef floating inv_n = <floating>(1.0 / n)
+    cdef unsigned long long state = 0
+    cdef double total = 0
+    if nt == 1:
+        state = mlp_ftz_enter()
+        _loss_rows(kind, pred, target, labels, weight, grad, row_loss, 0, n, m, inv_n, delta, eps)
+        mlp_ftz_exit(state)
+    else:
+        with parallel(num_threads=nt):
+            state = mlp_ftz_enter()
+            for p in prange(parts, schedule="static"):
+                _loss_rows(kind, pred, target, labels, weight, grad, row_loss,
+                           _block_start(n, parts, p), _block_start(n, parts, p + 1), m, inv_n,
+                           delta, eps)
+            mlp_ftz_exit(state)
+    for i in range(n):
+        total += row_loss[i]
+    return total / n
+
+
+# --------------------------------------------------------------------------- optimizers
+cdef struct OptimizerArgs:
+    int kind            # 0 sgd, 1 adam, 2 rmsprop, 3 adagrad
+    double lr
+    double momentum     # sgd / rmsprop momentum
+    bint nesterov
+    double weight_decay
+    bint decoupled
+    bint amsgrad
+    bint centered
+    double beta_1       # adam; rmsprop uses beta_2 as rho
+    double beta_2
+    double epsilon
+    double step_size    # adam: lr / (1 - beta_1**t)
+    double inv_sqrt_bc2 # adam: 1 / sqrt(1 - beta_2**t)
+
+
+cdef inline void _sgd_range(floating* param, const floating* grad, floating* vel,
+                            Py_ssize_t i0, Py_ssize_t i1, OptimizerArgs* o) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating g, v, lr = <floating>o.lr, mu = <floating>o.momentum
+    cdef floating wd = <floating>o.weight_decay
+    if mu == 0:
+        for i in range(i0, i1):
+            param[i] = param[i] - lr * (grad[i] + wd * param[i])
+        return
+    for i in range(i0, i1):
+        g = grad[i] + wd * param[i]
+        v = mu * vel[i] + g
+        vel[i] = v
+        param[i] = param[i] - lr * ((g + mu * v) if o.nesterov else v)
+
+
+cdef inline void _adam_range(floating* param, const floating* grad, floating* m, floating* v,
+                             floating* vmax, Py_ssize_t i0, Py_ssize_t i1,
+                             OptimizerArgs* o) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating g, mi, vi, s
+    cdef floating b1 = <floating>o.beta_1, b2 = <floating>o.beta_2
+    cdef floating c1 = 1 - b1, c2 = 1 - b2
+    cdef floating step = <floating>o.step_size, inv_bc2 = <floating>o.inv_sqrt_bc2
+    cdef floating eps = <floating>o.epsilon, wd = <floating>o.weight_decay
+    cdef floating shrink = <floating>(1.0 - o.lr * o.weight_decay)
+    for i in range(i0, i1):
+        if o.decoupled:
+            param[i] = param[i] * shrink
+            g = grad[i]
+        else:
+            g = grad[i] + wd * param[i]
+        mi = b1 * m[i] + c1 * g
+        vi = b2 * v[i] + c2 * g * g
+        m[i] = mi
+        v[i] = vi
+        if o.amsgrad:
+            if vi > vmax[i]:
+                vmax[i] = vi
+            s = vmax[i]
+        else:
+            s = vi
+        param[i] = param[i] - step * mi / (_sqrt(s) * inv_bc2 + eps)
+
+
+cdef inline void _rmsprop_range(floating* param, const floating* grad, floating* ms,
+                                floating* vel, floating* mg, Py_ssize_t i0, Py_ssize_t i1,
+                                OptimizerArgs* o) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating g, sq, avg, denom, v
+    cdef floating rho = <floating>o.beta_2, c = 1 - rho
+    cdef floating lr = <floating>o.lr, mu = <floating>o.momentum
+    cdef floating eps = <floating>o.epsilon, wd = <floating>o.weight_decay
+    for i in range(i0, i1):
+        g = grad[i] + wd * param[i]
+        sq = rho * ms[i] + c * g * g
+        ms[i] = sq
+        if o.centered:
+            avg = rho * mg[i] + c * g
+            mg[i] = avg
+            denom = _sqrt(sq - avg * avg) + eps
+        else:
+            denom = _sqrt(sq) + eps
+        if mu > 0:
+            v = mu * vel[i] + g / denom
+            vel[i] = v
+            param[i] = param[i] - lr * v
+        else:
+            param[i] = param[i] - lr * g / denom
+
+
+cdef inline void _adagrad_range(floating* param, const floating* grad, floating* acc,
+                                Py_ssize_t i0, Py_ssize_t i1, OptimizerArgs* o) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating g, a
+    cdef floating lr = <floating>o.lr, eps = <floating>o.epsilon, wd = <floating>o.weight_decay
+    for i in range(i0, i1):
+        g = grad[i] + wd * param[i]
+        a = acc[i] + g * g
+        acc[i] = a
+        param[i] = param[i] - lr * g / (_sqrt(a) + eps)
+
+
+cdef inline void _update_range(floating* param, const floating* grad, floating* s1, floating* s2,
+                               floating* s3, Py_ssize_t i0, Py_ssize_t i1,
+                               OptimizerArgs* o) noexcept nogil:
+    if o.kind == 0:
+        _sgd_range(param, grad, s1, i0, i1, o)
+    elif o.kind == 1:
+        _adam_range(param, grad, s1, s2, s3, i0, i1, o)
+    elif o.kind == 2:
+        _rmsprop_range(param, grad, s1, s2, s3, i0, i1, o)
+    else:
+        _adagrad_range(param, grad, s1, i0, i1, o)
+
+
+cdef void _update(floating* param, const floating* grad, floating* s1, floating* s2,
+                  floating* s3, Py_ssize_t n, OptimizerArgs* o) noexcept nogil:
+    """One optimizer step over a flat buffer, in CHUNK-sized parts across the threads."""
+    cdef Py_ssize_t parts = _n_chunks(n)
+    cdef Py_ssize_t length = _chunk_len(n, parts)
+    cdef Py_ssize_t p, end
+    cdef int nt = _threads_for(parts)
+    cdef unsigned long long state = 0
+    if nt == 1:
+        state = mlp_ftz_enter()
+        _update_range(param, grad, s1, s2, s3, 0, n, o)
+        mlp_ftz_exit(state)
+        return
+    with parallel(num_threads=nt):
+        state = mlp_ftz_enter()
+        for p in prange(parts, schedule="static"):
+            end = (p + 1) * length
+            _update_range(param, grad, s1, s2, s3, p * length, end if end < n else n, o)
+        mlp_ftz_exit(state)
+
+
+# --------------------------------------------------------------------------- elementwise helpers
+cdef inline void _elementwise_range(int kind, floating* x, const floating* p, Py_ssize_t i0,
+                                    Py_ssize_t i1, floating a, floating b) noexcept nogil:
+    """kind 0: x *= a; 1: x = clip(x, -a, a); 2: x += a * sign(p) + b * p."""
+    cdef Py_ssize_t i
+    cdef floating v
+    if kind == 0:
+        for i in range(i0, i1):
+            x[i] = x[i] * a
+    elif kind == 1:
+        for i in range(i0, i1):
+            v = x[i]
+            if v > a:
+                v = a
+            elif v < -a:
+                v = -a
+            x[i] = v
+    else:
+        for i in range(i0, i1):
+            x[i] = x[i] + a * _sign(p[i]) + b * p[i]
+
+
+cdef void _elementwise(int kind, floating* x, const floating* p, Py_ssize_t n, floating a,
+                       floating b) noexcept nogil:
+    cdef Py_ssize_t parts = _n_chunks(n)
+    cdef Py_ssize_t length = _chunk_len(n, parts)
+    cdef Py_ssize_t q, end
+    cdef int nt = _threads_for(parts)
+    if nt == 1:
+        _elementwise_range(kind, x, p, 0, n, a, b)
+        return
+    for q in prange(parts, schedule="static", num_threads=nt):
+        end = (q + 1) * length
+        _elementwise_range(kind, x, p, q * length, end if end < n else n, a, b)
+
+
+cdef inline double _reduce_range(int kind, const floating* x, Py_ssize_t i0,
+                                 Py_ssize_t i1) noexcept nogil:
+    """kind 0: sum of squares; 1: sum of absolute values (four interleaved double sums)."""
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t i = i0
+    if kind == 0:
+        while i + 4 <= i1:
+            s0 += <double>x[i] * x[i]
+            s1 += <double>x[i + 1] * x[i + 1]
+            s2 += <double>x[i + 2] * x[i + 2]
+            s3 += <double>x[i + 3] * x[i + 3]
+            i += 4
+        while i < i1:
+            s0 += <double>x[i] * x[i]
+            i += 1
+    else:
+        while i + 4 <= i1:
+            s0 += _abs(x[i])
+            s1 += _abs(x[i + 1])
+            s2 += _abs(x[i + 2])
+            s3 += _abs(x[i + 3])
+            i += 4
+        while i < i1:
+            s0 += _abs(x[i])
+            i += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef double _reduce(int kind, const floating* x, Py_ssize_t n) noexcept nogil:
+    """A flat reduction cut into size-determined parts, whose partial sums are added in order."""
+    cdef double partial[REDUCE_MAX_PARTS]
+    cdef Py_ssize_t parts = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
+    cdef Py_ssize_t p
+    cdef double total = 0
+    cdef int nt
+    if parts <= 1:
+        return _reduce_range(kind, x, 0, n)
+    if parts > REDUCE_MAX_PARTS:
+        parts = REDUCE_MAX_PARTS
+    nt = _threads_for(parts)
+    if nt == 1:
+        for p in range(parts):
+            partial[p] = _reduce_range(kind, x, _block_start(n, parts, p),
+                                       _block_start(n, parts, p + 1))
+    else:
+        for p in prange(parts, schedule="static", num_threads=nt):
+            partial[p] = _reduce_range(kind, x, _block_start(n, parts, p),
+                                       _block_start(n, parts, p + 1))
+    for p in range(parts):
+        total += partial[p]
+    return total
+
+
+# --------------------------------------------------------------------------- dropout
+cdef inline uint64_t _mix64(uint64_t z) noexcept nogil:
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+
+cdef inline uint64_t _stream_key(uint64_t seed, uint64_t step, uint64_t layer) noexcept nogil:
+    return _mix64(_mix64(_mix64(seed) + step) + layer)
+
+
+cdef inline void _dropout_range(const floating* x, floating* y, Py_ssize_t i0, Py_ssize_t i1,
+                                uint64_t key, double rate, floating keep_scale) noexcept nogil:
+    """y = x * mask on [i0, i1); x NULL means y = mask itself."""
+    cdef Py_ssize_t i
+    cdef uint64_t bits
+    cdef floating m
+    for i in range(i0, i1):
+        bits = _mix64(key + <uint64_t>i * HASH_STEP)
+        m = keep_scale if <double>(bits >> 40) * 5.9604644775390625e-08 >= rate else 0
+        y[i] = m if x == NULL else x[i] * m
+
+
+cdef void _dropout(const floating* x, floating* y, Py_ssize_t n, uint64_t key, double rate,
+                   floating keep_scale) noexcept nogil:
+    cdef Py_ssize_t parts = _n_chunks(n)
+    cdef Py_ssize_t length = _chunk_len(n, parts)
+    cdef Py_ssize_t p, end
+    cdef int nt = _threads_for(parts)
+    if nt == 1:
+        _dropout_range(x, y, 0, n, key, rate, keep_scale)
+        return
+    for p in prange(parts, schedule="static", num_threads=nt):
+        end = (p + 1) * length
+        _dropout_range(x, y, p * length, end if end < n else n, key, rate, keep_scale)
+
+
+# =========================================================================== Python entry points
+# Each takes C-contiguous memoryviews of one dtype, already validated by mlp.backends.cpu.
+
+def gemm(bint trans_a, bint trans_b, const floating[:, ::1] a, const floating[:, ::1] b,
+         floating[:, ::1] out, double alpha, double beta):
+    """out = alpha * op(a) @ op(b) + beta * out (row-major, split across threads when large)."""
+    cdef Py_ssize_t m = out.shape[0], n = out.shape[1]
+    cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
+    with nogil:
+        _gemm(trans_a, trans_b, m, n, k, <floating>alpha, &a[0, 0], a.shape[1], &b[0, 0],
+              b.shape[1], <floating>beta, &out[0, 0], n)
+
+
+def activation_forward(const floating[:, ::1] z, floating[:, ::1] out, int act, double alpha):
+    """out = f(z); ``out`` may be ``z``."""
+    with nogil:
+        _activation_forward(&z[0, 0], &out[0, 0], z.shape[0], z.shape[1], act, <floating>alpha)
+
+
+def activation_backward(const floating[:, ::1] dy, const floating[:, ::1] y,
+                        const floating[:, ::1] z, floating[:, ::1] out, int act, double alpha):
+    """out = dy * f'(z); ``z`` may be None unless the activation needs it; ``out`` may be ``dy``."""
+    cdef const floating* zp = NULL
+    if z is not None:
+        zp = &z[0, 0]
+    with nogil:
+        _activation_backward(&dy[0, 0], &y[0, 0], zp, &out[0, 0], dy.shape[0], dy.shape[1],
+                             act, <floating>alpha)
+
+
+def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w, const floating[::1] b,
+                  floating[:, ::1] out, floating[:, ::1] preact, int act, double alpha):
+    """out = f(x @ w + b); ``b`` and ``preact`` may be None."""
+    cdef const floating* bp = NULL
+    cdef floating* zp = NULL
+    if b is not None:
+        bp = &b[0]
+    if preact is not None:
+        zp = &preact[0, 0]
+    with nogil:
+        _dense_forward(&x[0, 0], &w[0, 0], bp, &out[0, 0], zp, x.shape[0], x.shape[1],
+                       w.shape[1], act, <floating>alpha)
+
+
+def dense_backward(const floating[:, ::1] x, const floating[:, ::1] w, const floating[:, ::1] y,
+                   const floating[:, ::1] dy, const floating[:, ::1] preact,
+                   floating[:, ::1] dz, floating[:, ::1] dw, floating[::1] db,
+                   floating[:, ::1] dx, int act, double alpha):
+    """dz = dy * f' with db = dz.sum(0), then dw = x.T @ dz and dx = dz @ w.T.
+
+    ``preact``, ``db`` and ``dx`` may be None; ``dz`` may be ``dy``.
+    """
+    cdef const floating* zp = NULL
+    cdef floating* dbp = NULL
+    cdef floating* dxp = NULL
+    if preact is not None:
+        zp = &preact[0, 0]
+    if db is not None:
+        dbp = &db[0]
+    if dx is not None:
+        dxp = &dx[0, 0]
+    with nogil:
+        _grad_and_bias(&dy[0, 0], &y[0, 0], zp, &dz[0, 0], dbp, dy.shape[0], dy.shape[1], act,
+                       <floating>alpha)
+        _dense_backward_gemms(&x[0, 0], &w[0, 0], &dz[0, 0], &dw[0, 0], dxp, x.shape[0],
+                              x.shape[1], w.shape[1])
+
+
+def loss(int kind, const floating[:, ::1] pred, const floating[:, ::1] target,
+         const int64_t[::1] labels, const floating[::1] weight, floating[:, ::1] grad,
+         double[::1] row_loss, double delta, double epsilon):
+    """Weighted mean loss (returned) and its gradient (into ``grad``).
+
+    Exactly one of ``target`` (dense / one-hot) and ``labels`` (class indices) is not None;
+    ``weight`` may be None. ``row_loss`` is a (rows,) workspace.
+    """
+    cdef const floating* tp = NULL
+    cdef const int64_t* lp = NULL
+    cdef const floating* wp = NULL
+    cdef double value
+    if target is not None:
+        tp = &target[0, 0]
+    if labels is not None:
+        lp = &labels[0]
+    if weight is not None:
+        wp = &weight[0]
+    with nogil:
+        value = _loss(kind, &pred[0, 0], tp, lp, wp, &grad[0, 0], &row_loss[0], pred.shape[0],
+                      pred.shape[1], <floating>delta, <floating>epsilon)
+    return value
+
+
+def sgd_update(floating[::1] param, const floating[::1] grad, floating[::1] velocity,
+               double lr, double momentum, bint nesterov, double weight_decay):
+    """SGD step in place (see Backend.sgd_update); ``velocity`` may be None without momentum."""
+    cdef OptimizerArgs o
+    cdef floating* vp = NULL
+    o.kind = 0
+    o.lr = lr
+    o.momentum = momentum
+    o.nesterov = nesterov
+    o.weight_decay = weight_decay
+    if velocity is not None:
+        vp = &velocity[0]
+    with nogil:
+        _update(&param[0], &grad[0], vp, NULL, NULL, param.shape[0], &o)
+
+
+def adam_update(floating[::1] param, const floating[::1] grad, floating[::1] m, floating[::1] v,
+                floating[::1] v_max, double lr, double beta_1, double beta_2, double epsilon,
+                double step_size, double inv_sqrt_bc2, double weight_decay, bint decoupled,
+                bint amsgrad):
+    """Adam step in place; the caller computes the bias corrections of the step count.
+
+    ``step_size = lr / (1 - beta_1**t)`` and ``inv_sqrt_bc2 = 1 / sqrt(1 - beta_2**t)``.
+    """
+    cdef OptimizerArgs o
+    cdef floating* vmp = NULL
+    o.kind = 1
+    o.lr = lr
+    o.beta_1 = beta_1
+    o.beta_2 = beta_2
+    o.epsilon = epsilon
+    o.step_size = step_size
+    o.inv_sqrt_bc2 = inv_sqrt_bc2
+    o.weight_decay = weight_decay
+    o.decoupled = decoupled
+    o.amsgrad = amsgrad
+    if v_max is not None:
+        vmp = &v_max[0]
+    with nogil:
+        _update(&param[0], &grad[0], &m[0], &v[0], vmp, param.shape[0], &o)
+
+
+def rmsprop_update(floating[::1] param, const floating[::1] grad, floating[::1] mean_square,
+                   floating[::1] velocity, floating[::1] mean_grad, double lr, double rho,
+                   double epsilon, double momentum, bint centered, double weight_decay):
+    """RMSprop step in place; ``velocity`` / ``mean_grad`` may be None when unused."""
+    cdef OptimizerArgs o
+    cdef floating* vp = NULL
+    cdef floating* mgp = NULL
+    o.kind = 2
+    o.lr = lr
+    o.beta_2 = rho
+    o.epsilon = epsilon
+    o.momentum = momentum
+    o.centered = centered
+    o.weight_decay = weight_decay
+    if velocity is not None:
+        vp = &velocity[0]
+    if mean_grad is not None:
+        mgp = &mean_grad[0]
+    with nogil:
+        _update(&param[0], &grad[0], &mean_square[0], vp, mgp, param.shape[0], &o)
+
+
+def adagrad_update(floating[::1] param, const floating[::1] grad, floating[::1] accumulator,
+                   double lr, double epsilon, double weight_decay):
+    """Adagrad step in place."""
+    cdef OptimizerArgs o
+    o.kind = 3
+    o.lr = lr
+    o.epsilon = epsilon
+    o.weight_decay = weight_decay
+    with nogil:
+        _update(&param[0], &grad[0], &accumulator[0], NULL, NULL, param.shape[0], &o)
+
+
+def scale_inplace(floating[::1] x, double factor):
+    """x *= factor."""
+    with nogil:
+        _elementwise(0, &x[0], <const floating*>NULL, x.shape[0], <floating>factor, <floating>0)
+
+
+def clip_inplace(floating[::1] x, double limit):
+    """x = clip(x, -limit, limit)."""
+    with nogil:
+        _elementwise(1, &x[0], <const floating*>NULL, x.shape[0], <floating>limit, <floating>0)
+
+
+def add_penalty_gradient(floating[::1] grad, const floating[::1] param, double l1, double l2):
+    """grad += l1 * sign(param) + 2 * l2 * param."""
+    with nogil:
+        _elementwise(2, &grad[0], &param[0], grad.shape[0], <floating>l1, <floating>(2 * l2))
+
+
+def sum_of_squares(const floating[::1] x):
+    """sum(x**2) in double, independent of the thread count."""
+    cdef double value
+    with nogil:
+        value = _reduce(0, &x[0], x.shape[0])
+    return value
+
+
+def sum_of_abs(const floating[::1] x):
+    """sum(|x|) in double, independent of the thread count."""
+    cdef double value
+    with nogil:
+        value = _reduce(1, &x[0], x.shape[0])
+    return value
+
+
+def dropout(const floating[::1] x, floating[::1] out, uint64_t seed, uint64_t step,
+            uint64_t layer, double rate):
+    """out = x * mask (x None: out = mask) with the counter-based hash mask."""
+    cdef const floating* xp = NULL
+    cdef uint64_t key = _stream_key(seed, step, layer)
+    cdef floating keep_scale = <floating>(1.0 / (1.0 - rate))
+    if x is not None:
+        xp = &x[0]
+    with nogil:
+        _dropout(xp, &out[0], out.shape[0], key, rate, keep_scale)

@@ -1,0 +1,71 @@
+"""Thread control: our OpenMP pool and the BLAS pool, governed together.
+
+DESIGN.md section 3: one thread pool works at a time. While the kernels split a GEMM across
+OpenMP threads, each thread calls single-threaded BLAS, so BLAS is pinned to one thread for the
+duration (:func:`blas_single_thread`).
+"""
+from __future__ import annotations
+
+import contextlib
+import operator
+from typing import Iterator, Optional
+
+from . import _kernels
+
+_controller = None
+
+
+def _blas_controller():
+    """The threadpoolctl controller of the loaded BLAS libraries (created once, it is slow)."""
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController().select(user_api="blas")
+    return _controller
+
+
+def set_num_threads(n: int) -> None:
+    """Set how many threads mlp uses: its OpenMP pool, and the BLAS pool outside mlp's kernels.
+
+    Parameters
+    ----------
+    n : int
+        At least 1. Without OpenMP (see :func:`mlp.show_config`) the kernels stay single-threaded.
+
+    Examples
+    --------
+    >>> import mlp
+    >>> mlp.set_num_threads(1)
+    >>> mlp.get_num_threads()
+    1
+    """
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"n: expected an integer number of threads, got {type(n).__name__}") from None
+    if n < 1:
+        raise ValueError(f"n: expected at least 1 thread, got {n}")
+    _kernels.set_num_threads(n)
+    _blas_controller().limit(limits=n)
+
+
+def get_num_threads() -> int:
+    """The number of threads mlp's kernels use (1 when built without OpenMP)."""
+    return _kernels.get_num_threads()
+
+
+@contextlib.contextmanager
+def blas_single_thread(enabled: Optional[bool] = None) -> Iterator[None]:
+    """Pin every loaded BLAS to one thread inside the block, when our pool is multi-threaded.
+
+    ``enabled=None`` pins only when the kernels use more than one thread (otherwise BLAS may keep
+    its own threads: then it is the only pool at work).
+    """
+    if enabled is None:
+        enabled = _kernels.get_num_threads() > 1
+    if not enabled:
+        yield
+        return
+    with _blas_controller().limit(limits=1):
+        yield

@@ -1,0 +1,368 @@
+"""The pure-NumPy backend: every operation of :class:`~mlp.backends.base.Backend`, written for clarity.
+
+This is the oracle the other backends are tested against, and a fallback where no compiled kernels
+are available. Speed is not a goal here; readability and numerical care are.
+
+Arithmetic stays in the dtype of the inputs (float32 stays float32): constants are Python floats,
+which NumPy does not let promote an array. Only scalar results (loss values, penalties, norms) are
+accumulated in float64.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+from scipy.special import erf
+
+from .base import (
+    HASH_STEP,
+    PROBABILITY_EPSILON,
+    Backend,
+    dropout_stream_key,
+    resolve_activation,
+    resolve_alpha,
+)
+
+_SQRT_2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _store(value: np.ndarray, out: Optional[np.ndarray]) -> Any:
+    """Return ``value`` as a new C-contiguous array, or copy it into ``out`` and return ``out``.
+
+    Parameters
+    ----------
+    value : ndarray
+        The computed result.
+    out : ndarray or None
+        The caller's buffer; it may alias an input, since ``value`` is computed before the copy.
+    """
+    if out is None:
+        return np.ascontiguousarray(value)
+    out[...] = value
+    return out
+
+
+# ------------------------------------------------------------------ activations
+def _sigmoid(z: np.ndarray) -> Any:
+    """Logistic function that never overflows: ``exp`` is only taken of ``-|z|``."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _softmax(z: np.ndarray) -> Any:
+    """Softmax along the last axis, with the row maximum subtracted before ``exp``."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _logsumexp(z: np.ndarray) -> Any:
+    """``log(sum(exp(z)))`` along the last axis (kept as a column), stabilised by the row maximum."""
+    top = z.max(axis=-1, keepdims=True)
+    return top + np.log(np.exp(z - top).sum(axis=-1, keepdims=True))
+
+
+def _gelu_cdf(z: np.ndarray) -> Any:
+    """The standard normal CDF ``Phi(z)``, the gate of exact GELU."""
+    return 0.5 * (1 + erf(z / _SQRT_2))
+
+
+# Forward functions take (z, alpha); backward functions take (dy, y, z, alpha) and return
+# dy * f'(z), written in terms of the output y except for gelu and swish, which need z.
+_FORWARD: Dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+    "linear": lambda z, alpha: z.copy(),
+    "relu": lambda z, alpha: np.maximum(z, 0),
+    "leaky_relu": lambda z, alpha: np.where(z > 0, z, alpha * z),
+    "elu": lambda z, alpha: np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0))),
+    "sigmoid": lambda z, alpha: _sigmoid(z),
+    "tanh": lambda z, alpha: np.tanh(z),
+    "softmax": lambda z, alpha: _softmax(z),
+    "gelu": lambda z, alpha: z * _gelu_cdf(z),
+    "swish": lambda z, alpha: z * _sigmoid(z),
+}
+
+
+def _softmax_backward(dy: np.ndarray, y: np.ndarray) -> Any:
+    """Softmax Jacobian-vector product ``y * (dy - sum(dy * y))`` row by row."""
+    return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+
+
+def _gelu_backward(dy: np.ndarray, z: np.ndarray) -> Any:
+    """``dy * (Phi(z) + z * phi(z))`` with ``phi`` the standard normal density."""
+    density = _INV_SQRT_2PI * np.exp(-0.5 * z * z)
+    return dy * (_gelu_cdf(z) + z * density)
+
+
+def _swish_backward(dy: np.ndarray, z: np.ndarray) -> Any:
+    """``dy * (s + z s (1 - s))`` with ``s = sigmoid(z)``."""
+    s = _sigmoid(z)
+    return dy * (s * (1 + z * (1 - s)))
+
+
+_BACKWARD: Dict[str, Callable[..., np.ndarray]] = {
+    "linear": lambda dy, y, z, alpha: dy.copy(),
+    "relu": lambda dy, y, z, alpha: np.where(y > 0, dy, 0),
+    "leaky_relu": lambda dy, y, z, alpha: np.where(y > 0, dy, alpha * dy),
+    "elu": lambda dy, y, z, alpha: np.where(y > 0, dy, dy * (y + alpha)),
+    "sigmoid": lambda dy, y, z, alpha: dy * (y * (1 - y)),
+    "tanh": lambda dy, y, z, alpha: dy * (1 - y * y),
+    "softmax": lambda dy, y, z, alpha: _softmax_backward(dy, y),
+    "gelu": lambda dy, y, z, alpha: _gelu_backward(dy, z),
+    "swish": lambda dy, y, z, alpha: _swish_backward(dy, z),
+}
+
+
+# ----------------------------------------------------------------------- losses
+# Each loss takes (pred, target, delta) with a 2-D target of pred's dtype and returns
+# (per-sample loss of shape (batch,) in float64, d l_i / d pred of pred's shape and dtype).
+LossResult = Tuple[np.ndarray, np.ndarray]
+
+
+def _mean_squared_error(pred: np.ndarray, target: np.ndarray, delta: float) -> LossResult:
+    e = pred - target
+    return np.mean(e * e, axis=1, dtype=np.float64), 2 * e / pred.shape[1]
+
+
+def _mean_absolute_error(pred: np.ndarray, target: np.ndarray, delta: float) -> LossResult:
+    e = pred - target
+    return np.mean(np.abs(e), axis=1, dtype=np.float64), np.sign(e) / pred.shape[1]
+
+
+def _huber(pred: np.ndarray, target: np.ndarray, delta: float) -> LossResult:
+    e = pred - target
+    quadratic = np.abs(e) <= delta
+    terms = np.where(quadratic, 0.5 * e * e, delta * (np.abs(e) - 0.5 * delta))
+    grad = np.where(quadratic, e, delta * np.sign(e))
+    return np.mean(terms, axis=1, dtype=np.float64), grad / pred.shape[1]
+
+
+def _clip_probability(p: np.ndarray) -> Any:
+    return np.clip(p, PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON)
+
+
+def _binary_crossentropy(pred: np.ndarray, target: np.ndarray, delta: float) -> LossResult:
+    p = _clip_probability(pred)
+    terms = -(target * np.log(p) + (1 - target) * np.log1p(-p))
+    grad = (p - target) / (p * (1 - p))
+    return np.mean(terms, axis=1, dtype=np.float64), grad / pred.shape[1]
+
+
+def _binary_crossentropy_from_logits(pred: np.ndarray, target: np.ndarray,
+                                     delta: float) -> LossResult:
+    terms = np.maximum(pred, 0) - pred * target + np.log1p(np.exp(-np.abs(pred)))
+    grad = _sigmoid(pred) - target
+    return np.mean(terms, axis=1, dtype=np.float64), grad / pred.shape[1]
+
+
+def _categorical_crossentropy(pred: np.ndarray, target: np.ndarray, delta: float) -> LossResult:
+    p = _clip_probability(pred)
+    return -np.sum(target * np.log(p), axis=1, dtype=np.float64), -target / p
+
+
+def _categorical_crossentropy_from_logits(pred: np.ndarray, target: np.ndarray,
+                                          delta: float) -> LossResult:
+    terms = target * (_logsumexp(pred) - pred)
+    grad = _softmax(pred) * target.sum(axis=1, keepdims=True) - target
+    return np.sum(terms, axis=1, dtype=np.float64), grad
+
+
+_LOSSES: Dict[str, Callable[[np.ndarray, np.ndarray, float], LossResult]] = {
+    "mean_squared_error": _mean_squared_error,
+    "mean_absolute_error": _mean_absolute_error,
+    "huber": _huber,
+    "binary_crossentropy": _binary_crossentropy,
+    "binary_crossentropy_from_logits": _binary_crossentropy_from_logits,
+    "categorical_crossentropy": _categorical_crossentropy,
+    "categorical_crossentropy_from_logits": _categorical_crossentropy_from_logits,
+}
+
+
+def _dense_target(target: Any, pred: np.ndarray) -> Any:
+    """``target`` as a 2-D array of ``pred``'s dtype; 1-D class indices become one-hot rows."""
+    target = np.asarray(target)
+    if target.ndim == 1:
+        one_hot = np.zeros(pred.shape, dtype=pred.dtype)
+        one_hot[np.arange(pred.shape[0]), target] = 1
+        return one_hot
+    return target.astype(pred.dtype, copy=False)
+
+
+# ---------------------------------------------------------------------- dropout
+def _mix64(z: np.ndarray) -> Any:
+    """:func:`~mlp.backends.base.mix64` applied elementwise to a ``uint64`` array.
+
+    ``uint64`` array arithmetic wraps modulo ``2**64`` silently, which is exactly the masking the
+    scalar version does by hand.
+    """
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _dropout_uniforms(shape: Tuple[int, ...], seed: int, step: int, layer: int) -> Any:
+    """The uniform numbers of :func:`~mlp.backends.base.dropout_uniform` for a whole array.
+
+    Returns
+    -------
+    ndarray of float64, shape ``shape``
+        Element ``k`` in row-major order holds ``dropout_uniform(seed, step, layer, k)``.
+    """
+    key = np.uint64(dropout_stream_key(seed, step, layer))
+    index = np.arange(math.prod(shape), dtype=np.uint64)
+    bits = _mix64(key + index * np.uint64(HASH_STEP))
+    return ((bits >> np.uint64(40)).astype(np.float64) * 2.0 ** -24).reshape(shape)
+
+
+class ReferenceBackend(Backend):
+    """Pure-NumPy implementation of :class:`~mlp.backends.base.Backend` on host memory.
+
+    Every method does what the base class documents; ``help()`` and ``inspect.getdoc`` show the
+    base docstring for methods that do not add one of their own.
+    """
+
+    name = "reference"
+
+    # ------------------------------------------------------------------ arrays
+    def asarray(self, x: Any, dtype: Any = None) -> Any:
+        return np.asarray(x, dtype=dtype, order="C")
+
+    def to_numpy(self, x: Any) -> Any:
+        return np.asarray(x)
+
+    def empty(self, shape: Sequence[int], dtype: Any) -> Any:
+        return np.empty(shape, dtype=dtype)
+
+    def zeros(self, shape: Sequence[int], dtype: Any) -> Any:
+        return np.zeros(shape, dtype=dtype)
+
+    # -------------------------------------------------------------------- GEMM
+    def matmul(self, a, b, out=None, trans_a: bool = False, trans_b: bool = False,
+               alpha: float = 1.0, beta: float = 0.0):
+        product = alpha * ((a.T if trans_a else a) @ (b.T if trans_b else b))
+        if beta != 0:
+            product = product + beta * out
+        return _store(product, out)
+
+    # ------------------------------------------------------------- activations
+    def activation_forward(self, z, activation: str, alpha: Optional[float] = None, out=None):
+        name = resolve_activation(activation)
+        return _store(_FORWARD[name](z, resolve_alpha(name, alpha)), out)
+
+    def activation_backward(self, dy, y, z, activation: str, alpha: Optional[float] = None,
+                            out=None):
+        name = resolve_activation(activation)
+        return _store(_BACKWARD[name](dy, y, z, resolve_alpha(name, alpha)), out)
+
+    # ------------------------------------------------------------------- dense
+    def dense_forward(self, x, w, b, activation: str = "linear", alpha: Optional[float] = None,
+                      out=None, preact=None):
+        z = x @ w
+        if b is not None:
+            z = z + b
+        if preact is not None:
+            preact[...] = z
+        return self.activation_forward(z, activation, alpha, out=out)
+
+    def dense_backward(self, x, w, y, dy, activation: str = "linear",
+                       alpha: Optional[float] = None, preact=None, dw=None, db=None, dx=None,
+                       need_dx: bool = True, need_db: bool = True, dz=None
+                       ) -> Tuple[Any, Any, Any]:
+        dz = self.activation_backward(dy, y, preact, activation, alpha, out=dz)
+        db = _store(dz.sum(axis=0), db) if need_db else None
+        dw = _store(x.T @ dz, dw)
+        dx = _store(dz @ w.T, dx) if need_dx else None
+        return dw, db, dx
+
+    # ------------------------------------------------------------------ losses
+    def loss(self, name: str, pred, target, sample_weight=None, grad=None, delta: float = 1.0
+             ) -> Tuple[float, Any]:
+        per_sample, per_sample_grad = _LOSSES[name](pred, _dense_target(target, pred), float(delta))
+        n_rows = pred.shape[0]
+        if sample_weight is None:
+            value = float(per_sample.sum()) / n_rows
+            return value, _store(per_sample_grad / n_rows, grad)
+        weight = np.asarray(sample_weight)
+        value = float(np.dot(weight.astype(np.float64), per_sample)) / n_rows
+        row_scale = (weight.astype(pred.dtype) / n_rows)[:, np.newaxis]
+        return value, _store(per_sample_grad * row_scale, grad)
+
+    # -------------------------------------------------------------- optimizers
+    def sgd_update(self, param, grad, velocity, lr: float, momentum: float = 0.0,
+                   nesterov: bool = False, weight_decay: float = 0.0) -> None:
+        g = grad + weight_decay * param
+        if momentum > 0:
+            velocity[...] = momentum * velocity + g
+            direction = g + momentum * velocity if nesterov else velocity
+        else:
+            direction = g
+        param -= lr * direction
+
+    def adam_update(self, param, grad, m, v, v_max, step: int, lr: float, beta_1: float,
+                    beta_2: float, epsilon: float, weight_decay: float = 0.0,
+                    decoupled: bool = False, amsgrad: bool = False) -> None:
+        if decoupled:
+            param *= 1 - lr * weight_decay
+            g = grad
+        else:
+            g = grad + weight_decay * param
+        m[...] = beta_1 * m + (1 - beta_1) * g
+        v[...] = beta_2 * v + (1 - beta_2) * g * g
+        if amsgrad:
+            np.maximum(v_max, v, out=v_max)
+        second_moment = v_max if amsgrad else v
+        m_hat = m / (1 - beta_1 ** step)
+        v_hat = second_moment / (1 - beta_2 ** step)
+        param -= lr * m_hat / (np.sqrt(v_hat) + epsilon)
+
+    def rmsprop_update(self, param, grad, mean_square, lr: float, rho: float, epsilon: float,
+                       momentum: float = 0.0, velocity=None, centered: bool = False,
+                       mean_grad=None, weight_decay: float = 0.0) -> None:
+        g = grad + weight_decay * param
+        mean_square[...] = rho * mean_square + (1 - rho) * g * g
+        if centered:
+            mean_grad[...] = rho * mean_grad + (1 - rho) * g
+            denom = np.sqrt(mean_square - mean_grad * mean_grad) + epsilon
+        else:
+            denom = np.sqrt(mean_square) + epsilon
+        if momentum > 0:
+            velocity[...] = momentum * velocity + g / denom
+            param -= lr * velocity
+        else:
+            param -= lr * g / denom
+
+    def adagrad_update(self, param, grad, accumulator, lr: float, epsilon: float,
+                       weight_decay: float = 0.0) -> None:
+        g = grad + weight_decay * param
+        accumulator += g * g
+        param -= lr * g / (np.sqrt(accumulator) + epsilon)
+
+    def add_penalty_gradient(self, grad, param, l1: float = 0.0, l2: float = 0.0) -> None:
+        grad += l1 * np.sign(param) + 2 * l2 * param
+
+    def penalty(self, param, l1: float = 0.0, l2: float = 0.0) -> float:
+        wide = np.asarray(param, dtype=np.float64)
+        return l1 * float(np.abs(wide).sum()) + l2 * float(np.square(wide).sum())
+
+    def global_norm(self, arrays: Sequence[Any]) -> float:
+        squares = (float(np.square(np.asarray(a, dtype=np.float64)).sum()) for a in arrays)
+        return math.sqrt(sum(squares))
+
+    def scale_(self, x, factor: float) -> None:
+        x *= factor
+
+    def clip_(self, x, limit: float) -> None:
+        np.clip(x, -limit, limit, out=x)
+
+    # ----------------------------------------------------------------- dropout
+    def dropout_mask(self, shape: Tuple[int, int], rate: float, seed: int, step: int,
+                     layer: int, dtype: Any):
+        mask = np.zeros(shape, dtype=dtype)
+        mask[_dropout_uniforms(tuple(shape), seed, step, layer) >= rate] = 1.0 / (1.0 - rate)
+        return mask
+
+    def dropout_forward(self, x, rate: float, seed: int, step: int, layer: int, out=None):
+        return _store(x * self.dropout_mask(x.shape, rate, seed, step, layer, x.dtype), out)
+
+    def dropout_backward(self, dy, rate: float, seed: int, step: int, layer: int, out=None):
+        return _store(dy * self.dropout_mask(dy.shape, rate, seed, step, layer, dy.dtype), out)
