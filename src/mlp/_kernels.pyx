@@ -52,6 +52,9 @@ ACTIVATION_CODES = {
     "linear": A_LINEAR, "relu": A_RELU, "leaky_relu": A_LEAKY_RELU, "elu": A_ELU,
     "sigmoid": A_SIGMOID, "tanh": A_TANH, "softmax": A_SOFTMAX, "gelu": A_GELU, "swish": A_SWISH,
 }
+GEMM_PARALLEL_MIN_FLOPS = GEMM_PAR_MIN_FLOPS
+"""GEMM work (2 m n k) from which the kernels split a product across threads."""
+
 LOSS_CODES = {
     "mean_squared_error": L_MSE, "mean_absolute_error": L_MAE, "huber": L_HUBER,
     "binary_crossentropy": L_BCE, "binary_crossentropy_from_logits": L_BCE_LOGITS,

@@ -56,16 +56,23 @@ def get_num_threads() -> int:
 
 
 @contextlib.contextmanager
-def blas_single_thread(enabled: Optional[bool] = None) -> Iterator[None]:
-    """Pin every loaded BLAS to one thread inside the block, when our pool is multi-threaded.
+def blas_single_thread(flops: Optional[float] = None) -> Iterator[None]:
+    """Pin every loaded BLAS to one thread inside the block, when the kernels may split GEMMs.
 
-    ``enabled=None`` pins only when the kernels use more than one thread (otherwise BLAS may keep
-    its own threads: then it is the only pool at work).
+    Pinning is skipped (it costs a few microseconds) when the kernels run single-threaded, or
+    when ``flops``, the work of the GEMMs in the block, is below the size at which the kernels
+    split a GEMM across threads: then BLAS is the only pool at work and may keep its threads.
     """
-    if enabled is None:
-        enabled = _kernels.get_num_threads() > 1
-    if not enabled:
+    if _kernels.get_num_threads() < 2 or (
+            flops is not None and flops < _kernels.GEMM_PARALLEL_MIN_FLOPS):
         yield
         return
-    with _blas_controller().limit(limits=1):
+    libraries = _blas_controller().lib_controllers
+    previous = [library.get_num_threads() for library in libraries]
+    for library in libraries:
+        library.set_num_threads(1)
+    try:
         yield
+    finally:
+        for library, count in zip(libraries, previous):
+            library.set_num_threads(count)

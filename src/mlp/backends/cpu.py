@@ -95,7 +95,7 @@ class CPUBackend(Backend):
         if beta != 0.0 and out is None:
             raise ValueError("out: required when beta is not 0 (it is accumulated into)")
         out = _out(out, (m, n), dtype)
-        with blas_single_thread():
+        with blas_single_thread(2.0 * m * n * (a.shape[0] if trans_a else a.shape[1])):
             _kernels.gemm(bool(trans_a), bool(trans_b), a, b, out, float(alpha), float(beta))
         return out
 
@@ -136,7 +136,7 @@ class CPUBackend(Backend):
         shape = (x.shape[0], w.shape[1])
         out = _out(out, shape, dtype)
         preact = None if preact is None else _out(preact, shape, dtype)
-        with blas_single_thread():
+        with blas_single_thread(2.0 * x.shape[0] * x.shape[1] * w.shape[1]):
             _kernels.dense_forward(x, w, b, out, preact, _kernels.ACTIVATION_CODES[activation],
                                    resolve_alpha(activation, alpha))
         return out
@@ -151,7 +151,8 @@ class CPUBackend(Backend):
         dw = _out(dw, w.shape, dtype)
         db = _out(db, (w.shape[1],), dtype) if need_db else None
         dx = _out(dx, x.shape, dtype) if need_dx else None
-        with blas_single_thread():
+        flops = 2.0 * x.shape[0] * x.shape[1] * w.shape[1] * (2 if need_dx else 1)
+        with blas_single_thread(flops):
             _kernels.dense_backward(x, w, y, dy, preact, dz, dw, db, dx,
                                     _kernels.ACTIVATION_CODES[activation],
                                     resolve_alpha(activation, alpha))
