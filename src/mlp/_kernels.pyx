@@ -854,7 +854,8 @@ cdef inline void _rmsprop_range(floating* param, const floating* grad, floating*
         if o.centered:
             avg = rho * mg[i] + c * g
             mg[i] = avg
-            denom = _sqrt(sq - avg * avg) + eps
+            # rounding can make the variance estimate slightly negative
+            denom = _sqrt(sq - avg * avg if sq > avg * avg else <floating>0) + eps
         else:
             denom = _sqrt(sq) + eps
         if mu > 0:
@@ -1239,9 +1240,12 @@ def sum_of_abs(const floating[::1] x):
     return value
 
 
-def dropout(const floating[::1] x, floating[::1] out, uint64_t seed, uint64_t step,
+def dropout(floating[::1] out, const floating[::1] x, uint64_t seed, uint64_t step,
             uint64_t layer, double rate):
-    """out = x * mask (x None: out = mask) with the counter-based hash mask."""
+    """out = x * mask (x None: out = mask) with the counter-based hash mask.
+
+    ``out`` comes first: the fused-type dispatch reads the dtype from it, never from a None.
+    """
     cdef const floating* xp = NULL
     cdef uint64_t key = _stream_key(seed, step, layer)
     cdef floating keep_scale = <floating>(1.0 / (1.0 - rate))

@@ -257,7 +257,8 @@ class Backend(abc.ABC):
         """RMSprop step in place (PyTorch's formulation).
 
         ``g = grad + weight_decay * param``; ``mean_square = rho ms + (1-rho) g**2``;
-        centered: ``mean_grad = rho mg + (1-rho) g`` and ``denom = sqrt(ms - mg**2) + epsilon``,
+        centered: ``mean_grad = rho mg + (1-rho) g`` and ``denom = sqrt(max(ms - mg**2, 0)) + epsilon``
+        (rounding can make ``ms - mg**2`` slightly negative),
         else ``denom = sqrt(ms) + epsilon``; with ``momentum > 0``:
         ``velocity = momentum * velocity + g / denom``, ``param -= lr * velocity``;
         otherwise ``param -= lr * g / denom``.

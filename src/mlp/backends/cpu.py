@@ -250,7 +250,7 @@ class CPUBackend(Backend):
     # ----------------------------------------------------------------- dropout
     def dropout_mask(self, shape, rate, seed, step, layer, dtype):
         out = np.empty(shape, dtype=dtype)
-        _kernels.dropout(None, out.reshape(-1), seed & MASK64, step & MASK64, layer & MASK64,
+        _kernels.dropout(out.reshape(-1), None, seed & MASK64, step & MASK64, layer & MASK64,
                          float(rate))
         return out
 
@@ -258,7 +258,7 @@ class CPUBackend(Backend):
         dtype = _dtype_of(x)
         x = _c(x, dtype)
         out = _out(out, x.shape, dtype)
-        _kernels.dropout(x.reshape(-1), out.reshape(-1), seed & MASK64, step & MASK64,
+        _kernels.dropout(out.reshape(-1), x.reshape(-1), seed & MASK64, step & MASK64,
                          layer & MASK64, float(rate))
         return out
 

@@ -1,4 +1,4 @@
-"""The pure-NumPy backend: every operation of :class:`~mlp.backends.base.Backend`, written for clarity.
+"""The pure-NumPy backend: each operation of :class:`~mlp.backends.base.Backend`, written plainly.
 
 This is the oracle the other backends are tested against, and a fallback where no compiled kernels
 are available. Speed is not a goal here; readability and numerical care are.
@@ -28,7 +28,7 @@ _SQRT_2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def _store(value: np.ndarray, out: Optional[np.ndarray]) -> Any:
+def _store(value: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
     """Return ``value`` as a new C-contiguous array, or copy it into ``out`` and return ``out``.
 
     Parameters
@@ -45,25 +45,25 @@ def _store(value: np.ndarray, out: Optional[np.ndarray]) -> Any:
 
 
 # ------------------------------------------------------------------ activations
-def _sigmoid(z: np.ndarray) -> Any:
+def _sigmoid(z: np.ndarray) -> np.ndarray:
     """Logistic function that never overflows: ``exp`` is only taken of ``-|z|``."""
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def _softmax(z: np.ndarray) -> Any:
+def _softmax(z: np.ndarray) -> np.ndarray:
     """Softmax along the last axis, with the row maximum subtracted before ``exp``."""
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _logsumexp(z: np.ndarray) -> Any:
-    """``log(sum(exp(z)))`` along the last axis (kept as a column), stabilised by the row maximum."""
+def _logsumexp(z: np.ndarray) -> np.ndarray:
+    """``log(sum(exp(z)))`` along the last axis (as a column), stabilised by the row maximum."""
     top = z.max(axis=-1, keepdims=True)
     return top + np.log(np.exp(z - top).sum(axis=-1, keepdims=True))
 
 
-def _gelu_cdf(z: np.ndarray) -> Any:
+def _gelu_cdf(z: np.ndarray) -> np.ndarray:
     """The standard normal CDF ``Phi(z)``, the gate of exact GELU."""
     return 0.5 * (1 + erf(z / _SQRT_2))
 
@@ -83,18 +83,18 @@ _FORWARD: Dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
 }
 
 
-def _softmax_backward(dy: np.ndarray, y: np.ndarray) -> Any:
+def _softmax_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Softmax Jacobian-vector product ``y * (dy - sum(dy * y))`` row by row."""
     return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
 
 
-def _gelu_backward(dy: np.ndarray, z: np.ndarray) -> Any:
+def _gelu_backward(dy: np.ndarray, z: np.ndarray) -> np.ndarray:
     """``dy * (Phi(z) + z * phi(z))`` with ``phi`` the standard normal density."""
     density = _INV_SQRT_2PI * np.exp(-0.5 * z * z)
     return dy * (_gelu_cdf(z) + z * density)
 
 
-def _swish_backward(dy: np.ndarray, z: np.ndarray) -> Any:
+def _swish_backward(dy: np.ndarray, z: np.ndarray) -> np.ndarray:
     """``dy * (s + z s (1 - s))`` with ``s = sigmoid(z)``."""
     s = _sigmoid(z)
     return dy * (s * (1 + z * (1 - s)))
@@ -116,20 +116,20 @@ _BACKWARD: Dict[str, Callable[..., np.ndarray]] = {
 # ----------------------------------------------------------------------- losses
 # Each loss takes (pred, target, delta) with a 2-D target of pred's dtype and returns
 # (per-sample loss of shape (batch,) in float64, d l_i / d pred of pred's shape and dtype).
-LossResult = Tuple[np.ndarray, np.ndarray]
+_LossResult = Tuple[np.ndarray, np.ndarray]
 
 
-def _mean_squared_error(pred: np.ndarray, target: np.ndarray, delta: float) -> LossResult:
+def _mean_squared_error(pred: np.ndarray, target: np.ndarray, delta: float) -> _LossResult:
     e = pred - target
     return np.mean(e * e, axis=1, dtype=np.float64), 2 * e / pred.shape[1]
 
 
-def _mean_absolute_error(pred: np.ndarray, target: np.ndarray, delta: float) -> LossResult:
+def _mean_absolute_error(pred: np.ndarray, target: np.ndarray, delta: float) -> _LossResult:
     e = pred - target
     return np.mean(np.abs(e), axis=1, dtype=np.float64), np.sign(e) / pred.shape[1]
 
 
-def _huber(pred: np.ndarray, target: np.ndarray, delta: float) -> LossResult:
+def _huber(pred: np.ndarray, target: np.ndarray, delta: float) -> _LossResult:
     e = pred - target
     quadratic = np.abs(e) <= delta
     terms = np.where(quadratic, 0.5 * e * e, delta * (np.abs(e) - 0.5 * delta))
@@ -137,11 +137,12 @@ def _huber(pred: np.ndarray, target: np.ndarray, delta: float) -> LossResult:
     return np.mean(terms, axis=1, dtype=np.float64), grad / pred.shape[1]
 
 
-def _clip_probability(p: np.ndarray) -> Any:
+def _clip_probability(p: np.ndarray) -> np.ndarray:
+    """``p`` clipped to ``[eps, 1 - eps]`` (rounded to ``p``'s dtype) so both logs stay finite."""
     return np.clip(p, PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON)
 
 
-def _binary_crossentropy(pred: np.ndarray, target: np.ndarray, delta: float) -> LossResult:
+def _binary_crossentropy(pred: np.ndarray, target: np.ndarray, delta: float) -> _LossResult:
     p = _clip_probability(pred)
     terms = -(target * np.log(p) + (1 - target) * np.log1p(-p))
     grad = (p - target) / (p * (1 - p))
@@ -149,25 +150,25 @@ def _binary_crossentropy(pred: np.ndarray, target: np.ndarray, delta: float) -> 
 
 
 def _binary_crossentropy_from_logits(pred: np.ndarray, target: np.ndarray,
-                                     delta: float) -> LossResult:
+                                     delta: float) -> _LossResult:
     terms = np.maximum(pred, 0) - pred * target + np.log1p(np.exp(-np.abs(pred)))
     grad = _sigmoid(pred) - target
     return np.mean(terms, axis=1, dtype=np.float64), grad / pred.shape[1]
 
 
-def _categorical_crossentropy(pred: np.ndarray, target: np.ndarray, delta: float) -> LossResult:
+def _categorical_crossentropy(pred: np.ndarray, target: np.ndarray, delta: float) -> _LossResult:
     p = _clip_probability(pred)
     return -np.sum(target * np.log(p), axis=1, dtype=np.float64), -target / p
 
 
 def _categorical_crossentropy_from_logits(pred: np.ndarray, target: np.ndarray,
-                                          delta: float) -> LossResult:
+                                          delta: float) -> _LossResult:
     terms = target * (_logsumexp(pred) - pred)
     grad = _softmax(pred) * target.sum(axis=1, keepdims=True) - target
     return np.sum(terms, axis=1, dtype=np.float64), grad
 
 
-_LOSSES: Dict[str, Callable[[np.ndarray, np.ndarray, float], LossResult]] = {
+_LOSSES: Dict[str, Callable[[np.ndarray, np.ndarray, float], _LossResult]] = {
     "mean_squared_error": _mean_squared_error,
     "mean_absolute_error": _mean_absolute_error,
     "huber": _huber,
@@ -178,7 +179,7 @@ _LOSSES: Dict[str, Callable[[np.ndarray, np.ndarray, float], LossResult]] = {
 }
 
 
-def _dense_target(target: Any, pred: np.ndarray) -> Any:
+def _dense_target(target: Any, pred: np.ndarray) -> np.ndarray:
     """``target`` as a 2-D array of ``pred``'s dtype; 1-D class indices become one-hot rows."""
     target = np.asarray(target)
     if target.ndim == 1:
@@ -189,7 +190,7 @@ def _dense_target(target: Any, pred: np.ndarray) -> Any:
 
 
 # ---------------------------------------------------------------------- dropout
-def _mix64(z: np.ndarray) -> Any:
+def _mix64(z: np.ndarray) -> np.ndarray:
     """:func:`~mlp.backends.base.mix64` applied elementwise to a ``uint64`` array.
 
     ``uint64`` array arithmetic wraps modulo ``2**64`` silently, which is exactly the masking the
@@ -200,7 +201,7 @@ def _mix64(z: np.ndarray) -> Any:
     return z ^ (z >> np.uint64(31))
 
 
-def _dropout_uniforms(shape: Tuple[int, ...], seed: int, step: int, layer: int) -> Any:
+def _dropout_uniforms(shape: Tuple[int, ...], seed: int, step: int, layer: int) -> np.ndarray:
     """The uniform numbers of :func:`~mlp.backends.base.dropout_uniform` for a whole array.
 
     Returns
@@ -322,7 +323,7 @@ class ReferenceBackend(Backend):
         mean_square[...] = rho * mean_square + (1 - rho) * g * g
         if centered:
             mean_grad[...] = rho * mean_grad + (1 - rho) * g
-            denom = np.sqrt(mean_square - mean_grad * mean_grad) + epsilon
+            denom = np.sqrt(np.maximum(mean_square - mean_grad * mean_grad, 0)) + epsilon
         else:
             denom = np.sqrt(mean_square) + epsilon
         if momentum > 0:
