@@ -1,17 +1,27 @@
 """mlp: multilayer perceptrons with a Keras-style API on Cython/OpenMP kernels.
 
 The public API is re-exported here; see ``mlp.show_config()`` for the build in use.
+
+Examples
+--------
+>>> import mlp
+>>> model = mlp.Sequential([mlp.Dense(16, activation="relu", input_dim=4),
+...                         mlp.Dense(1, activation="sigmoid")], seed=0)
+>>> model.compile(optimizer=mlp.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
 """
+from . import callbacks, initializers, losses, metrics, optimizers, regularizers, schedules
 from ._config import __version__, show_config
 from ._threading import get_num_threads, set_num_threads
 from .backends import get_backend, set_backend, use_backend
+from .callbacks import Callback, EarlyStopping, History
+from .layers import Activation, Dense, Dropout, Input
+from .model import Sequential
+from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
+from .perceptron import Perceptron
 
 __all__ = [
-    "__version__",
-    "get_backend",
-    "get_num_threads",
-    "set_backend",
-    "set_num_threads",
-    "show_config",
-    "use_backend",
+    "Activation", "Adagrad", "Adam", "AdamW", "Callback", "Dense", "Dropout", "EarlyStopping",
+    "History", "Input", "Perceptron", "RMSprop", "SGD", "Sequential", "__version__", "callbacks",
+    "get_backend", "get_num_threads", "initializers", "losses", "metrics", "optimizers",
+    "regularizers", "schedules", "set_backend", "set_num_threads", "show_config", "use_backend",
 ]

@@ -1253,3 +1253,395 @@ def dropout(floating[::1] out, const floating[::1] x, uint64_t seed, uint64_t st
         xp = &x[0]
     with nogil:
         _dropout(xp, &out[0], out.shape[0], key, rate, keep_scale)
+
+
+# =========================================================================== the fused training plan
+# A whole network step, and a whole epoch, without returning to Python (DESIGN.md section 4).
+# The Python side (mlp._fused_plan) lays out every buffer once; this code only walks them.
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcpy
+from libc.math cimport pow
+
+cdef enum:
+    STEP_DENSE = 0
+    STEP_DROPOUT = 1
+    STEP_ACTIVATION = 2
+
+
+cdef struct StepSpec:
+    int kind
+    int index
+    Py_ssize_t in_dim
+    Py_ssize_t out_dim
+    int act
+    double alpha
+    double rate
+    uint64_t seed
+    bint need_dx
+    bint use_bias
+    double l1
+    double l2
+    Py_ssize_t w_off
+    Py_ssize_t b_off
+    void* out
+    void* preact
+    void* dout
+
+
+cdef struct PlanSpec:
+    int n_steps
+    StepSpec* steps
+    Py_ssize_t capacity       # rows of every workspace
+    Py_ssize_t n_params
+    void* params
+    void* grads
+    void* s1
+    void* s2
+    void* s3
+    OptimizerArgs opt
+    double clipvalue
+    double clipnorm
+    double global_clipnorm
+    Py_ssize_t n_segments
+    Py_ssize_t* segments      # start, stop pairs (parameter tensors)
+    int loss_kind
+    double delta
+    double epsilon            # probability clipping of the losses on probabilities
+    void* xb
+    void* tb
+    int64_t* lb
+    void* wb
+    double* row_loss
+
+
+cdef inline floating* _f(void* p, floating* tag) noexcept nogil:
+    return <floating*>p
+
+
+cdef const floating* _plan_forward(PlanSpec* s, const floating* x, Py_ssize_t rows,
+                                   bint training, uint64_t step_number) noexcept nogil:
+    """Run every step on ``rows`` rows of ``x``; return a pointer to the last output."""
+    cdef int i
+    cdef StepSpec* st
+    cdef const floating* cur = x
+    cdef floating* out
+    cdef floating* params = _f(s.params, <floating*>NULL)
+    for i in range(s.n_steps):
+        st = &s.steps[i]
+        out = _f(st.out, <floating*>NULL)
+        if st.kind == STEP_DENSE:
+            _dense_forward(cur, params + st.w_off, params + st.b_off if st.use_bias else NULL,
+                           out, _f(st.preact, <floating*>NULL), rows, st.in_dim, st.out_dim,
+                           st.act, <floating>st.alpha)
+            cur = out
+        elif st.kind == STEP_DROPOUT:
+            if training and st.rate > 0:
+                _dropout(cur, out, rows * st.out_dim,
+                         _stream_key(st.seed, step_number, <uint64_t>st.index), st.rate,
+                         <floating>(1.0 / (1.0 - st.rate)))
+                cur = out
+            elif training:
+                # backward reads every step's own output buffer
+                memcpy(out, cur, rows * st.out_dim * sizeof(floating))
+                cur = out
+        else:
+            _activation_forward(cur, out, rows, st.out_dim, st.act, <floating>st.alpha)
+            cur = out
+    return cur
+
+
+cdef void _plan_backward(PlanSpec* s, const floating* x, Py_ssize_t rows,
+                         uint64_t step_number) noexcept nogil:
+    cdef int i
+    cdef StepSpec* st
+    cdef StepSpec* prev
+    cdef const floating* x_in
+    cdef floating* dx
+    cdef floating* params = _f(s.params, <floating*>NULL)
+    cdef floating* grads = _f(s.grads, <floating*>NULL)
+    cdef floating* dy
+    for i in range(s.n_steps - 1, -1, -1):
+        st = &s.steps[i]
+        dy = _f(st.dout, <floating*>NULL)
+        x_in = x
+        dx = NULL
+        if i > 0:
+            prev = &s.steps[i - 1]
+            x_in = _plan_input_of(s, i, x)
+            dx = _f(prev.dout, <floating*>NULL)
+        if st.kind == STEP_DENSE:
+            _grad_and_bias(dy, _f(st.out, <floating*>NULL), _f(st.preact, <floating*>NULL), dy,
+                           grads + st.b_off if st.use_bias else NULL, rows, st.out_dim, st.act,
+                           <floating>st.alpha)
+            _dense_backward_gemms(x_in, params + st.w_off, dy, grads + st.w_off,
+                                  dx if (st.need_dx and dx != NULL) else NULL, rows, st.in_dim,
+                                  st.out_dim)
+            if st.l1 != 0 or st.l2 != 0:
+                _elementwise(2, grads + st.w_off, params + st.w_off, st.in_dim * st.out_dim,
+                             <floating>st.l1, <floating>(2 * st.l2))
+        elif dx == NULL or not st.need_dx:
+            continue
+        elif st.kind == STEP_DROPOUT:
+            if st.rate > 0:
+                _dropout(dy, dx, rows * st.out_dim,
+                         _stream_key(st.seed, step_number, <uint64_t>st.index), st.rate,
+                         <floating>(1.0 / (1.0 - st.rate)))
+            else:
+                memcpy(dx, dy, rows * st.out_dim * sizeof(floating))
+        else:
+            _activation_backward(dy, _f(st.out, <floating*>NULL), x_in, dx, rows, st.out_dim,
+                                 st.act, <floating>st.alpha)
+
+
+cdef inline const floating* _plan_input_of(PlanSpec* s, int i, const floating* x) noexcept nogil:
+    """The input of step ``i`` while training (every step writes its own output buffer)."""
+    if i == 0:
+        return x
+    return _f(s.steps[i - 1].out, <floating*>NULL)
+
+
+cdef double _plan_penalty(PlanSpec* s, floating* tag) noexcept nogil:
+    cdef int i
+    cdef double total = 0
+    cdef StepSpec* st
+    cdef floating* params = _f(s.params, tag)
+    for i in range(s.n_steps):
+        st = &s.steps[i]
+        if st.kind != STEP_DENSE:
+            continue
+        if st.l1 != 0:
+            total += st.l1 * _reduce(1, params + st.w_off, st.in_dim * st.out_dim)
+        if st.l2 != 0:
+            total += st.l2 * _reduce(0, params + st.w_off, st.in_dim * st.out_dim)
+    return total
+
+
+cdef void _plan_update(PlanSpec* s, double lr, long long step, floating* tag) noexcept nogil:
+    """Clip the gradients as configured, then one optimizer update over the flat buffer."""
+    cdef floating* grads = _f(s.grads, tag)
+    cdef Py_ssize_t k, start, stop
+    cdef double norm
+    if s.clipvalue > 0:
+        _elementwise(1, grads, <const floating*>NULL, s.n_params, <floating>s.clipvalue,
+                     <floating>0)
+    if s.clipnorm > 0:
+        for k in range(s.n_segments):
+            start = s.segments[2 * k]
+            stop = s.segments[2 * k + 1]
+            norm = sqrt(_reduce(0, grads + start, stop - start))
+            if norm > s.clipnorm:
+                _elementwise(0, grads + start, <const floating*>NULL, stop - start,
+                             <floating>(s.clipnorm / norm), <floating>0)
+    if s.global_clipnorm > 0:
+        norm = sqrt(_reduce(0, grads, s.n_params))
+        if norm > s.global_clipnorm:
+            _elementwise(0, grads, <const floating*>NULL, s.n_params,
+                         <floating>(s.global_clipnorm / norm), <floating>0)
+    s.opt.lr = lr
+    if s.opt.kind == 1:
+        s.opt.step_size = lr / (1.0 - pow(s.opt.beta_1, <double>step))
+        s.opt.inv_sqrt_bc2 = 1.0 / sqrt(1.0 - pow(s.opt.beta_2, <double>step))
+    _update(_f(s.params, tag), grads, _f(s.s1, tag), _f(s.s2, tag), _f(s.s3, tag), s.n_params,
+            &s.opt)
+
+
+cdef double _plan_train_batch(PlanSpec* s, const floating* x, const floating* target,
+                              const int64_t* labels, const floating* weight, Py_ssize_t rows,
+                              double lr, long long step) noexcept nogil:
+    """One optimizer step on ``rows`` gathered rows; returns the batch loss."""
+    cdef const floating* out = _plan_forward(s, x, rows, True, <uint64_t>(step - 1))
+    cdef StepSpec* last = &s.steps[s.n_steps - 1]
+    cdef double value = _loss(s.loss_kind, out, target, labels, weight,
+                              _f(last.dout, <floating*>NULL), s.row_loss, rows, last.out_dim,
+                              <floating>s.delta, <floating>s.epsilon)
+    _plan_backward(s, x, rows, <uint64_t>(step - 1))
+    value += _plan_penalty(s, <floating*>NULL)
+    _plan_update(s, lr, step, <floating*>NULL)
+    return value
+
+
+cdef double _plan_epoch(PlanSpec* s, const floating* x, const floating* target,
+                        const int64_t* labels, const floating* weight, const int64_t* order,
+                        Py_ssize_t n, Py_ssize_t batch_size, floating* outputs,
+                        const double* lrs, long long first_step) noexcept nogil:
+    """Gather each batch of ``x[order]``, train on it, record its outputs; return the loss sum."""
+    cdef Py_ssize_t begin, rows, r, src
+    cdef Py_ssize_t in_dim = s.steps[0].in_dim
+    cdef Py_ssize_t out_dim = s.steps[s.n_steps - 1].out_dim
+    cdef Py_ssize_t t_dim = out_dim
+    cdef floating* xb = _f(s.xb, <floating*>NULL)
+    cdef floating* tb = _f(s.tb, <floating*>NULL)
+    cdef floating* wb = _f(s.wb, <floating*>NULL)
+    cdef floating* last_out = _f(s.steps[s.n_steps - 1].out, <floating*>NULL)
+    cdef double total = 0, value
+    cdef long long batch = 0
+    begin = 0
+    while begin < n:
+        rows = batch_size if n - begin > batch_size else n - begin
+        for r in range(rows):
+            src = order[begin + r]
+            memcpy(xb + r * in_dim, x + src * in_dim, in_dim * sizeof(floating))
+            if target != NULL:
+                memcpy(tb + r * t_dim, target + src * t_dim, t_dim * sizeof(floating))
+            else:
+                s.lb[r] = labels[src]
+            if weight != NULL:
+                wb[r] = weight[src]
+        value = _plan_train_batch(s, xb, tb if target != NULL else NULL,
+                                  s.lb if labels != NULL else NULL,
+                                  wb if weight != NULL else NULL, rows, lrs[batch],
+                                  first_step + batch)
+        memcpy(outputs + begin * out_dim, last_out, rows * out_dim * sizeof(floating))
+        total += value * rows
+        begin += rows
+        batch += 1
+    return total
+
+
+cdef class FusedPlan:
+    """The C side of a compiled model: pointers into buffers owned by ``mlp._fused_plan``.
+
+    Created and filled by Python (``configure``), which keeps every buffer alive in ``_keep``.
+    """
+
+    cdef PlanSpec spec
+    cdef list _keep
+    cdef public bint is_double
+
+    def __cinit__(self):
+        self.spec.steps = NULL
+        self.spec.segments = NULL
+        self._keep = []
+
+    def __dealloc__(self):
+        free(self.spec.steps)
+        free(self.spec.segments)
+
+    def configure(self, list steps, object params, object grads, object slots, dict optimizer,
+                  list segments, int loss_kind, double delta, double epsilon,
+                  object workspaces):
+        """Lay out the plan.
+
+        ``steps``: dicts with the StepSpec fields and the arrays ``out``, ``preact`` (or None)
+        and ``dout``; ``slots``: up to three optimizer-state arrays (None when unused);
+        ``optimizer``: the fields of OptimizerArgs plus clip settings; ``workspaces``: dict of
+        ``xb``, ``tb``, ``lb``, ``wb``, ``row_loss`` arrays.
+        """
+        cdef int i
+        cdef StepSpec* st
+        free(self.spec.steps)
+        free(self.spec.segments)
+        self._keep = [params, grads, slots, steps, workspaces]
+        self.is_double = params.dtype.itemsize == 8
+        self.spec.n_steps = len(steps)
+        self.spec.steps = <StepSpec*>calloc(max(1, len(steps)), sizeof(StepSpec))
+        self.spec.n_segments = len(segments)
+        self.spec.segments = <Py_ssize_t*>calloc(max(1, 2 * len(segments)), sizeof(Py_ssize_t))
+        if self.spec.steps == NULL or self.spec.segments == NULL:
+            raise MemoryError("FusedPlan: out of memory")
+        for i, (start, stop) in enumerate(segments):
+            self.spec.segments[2 * i] = start
+            self.spec.segments[2 * i + 1] = stop
+        for i, d in enumerate(steps):
+            st = &self.spec.steps[i]
+            st.kind = d["kind"]
+            st.index = d["index"]
+            st.in_dim = d["in_dim"]
+            st.out_dim = d["out_dim"]
+            st.act = d["act"]
+            st.alpha = d["alpha"]
+            st.rate = d["rate"]
+            st.seed = d["seed"]
+            st.need_dx = d["need_dx"]
+            st.use_bias = d["use_bias"]
+            st.l1 = d["l1"]
+            st.l2 = d["l2"]
+            st.w_off = d["w_off"]
+            st.b_off = d["b_off"]
+            st.out = _address(d["out"])
+            st.preact = _address(d["preact"])
+            st.dout = _address(d["dout"])
+        self.spec.capacity = workspaces["xb"].shape[0]
+        self.spec.n_params = params.size
+        self.spec.params = _address(params)
+        self.spec.grads = _address(grads)
+        self.spec.s1 = _address(slots[0])
+        self.spec.s2 = _address(slots[1])
+        self.spec.s3 = _address(slots[2])
+        self.spec.opt.kind = optimizer["kind"]
+        self.spec.opt.momentum = optimizer.get("momentum", 0.0)
+        self.spec.opt.nesterov = optimizer.get("nesterov", False)
+        self.spec.opt.weight_decay = optimizer.get("weight_decay", 0.0)
+        self.spec.opt.decoupled = optimizer.get("decoupled", False)
+        self.spec.opt.amsgrad = optimizer.get("amsgrad", False)
+        self.spec.opt.centered = optimizer.get("centered", False)
+        self.spec.opt.beta_1 = optimizer.get("beta_1", 0.0)
+        self.spec.opt.beta_2 = optimizer.get("beta_2", 0.0)
+        self.spec.opt.epsilon = optimizer.get("epsilon", 0.0)
+        self.spec.clipvalue = optimizer.get("clipvalue") or 0.0
+        self.spec.clipnorm = optimizer.get("clipnorm") or 0.0
+        self.spec.global_clipnorm = optimizer.get("global_clipnorm") or 0.0
+        self.spec.loss_kind = loss_kind
+        self.spec.delta = delta
+        self.spec.epsilon = epsilon
+        self.spec.xb = _address(workspaces["xb"])
+        self.spec.tb = _address(workspaces["tb"])
+        self.spec.lb = <int64_t*>_address(workspaces["lb"])
+        self.spec.wb = _address(workspaces["wb"])
+        self.spec.row_loss = <double*>_address(workspaces["row_loss"])
+
+    def train_epoch(self, x, target, labels, weight, const int64_t[::1] order,
+                    Py_ssize_t batch_size, outputs, const double[::1] lrs,
+                    long long first_step):
+        """Train on every batch of ``x[order]``; returns the sum over samples of the batch loss.
+
+        ``first_step`` is the 1-based optimizer step of the first batch; ``lrs[k]`` the learning
+        rate of batch ``k``. ``target`` (dense) or ``labels`` (int64) is None; so may ``weight``.
+        """
+        cdef void* xp = _address(x)
+        cdef void* tp = _address(target)
+        cdef const int64_t* lp = <const int64_t*>_address(labels)
+        cdef void* wp = _address(weight)
+        cdef void* op = _address(outputs)
+        cdef Py_ssize_t n = order.shape[0]
+        cdef double total
+        if batch_size > self.spec.capacity:
+            raise ValueError("batch_size: larger than the plan's workspaces")
+        with nogil:
+            if self.is_double:
+                total = _plan_epoch(&self.spec, <const double*>xp, <const double*>tp, lp,
+                                    <const double*>wp, &order[0], n, batch_size, <double*>op,
+                                    &lrs[0], first_step)
+            else:
+                total = _plan_epoch(&self.spec, <const float*>xp, <const float*>tp, lp,
+                                    <const float*>wp, &order[0], n, batch_size, <float*>op,
+                                    &lrs[0], first_step)
+        return total
+
+    def forward(self, x, Py_ssize_t rows, out):
+        """Inference on ``rows`` rows of ``x`` (dropout off) into ``out`` (rows, out_dim)."""
+        cdef void* xp = _address(x)
+        cdef void* op = _address(out)
+        cdef Py_ssize_t begin, part, width = self.spec.steps[self.spec.n_steps - 1].out_dim
+        cdef Py_ssize_t in_dim = self.spec.steps[0].in_dim
+        cdef const void* result
+        with nogil:
+            begin = 0
+            while begin < rows:
+                part = self.spec.capacity if rows - begin > self.spec.capacity else rows - begin
+                if self.is_double:
+                    result = _plan_forward(&self.spec, <const double*>xp + begin * in_dim, part,
+                                           False, 0)
+                    memcpy(<double*>op + begin * width, result, part * width * sizeof(double))
+                else:
+                    result = _plan_forward(&self.spec, <const float*>xp + begin * in_dim, part,
+                                           False, 0)
+                    memcpy(<float*>op + begin * width, result, part * width * sizeof(float))
+                begin += part
+
+
+cdef void* _address(object array) except? NULL:
+    """The data pointer of a C-contiguous NumPy array (NULL for None)."""
+    if array is None:
+        return NULL
+    return <void*><size_t>array.__array_interface__["data"][0]

@@ -1,0 +1,134 @@
+"""The CPU backend's training plan: a whole epoch in one call into Cython.
+
+:class:`FusedCPUPlan` keeps the buffers of :class:`mlp.engine.TrainingPlan` and hands pointers
+to them to ``mlp._kernels.FusedPlan``, which runs gather, forward, loss, backward,
+regularization, clipping and the optimizer update for every batch without the GIL. The
+arithmetic is the same kernels the step-by-step plan calls, in the same order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels
+from .backends.base import PROBABILITY_EPSILON
+from .engine import TrainingPlan
+
+_STEP_KINDS = {"dense": 0, "dropout": 1, "activation": 2}
+_OPTIMIZER_KINDS = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3}
+_SLOT_ORDER = {
+    "sgd": ("velocity",),
+    "adam": ("m", "v", "v_max"),
+    "rmsprop": ("mean_square", "velocity", "mean_grad"),
+    "adagrad": ("accumulator",),
+}
+
+
+class FusedCPUPlan(TrainingPlan):
+    """:class:`TrainingPlan` whose epochs, batches and inference run in ``_kernels.FusedPlan``."""
+
+    def _allocate(self, rows: int) -> None:
+        super()._allocate(rows)
+        in_dim = self.steps[0].in_dim
+        out_dim = self.steps[-1].out_dim
+        self._workspaces = {
+            "xb": np.zeros((rows, in_dim), self.dtype),
+            "tb": np.zeros((rows, out_dim), self.dtype),
+            "lb": np.zeros(rows, np.int64),
+            "wb": np.zeros(rows, self.dtype),
+            "row_loss": np.zeros(rows, np.float64),
+        }
+        self._configured_with = None
+
+    def _slots(self):
+        if self.optimizer is None:
+            return (None, None, None), {"kind": 0}
+        self.optimizer.build(self.params.size, self.dtype, self.backend)
+        spec = dict(self.optimizer.kernel_spec())
+        kind = spec.pop("kind")
+        if kind == "rmsprop":
+            spec["beta_2"] = spec.pop("rho")
+        spec.update(kind=_OPTIMIZER_KINDS[kind], clipvalue=self.optimizer.clipvalue,
+                    clipnorm=self.optimizer.clipnorm,
+                    global_clipnorm=self.optimizer.global_clipnorm)
+        slots = tuple(self.optimizer.slots.get(name) for name in _SLOT_ORDER[kind])
+        return slots + (None,) * (3 - len(slots)), spec
+
+    def _ensure_configured(self) -> None:
+        """(Re)build the C plan when a buffer it points to was replaced."""
+        slots, spec = self._slots()
+        key = (id(self.params), id(self.grads)) + tuple(id(s) for s in slots) + tuple(
+            sorted((k, repr(v)) for k, v in spec.items()))
+        if key == self._configured_with:
+            return
+        steps = []
+        for step, out, preact, dout in zip(self.steps, self.outputs, self.preacts,
+                                           self.output_grads):
+            offsets = [s.start for s in step.param_slices] + [0, 0]
+            steps.append({
+                "kind": _STEP_KINDS[step.kind], "index": step.index, "in_dim": step.in_dim,
+                "out_dim": step.out_dim, "act": _kernels.ACTIVATION_CODES[step.activation],
+                "alpha": step.alpha, "rate": step.rate, "seed": step.seed,
+                "need_dx": step.need_dx, "use_bias": step.use_bias, "l1": step.l1,
+                "l2": step.l2, "w_off": offsets[0], "b_off": offsets[1] if step.use_bias else 0,
+                "out": out, "preact": preact, "dout": dout,
+            })
+        plan = _kernels.FusedPlan()
+        plan.configure(steps, self.params, self.grads, slots, spec, self.segments,
+                       _kernels.LOSS_CODES.get(self.loss_kernel, 0), self.delta,
+                       PROBABILITY_EPSILON, self._workspaces)
+        self._c_plan = plan
+        self._configured_with = key
+
+    def train_epoch(self, x, target, weight, order, batch_size, outputs, on_batch=None):
+        if batch_size > self.batch_size:
+            raise ValueError(f"batch_size: the plan holds {self.batch_size} rows, got {batch_size}")
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        if on_batch is None:
+            return self._run(x, target, weight, order, batch_size, outputs) / max(len(order), 1)
+        total, seen = 0.0, 0
+        for batch, begin in enumerate(range(0, len(order), batch_size)):
+            part = order[begin:begin + batch_size]
+            value = self._run(x, target, weight, part, batch_size, outputs[begin:]) / len(part)
+            total += value * len(part)
+            seen += len(part)
+            if on_batch(batch, value):
+                break
+        return total / max(seen, 1)
+
+    def _run(self, x, target, weight, order, batch_size, outputs) -> float:
+        """One call into C for the batches of ``order``; returns the sum of per-sample losses."""
+        self._ensure_configured()
+        optimizer = self.optimizer
+        n_batches = -(-len(order) // batch_size)
+        start = optimizer.iterations
+        lrs = np.array([optimizer.learning_rate_at(start + k) for k in range(n_batches)],
+                       dtype=np.float64)
+        labels = target if target.ndim == 1 else None
+        total = self._c_plan.train_epoch(x, None if labels is not None else target, labels,
+                                         weight, order, batch_size, outputs, lrs, start + 1)
+        optimizer.iterations = start + n_batches
+        return total
+
+    def train_batch(self, x, target, weight) -> float:
+        rows = x.shape[0]
+        if rows > self.batch_size:
+            self._allocate(rows)
+            self.batch_size = rows
+        order = np.arange(rows, dtype=np.int64)
+        outputs = self.outputs[-1]
+        # the epoch kernel records outputs into a caller buffer; record into the last workspace
+        scratch = np.empty((rows, self.steps[-1].out_dim), self.dtype)
+        total = self._run(x, target, weight, order, rows, scratch)
+        outputs[:rows] = scratch
+        return total / rows
+
+    def predict(self, x, batch_size):
+        rows = x.shape[0]
+        chunk = min(max(batch_size, 1), rows)
+        if chunk > self.batch_size:
+            self._allocate(chunk)
+            self.batch_size = chunk
+        self._ensure_configured()
+        result = np.empty((rows, self.steps[-1].out_dim), self.dtype)
+        self._c_plan.forward(x, rows, result)
+        return result

@@ -1,0 +1,279 @@
+"""The compiled training plan of a model (DESIGN.md section 4).
+
+``compile()`` turns the layer list into a :class:`TrainingPlan`: gradient and optimizer-state
+buffers over the model's flat parameter buffer, and activation workspaces sized for the batch,
+allocated once. :class:`TrainingPlan` runs every step through the backend's operations from
+Python and works on every backend; on the CPU backend :class:`FusedCPUPlan` (in
+:mod:`mlp._fused_plan`) runs a whole epoch in one call into Cython instead, with the same
+arithmetic.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from scipy.special import expit
+
+from .backends.base import ACTIVATIONS_NEEDING_PREACTIVATION, Backend
+from .layers import Activation, Dense, Dropout, Layer
+from .losses import Loss
+
+
+@dataclass
+class Step:
+    """One layer as the plan runs it."""
+
+    kind: str                      # "dense", "dropout" or "activation"
+    index: int                     # position among the compute layers (the dropout hash's layer)
+    in_dim: int
+    out_dim: int
+    activation: str = "linear"     # the activation applied while training
+    alpha: float = 0.0
+    rate: float = 0.0
+    seed: int = 0
+    need_dx: bool = True
+    use_bias: bool = False
+    l1: float = 0.0
+    l2: float = 0.0
+    param_slices: List[slice] = field(default_factory=list)  # kernel, then bias, in the flat buffer
+
+    @property
+    def needs_preact(self) -> bool:
+        return self.kind == "dense" and self.activation in ACTIVATIONS_NEEDING_PREACTIVATION
+
+
+def compute_layers(layers: Sequence[Layer]) -> List[Layer]:
+    """The layers that compute something (``Input`` only declares the width)."""
+    return [layer for layer in layers if isinstance(layer, (Dense, Dropout, Activation))]
+
+
+def output_activation(layers: Sequence[Layer]) -> str:
+    """The activation of the last layer that has one (``"linear"`` if none)."""
+    for layer in reversed(compute_layers(layers)):
+        if isinstance(layer, (Dense, Activation)):
+            return layer.activation
+    return "linear"
+
+
+def fused_output(layers: Sequence[Layer], loss: Loss) -> Optional[str]:
+    """The output activation that training folds into the loss, or ``None``.
+
+    Sigmoid + binary cross-entropy and softmax + categorical cross-entropy train from logits.
+    """
+    if loss.from_logits or loss.fuses_with is None:
+        return None
+    return loss.fuses_with if output_activation(layers) == loss.fuses_with else None
+
+
+def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List[slice]],
+                fused: Optional[str], model_seed: int) -> List[Step]:
+    """Describe each compute layer for the plan; ``fused`` drops the last probability activation."""
+    compute = compute_layers(layers)
+    last_activation = max((i for i, layer in enumerate(compute)
+                           if isinstance(layer, (Dense, Activation))), default=-1)
+    steps: List[Step] = []
+    width = input_dim
+    has_params_before = False
+    for index, layer in enumerate(compute):
+        out_dim = layer.output_dim(width)
+        step = Step(kind="dense" if isinstance(layer, Dense) else
+                    "dropout" if isinstance(layer, Dropout) else "activation",
+                    index=index, in_dim=width, out_dim=out_dim,
+                    need_dx=has_params_before, param_slices=param_slices[index])
+        if isinstance(layer, (Dense, Activation)):
+            step.activation = "linear" if (fused and index == last_activation) else layer.activation
+            step.alpha = layer.alpha
+        if isinstance(layer, Dense):
+            step.use_bias = layer.use_bias
+            regularizer = layer.kernel_regularizer
+            step.l1 = float(getattr(regularizer, "l1", 0.0)) if regularizer else 0.0
+            step.l2 = float(getattr(regularizer, "l2", 0.0)) if regularizer else 0.0
+            has_params_before = True
+        if isinstance(layer, Dropout):
+            step.rate = layer.rate
+            step.seed = layer.seed if layer.seed is not None else (model_seed + 7919 * index)
+        steps.append(step)
+        width = out_dim
+    return steps
+
+
+class TrainingPlan:
+    """Buffers and the training / inference loops of one compiled model, on any backend.
+
+    Parameters
+    ----------
+    backend : Backend
+    steps : list of Step
+    params, grads : flat parameter and gradient buffers of the model's dtype
+    loss_kernel : str
+        The backend loss computed on the last step's output.
+    optimizer : mlp.optimizers.Optimizer
+        Already built for ``params.size`` parameters.
+    batch_size : int
+        Rows of the workspaces; smaller (last) batches use their leading rows.
+    delta : float
+        The Huber threshold.
+    """
+
+    def __init__(self, backend: Backend, steps: List[Step], params, grads, loss_kernel: str,
+                 optimizer, batch_size: int, delta: float = 1.0):
+        self.backend = backend
+        self.steps = steps
+        self.params = params
+        self.grads = grads
+        self.loss_kernel = loss_kernel
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.delta = delta
+        self.dtype = params.dtype
+        self.segments = [(s.start, s.stop) for step in steps for s in step.param_slices]
+        self._allocate(batch_size)
+
+    # ----------------------------------------------------------------- buffers
+    def _allocate(self, rows: int) -> None:
+        zeros = self.backend.zeros
+        self.outputs = [zeros((rows, step.out_dim), self.dtype) for step in self.steps]
+        self.preacts = [zeros((rows, step.out_dim), self.dtype) if step.needs_preact else None
+                        for step in self.steps]
+        self.output_grads = [zeros((rows, step.out_dim), self.dtype) for step in self.steps]
+
+    def param_views(self, step: Step, flat) -> Tuple:
+        """The (kernel, bias) views of ``flat`` (params or grads) for a dense step."""
+        kernel = flat[step.param_slices[0]].reshape(step.in_dim, step.out_dim)
+        bias = flat[step.param_slices[1]] if step.use_bias else None
+        return kernel, bias
+
+    # ---------------------------------------------------------------- training
+    def forward(self, x, rows: int, training: bool, step_number: int = 0):
+        """Run the layers on ``x`` (``rows`` rows) into the workspaces; return the last output."""
+        backend = self.backend
+        current = x
+        for step, out, preact in zip(self.steps, self.outputs, self.preacts):
+            out = out[:rows]
+            if step.kind == "dense":
+                kernel, bias = self.param_views(step, self.params)
+                backend.dense_forward(current, kernel, bias, step.activation, step.alpha, out=out,
+                                      preact=None if preact is None else preact[:rows])
+            elif step.kind == "dropout":
+                if training and step.rate > 0:
+                    backend.dropout_forward(current, step.rate, step.seed, step_number,
+                                            step.index, out=out)
+                else:
+                    out[...] = current
+            else:
+                backend.activation_forward(current, step.activation, step.alpha, out=out)
+            current = out
+        return current
+
+    def backward(self, x, rows: int, step_number: int) -> None:
+        """Backpropagate ``output_grads[-1]`` into ``grads`` (regularizer gradients included)."""
+        backend = self.backend
+        for position in range(len(self.steps) - 1, -1, -1):
+            step = self.steps[position]
+            dy = self.output_grads[position][:rows]
+            x_in = x if position == 0 else self.outputs[position - 1][:rows]
+            dx = self.output_grads[position - 1][:rows] if position > 0 else None
+            y = self.outputs[position][:rows]
+            if step.kind == "dense":
+                kernel, _ = self.param_views(step, self.params)
+                dkernel, dbias = self.param_views(step, self.grads)
+                preact = self.preacts[position]
+                backend.dense_backward(x_in, kernel, y, dy, step.activation, step.alpha,
+                                       preact=None if preact is None else preact[:rows],
+                                       dw=dkernel, db=dbias, dx=dx,
+                                       need_dx=step.need_dx and dx is not None,
+                                       need_db=step.use_bias, dz=dy)
+                if step.l1 or step.l2:
+                    backend.add_penalty_gradient(self.grads[step.param_slices[0]],
+                                                 self.params[step.param_slices[0]],
+                                                 step.l1, step.l2)
+            elif dx is None or not step.need_dx:
+                continue
+            elif step.kind == "dropout":
+                if step.rate > 0:
+                    backend.dropout_backward(dy, step.rate, step.seed, step_number, step.index,
+                                             out=dx)
+                else:
+                    dx[...] = dy
+            else:
+                backend.activation_backward(dy, y, x_in, step.activation, step.alpha, out=dx)
+
+    def penalty(self) -> float:
+        """The regularization term added to the loss."""
+        return sum(self.backend.penalty(self.params[step.param_slices[0]], step.l1, step.l2)
+                   for step in self.steps if step.l1 or step.l2)
+
+    def train_batch(self, x, target, weight) -> float:
+        """One optimizer step on one batch; returns the batch loss (with regularization)."""
+        rows = x.shape[0]
+        step_number = self.optimizer.iterations
+        output = self.forward(x, rows, training=True, step_number=step_number)
+        value, _ = self.backend.loss(self.loss_kernel, output, target, weight,
+                                     grad=self.output_grads[-1][:rows], delta=self.delta)
+        self.backward(x, rows, step_number)
+        value += self.penalty()
+        self.optimizer.apply(self.backend, self.params, self.grads, self.segments)
+        return value
+
+    def train_epoch(self, x, target, weight, order, batch_size: int, outputs,
+                    on_batch: Optional[Callable[[int, float], bool]] = None) -> float:
+        """Train on ``x[order]`` in batches; write each sample's output to ``outputs``.
+
+        ``outputs[k]`` receives the training-time output for sample ``order[k]``. ``on_batch``
+        is called after each batch with (batch index, batch loss) and may return ``True`` to
+        stop the epoch early. Returns the mean loss over the samples seen.
+        """
+        total, seen = 0.0, 0
+        for batch, begin in enumerate(range(0, len(order), batch_size)):
+            idx = order[begin:begin + batch_size]
+            value = self.train_batch(x[idx], target[idx],
+                                     None if weight is None else weight[idx])
+            outputs[begin:begin + len(idx)] = self.outputs[-1][:len(idx)]
+            total += value * len(idx)
+            seen += len(idx)
+            if on_batch is not None and on_batch(batch, value):
+                break
+        return total / max(seen, 1)
+
+    # --------------------------------------------------------------- inference
+    def predict(self, x, batch_size: int):
+        """Inference outputs (dropout off, training activations) for all rows of ``x``."""
+        rows = x.shape[0]
+        result = self.backend.empty((rows, self.steps[-1].out_dim), self.dtype)
+        chunk = max(batch_size, 1)
+        if chunk > self.batch_size:
+            self._allocate(chunk)
+            self.batch_size = chunk
+        for begin in range(0, rows, chunk):
+            part = x[begin:begin + chunk]
+            result[begin:begin + part.shape[0]] = self.forward(part, part.shape[0], False)
+        return result
+
+    def loss_value(self, outputs, target, weight) -> float:
+        """The loss of given outputs (training activations) against targets, with regularization."""
+        value, _ = self.backend.loss(self.loss_kernel, outputs, target, weight, delta=self.delta)
+        return value + self.penalty()
+
+
+def apply_output_activation(outputs: np.ndarray, fused: Optional[str]) -> np.ndarray:
+    """Turn logits of a fused output into probabilities (in place); other outputs pass through."""
+    if fused == "sigmoid":
+        expit(outputs, out=outputs)
+    elif fused == "softmax":
+        outputs -= outputs.max(axis=1, keepdims=True)
+        np.exp(outputs, out=outputs)
+        outputs /= outputs.sum(axis=1, keepdims=True)
+    return outputs
+
+
+
+
+def make_plan(backend: Backend, *args, **kwargs) -> TrainingPlan:
+    """The fastest plan for ``backend``: the fused one on ``cpu``, the step-by-step one elsewhere."""
+    if backend.name == "cpu":
+        from ._fused_plan import FusedCPUPlan
+
+        return FusedCPUPlan(backend, *args, **kwargs)
+    return TrainingPlan(backend, *args, **kwargs)

@@ -1,0 +1,533 @@
+"""``Sequential``: a stack of layers with Keras' ``compile`` / ``fit`` / ``evaluate`` / ``predict``.
+
+Examples
+--------
+>>> import numpy as np, mlp
+>>> X = np.random.default_rng(0).normal(size=(200, 4)).astype("float32")
+>>> y = (X[:, 0] + X[:, 1] > 0).astype("float32")
+>>> model = mlp.Sequential([mlp.Dense(8, activation="relu", input_dim=4),
+...                         mlp.Dense(1, activation="sigmoid")], seed=0)
+>>> model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+>>> history = model.fit(X, y, epochs=5, batch_size=16, verbose=0)
+>>> model.predict(X[:2]).shape
+(2, 1)
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import losses as losses_module
+from . import metrics as metrics_module
+from . import optimizers as optimizers_module
+from ._threading import blas_single_thread
+from ._validation import (
+    check_features,
+    check_positive_int,
+    check_sample_weight,
+    check_targets,
+)
+from .backends import Backend, get_backend
+from .callbacks import Callback, History
+from .engine import (
+    TrainingPlan,
+    make_plan,
+    apply_output_activation,
+    build_steps,
+    compute_layers,
+    fused_output,
+)
+from .layers import Dense, Input, Layer, deserialize, serialize
+
+FLOAT_DTYPES = ("float32", "float64")
+
+
+class Sequential:
+    """A linear stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+    seed : int, optional
+        Seeds weight initialisation, shuffling and dropout: the same seed gives the same weights
+        and the same training history. Defaults to a random seed (kept in ``model.seed``).
+    dtype : {"float32", "float64"}
+        Precision of parameters and computation. Defaults to ``"float32"``.
+    backend : str, optional
+        ``"cpu"``, ``"reference"``, ... The model keeps its backend whatever the global
+        default later becomes. Defaults to the active default (``mlp.get_backend()``).
+    name : str
+        Defaults to ``"sequential"``.
+    """
+
+    def __init__(self, layers: Optional[Sequence[Layer]] = None, seed: Optional[int] = None,
+                 dtype: str = "float32", backend: Optional[str] = None,
+                 name: str = "sequential"):
+        if np.dtype(dtype).name not in FLOAT_DTYPES:
+            raise ValueError(f"dtype: expected one of {list(FLOAT_DTYPES)}, got {dtype!r}")
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer or None, got {seed!r}")
+        self.seed = int(seed)
+        self.dtype = np.dtype(dtype)
+        self.name = name
+        self._backend: Backend = get_backend(backend)
+        self.layers: List[Layer] = []
+        self.input_dim: Optional[int] = None
+        self.params = None
+        self.loss: Optional[losses_module.Loss] = None
+        self.optimizer = None
+        self.metrics: Dict[str, Callable] = {}
+        self.stop_training = False
+        self.history: Optional[History] = None
+        init_seed, shuffle_seed = np.random.SeedSequence(self.seed).spawn(2)
+        self._init_rng = np.random.Generator(np.random.PCG64(init_seed))
+        self._shuffle_rng = np.random.Generator(np.random.PCG64(shuffle_seed))
+        self._train_plan: Optional[TrainingPlan] = None
+        self._predict_plan: Optional[TrainingPlan] = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # ---------------------------------------------------------------- structure
+    @property
+    def backend(self) -> Backend:
+        """The backend this model computes on."""
+        return self._backend
+
+    def add(self, layer: Layer) -> None:
+        """Append a layer.
+
+        Raises
+        ------
+        TypeError
+            If ``layer`` is not a ``mlp`` layer.
+        ValueError
+            If the model is already built (weights exist), or an ``Input`` comes after a layer.
+        """
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layer: expected a mlp layer (Dense, Dropout, ...), got "
+                            f"{type(layer).__name__}")
+        if self.built:
+            raise ValueError("layer: cannot add layers to a built model; create a new model")
+        if isinstance(layer, Input):
+            if self.layers:
+                raise ValueError("layer: Input must be the first layer")
+            self.input_dim = layer.shape[0]
+        elif isinstance(layer, Dense) and layer.declared_input_dim is not None:
+            if compute_layers(self.layers):
+                raise ValueError(f"input_dim: only the first layer may declare it, got it on "
+                                 f"{layer.name!r}")
+            self.input_dim = layer.declared_input_dim
+        self.layers.append(layer)
+
+    @property
+    def built(self) -> bool:
+        """Whether the weights exist (after :meth:`build`, or the first ``fit`` / ``predict``)."""
+        return self.params is not None
+
+    def build(self, input_dim: Optional[int] = None) -> None:
+        """Create the weights for inputs of width ``input_dim`` (or the declared input width)."""
+        if self.built:
+            return
+        input_dim = input_dim if input_dim is not None else self.input_dim
+        if input_dim is None:
+            raise ValueError("input_dim: the model does not know its input width; give Dense("
+                             "..., input_dim=n) or mlp.Input((n,)) or call fit / build first")
+        input_dim = check_positive_int(input_dim, "input_dim")
+        if not compute_layers(self.layers):
+            raise ValueError("layers: the model has no layers; add at least one Dense layer")
+        shapes, width = [], input_dim
+        for layer in compute_layers(self.layers):
+            shapes.append(layer.param_shapes(width))
+            width = layer.output_dim(width)
+        total = sum(int(np.prod(shape)) for layer_shapes in shapes for shape in layer_shapes)
+        params = np.empty(total, dtype=self.dtype)
+        offset, width = 0, input_dim
+        self._param_slices: List[List[slice]] = []
+        for layer, layer_shapes in zip(compute_layers(self.layers), shapes):
+            values = layer.initial_values(width, self.dtype, self._init_rng)
+            slices, views = [], []
+            for shape, value in zip(layer_shapes, values):
+                size = int(np.prod(shape))
+                params[offset:offset + size] = np.asarray(value, self.dtype).reshape(-1)
+                slices.append(slice(offset, offset + size))
+                views.append(params[offset:offset + size].reshape(shape))
+                offset += size
+            layer.bind(width, views)
+            self._param_slices.append(slices)
+            width = layer.output_dim(width)
+        self.input_dim = input_dim
+        self.output_dim = width
+        self.params = self._backend.asarray(params)
+
+    def count_params(self) -> int:
+        """Total number of parameters."""
+        self._require_built("count_params")
+        return int(self.params.size)
+
+    def get_weights(self) -> List[np.ndarray]:
+        """Copies of every layer's parameters, in layer order (kernel then bias)."""
+        self._require_built("get_weights")
+        return [w for layer in compute_layers(self.layers) for w in layer.get_weights()]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Overwrite all parameters (a list as :meth:`get_weights` returns).
+
+        Raises
+        ------
+        ValueError
+            On a wrong count or shape (the message names the layer).
+        """
+        self._require_built("set_weights")
+        weights = list(weights)
+        expected = sum(len(layer.get_weights()) for layer in compute_layers(self.layers))
+        if len(weights) != expected:
+            raise ValueError(f"weights: expected {expected} arrays, got {len(weights)}")
+        position = 0
+        for layer in compute_layers(self.layers):
+            count = len(layer.get_weights())
+            layer.set_weights(weights[position:position + count])
+            position += count
+
+    def summary(self, print_fn: Callable[[str], None] = print) -> None:
+        """Print each layer with its output shape and parameter count, and the totals."""
+        rows = [("Layer (type)", "Output shape", "Params")]
+        width = self.input_dim
+        for layer in compute_layers(self.layers):
+            out = layer.output_dim(width) if width is not None else None
+            count = layer.count_params() if layer.built else (
+                sum(int(np.prod(s)) for s in layer.param_shapes(width)) if width else 0)
+            rows.append((f"{layer.name} ({type(layer).__name__})",
+                         f"(None, {out if out is not None else '?'})", f"{count:,}"))
+            width = out
+        widths = [max(len(row[i]) for row in rows) + 2 for i in range(3)]
+        line = "-" * sum(widths)
+        print_fn(f'Model: "{self.name}"')
+        print_fn(line)
+        for index, row in enumerate(rows):
+            print_fn("".join(cell.ljust(w) for cell, w in zip(row, widths)))
+            if index == 0:
+                print_fn(line.replace("-", "="))
+        print_fn(line)
+        total = sum(int(r[2].replace(",", "")) for r in rows[1:])
+        print_fn(f"Total params: {total:,}")
+        print_fn(f"Trainable params: {total:,}")
+        print_fn("Non-trainable params: 0")
+
+    # ----------------------------------------------------------------- compile
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None,
+                metrics: Optional[Sequence[Any]] = None) -> None:
+        """Configure training.
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer
+            ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``, ``"adagrad"`` or an instance.
+            Defaults to ``"rmsprop"`` (Keras' default).
+        loss : str or Loss
+            ``"binary_crossentropy"``, ``"categorical_crossentropy"``,
+            ``"sparse_categorical_crossentropy"``, ``"mse"``, ``"mae"``, ``"huber"`` or an instance.
+        metrics : list of str or callables, optional
+            E.g. ``["accuracy", "precision", "recall", "f1"]``.
+        """
+        if loss is None:
+            raise ValueError("loss: expected a loss name or object (e.g. 'binary_crossentropy'), "
+                             "got None")
+        self.loss = losses_module.get(loss)
+        self.optimizer = optimizers_module.get(optimizer)
+        if isinstance(metrics, (str, bytes)) or callable(metrics):
+            metrics = [metrics]
+        self.metrics = {}
+        for metric in metrics or []:
+            self.metrics[metrics_module.metric_name(metric)] = metrics_module.get(metric)
+        self._train_plan = None
+
+    @property
+    def compiled(self) -> bool:
+        """Whether :meth:`compile` was called."""
+        return self.loss is not None
+
+    # -------------------------------------------------------------------- plans
+    def _plan(self, batch_size: int) -> TrainingPlan:
+        plan = self._train_plan
+        if plan is None or plan.batch_size < batch_size or plan.params is not self.params:
+            fused = fused_output(self.layers, self.loss)
+            steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed)
+            grads = self._backend.zeros(self.params.shape, self.dtype)
+            self.optimizer.build(self.params.size, self.dtype, self._backend)
+            kernel = self.loss.logits_kernel if fused else self.loss.train_kernel
+            plan = make_plan(self._backend, steps, self.params, grads, kernel, self.optimizer,
+                             batch_size, delta=getattr(self.loss, "delta", 1.0))
+            plan.fused = fused
+            self._train_plan = plan
+        return plan
+
+    def _inference_plan(self, batch_size: int) -> TrainingPlan:
+        plan = self._predict_plan
+        if plan is None or plan.params is not self.params:
+            steps = build_steps(self.layers, self.input_dim, self._param_slices, None, self.seed)
+            plan = make_plan(self._backend, steps, self.params, None, "", None, batch_size)
+            self._predict_plan = plan
+        return plan
+
+    # --------------------------------------------------------------------- data
+    def _prepare(self, x, y, sample_weight=None, class_weight=None, prefix=""):
+        x = check_features(x, self.dtype, self.input_dim, name=prefix + "x")
+        self.build(x.shape[1])
+        target = check_targets(y, self.loss, self.output_dim, x.shape[0], self.dtype,
+                               name=prefix + "y")
+        weight = check_sample_weight(sample_weight, x.shape[0], self.dtype,
+                                     name=prefix + "sample_weight")
+        if class_weight is not None:
+            weight = _apply_class_weight(class_weight, target, weight, self.dtype)
+        return x, target, weight
+
+    def _require_compiled(self, method: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(f"{method}: the model must be compiled first: call "
+                               f"model.compile(optimizer=..., loss=...)")
+
+    def _require_built(self, method: str) -> None:
+        if not self.built:
+            raise RuntimeError(f"{method}: the model has no weights yet; give the first layer "
+                               f"input_dim=..., or call build(input_dim) / fit first")
+
+    # -------------------------------------------------------------------- train
+    def fit(self, x, y, batch_size: int = 32, epochs: int = 1, verbose: Union[int, str] = "auto",
+            callbacks: Optional[Sequence[Callback]] = None, validation_split: float = 0.0,
+            validation_data: Optional[Tuple] = None, shuffle: bool = True,
+            class_weight: Optional[Dict[int, float]] = None, sample_weight=None,
+            initial_epoch: int = 0) -> History:
+        """Train for ``epochs`` epochs; return the :class:`History`.
+
+        Parameters follow Keras: ``validation_split`` takes the *last* fraction of the samples,
+        before shuffling; ``validation_data=(x_val, y_val[, w_val])`` overrides it;
+        ``class_weight`` maps class index to a weight multiplied into ``sample_weight``;
+        training resumes at ``initial_epoch``. ``verbose``: 0 silent, 1 or 2 one line per epoch
+        (``"auto"`` is 1).
+
+        If the loss becomes NaN or infinite, training stops, the weights of the end of the last
+        finite epoch are restored and a warning says so.
+        """
+        self._require_compiled("fit")
+        batch_size = check_positive_int(batch_size, "batch_size")
+        epochs = int(epochs)
+        if isinstance(initial_epoch, bool) or initial_epoch < 0:
+            raise ValueError(f"initial_epoch: expected an integer >= 0, got {initial_epoch!r}")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split: expected a fraction in [0, 1), got "
+                             f"{validation_split!r}")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        x_arr = check_features(x, self.dtype, self.input_dim)
+        self.build(x_arr.shape[1])
+        if validation_data is None and validation_split > 0:
+            n_val = int(math.floor(x_arr.shape[0] * validation_split))
+            if n_val == 0 or n_val == x_arr.shape[0]:
+                raise ValueError(f"validation_split: {validation_split} of {x_arr.shape[0]} "
+                                 f"samples leaves an empty training or validation set")
+            y_all = np.asarray(y)
+            w_all = None if sample_weight is None else np.asarray(sample_weight)
+            split = x_arr.shape[0] - n_val
+            validation_data = (x_arr[split:], y_all[split:],
+                               None if w_all is None else w_all[split:])
+            x_arr, y, sample_weight = x_arr[:split], y_all[:split], (
+                None if w_all is None else w_all[:split])
+        x_arr, target, weight = self._prepare(x_arr, y, sample_weight, class_weight)
+        val = self._prepare_validation(validation_data)
+        history = History()
+        callback_list = [history] + list(callbacks or [])
+        for callback in callback_list:
+            if not isinstance(callback, Callback):
+                raise TypeError(f"callbacks: expected mlp.callbacks.Callback objects, got "
+                                f"{type(callback).__name__}")
+            callback.set_model(self)
+        plan = self._plan(batch_size)
+        batch_hooks = any(cb.wants_batch_hooks() for cb in callback_list)
+        self.stop_training = False
+        self.history = history
+        for callback in callback_list:
+            callback.on_train_begin()
+        n = x_arr.shape[0]
+        outputs = np.empty((n, self.output_dim), dtype=self.dtype)
+        with blas_single_thread():
+            for epoch in range(initial_epoch, epochs):
+                for callback in callback_list:
+                    callback.on_epoch_begin(epoch)
+                started = time.perf_counter()
+                last_good = self._backend.to_numpy(self.params).copy()
+                order = self._shuffle_rng.permutation(n) if shuffle else np.arange(n)
+                on_batch = self._batch_hook(callback_list) if batch_hooks else None
+                loss_value = plan.train_epoch(x_arr, target, weight, order, batch_size, outputs,
+                                              on_batch)
+                if not np.isfinite(loss_value):
+                    self.params[...] = self._backend.asarray(last_good)
+                    warnings.warn(
+                        f"fit: the loss became {loss_value} in epoch {epoch + 1}; training "
+                        f"stopped and the weights of the end of the previous epoch were kept. "
+                        f"Lower the learning rate or scale the inputs.", RuntimeWarning,
+                        stacklevel=2)
+                    self.stop_training = True
+                    break
+                logs = {"loss": float(loss_value)}
+                if self.metrics:
+                    probabilities = apply_output_activation(outputs.copy(), plan.fused)
+                    logs.update(metrics_module.evaluate_metrics(
+                        self.metrics, target[order], probabilities,
+                        None if weight is None else weight[order]))
+                if val is not None:
+                    logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(*val).items()})
+                if verbose:
+                    _print_epoch(epoch, epochs, logs, time.perf_counter() - started, n)
+                for callback in callback_list:
+                    callback.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+        for callback in callback_list:
+            callback.on_train_end()
+        return history
+
+    def _batch_hook(self, callback_list):
+        def on_batch(batch: int, value: float) -> bool:
+            logs = {"loss": float(value)}
+            for callback in callback_list:
+                callback.on_batch_end(batch, logs)
+            return self.stop_training
+        return on_batch
+
+    def _prepare_validation(self, validation_data):
+        if validation_data is None:
+            return None
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data: expected (x_val, y_val) or (x_val, y_val, "
+                             f"sample_weight_val), got {type(validation_data).__name__}")
+        weight = validation_data[2] if len(validation_data) == 3 else None
+        return self._prepare(validation_data[0], validation_data[1], weight, prefix="val_")
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None,
+                       return_dict: bool = False):
+        """One optimizer step on one batch; returns the loss (or a dict with the metrics)."""
+        self._require_compiled("train_on_batch")
+        x, target, weight = self._prepare(x, y, sample_weight, class_weight)
+        plan = self._plan(x.shape[0])
+        with blas_single_thread():
+            value = plan.train_batch(x, target, weight)
+        logs = {"loss": float(value)}
+        if self.metrics:
+            probabilities = apply_output_activation(
+                self._backend.to_numpy(plan.outputs[-1][:x.shape[0]]).copy(), plan.fused)
+            logs.update(metrics_module.evaluate_metrics(self.metrics, target, probabilities,
+                                                        weight))
+        return logs if return_dict else logs["loss"]
+
+    # --------------------------------------------------------------- inference
+    def evaluate(self, x, y, batch_size: int = 32, verbose: int = 0,
+                 sample_weight=None) -> Dict[str, float]:
+        """Loss and metrics on ``(x, y)`` with dropout off, as a dict ``{"loss": ..., ...}``."""
+        self._require_compiled("evaluate")
+        batch_size = check_positive_int(batch_size, "batch_size")
+        x, target, weight = self._prepare(x, y, sample_weight)
+        logs = self._evaluate_arrays(x, target, weight, batch_size)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        return logs
+
+    def _evaluate_arrays(self, x, target, weight, batch_size: int = 256) -> Dict[str, float]:
+        plan = self._plan(1)
+        with blas_single_thread():
+            outputs = self._backend.to_numpy(plan.predict(x, batch_size))
+        logs = {"loss": float(plan.loss_value(outputs, target, weight))}
+        if self.metrics:
+            probabilities = apply_output_activation(np.array(outputs, copy=True), plan.fused)
+            logs.update(metrics_module.evaluate_metrics(self.metrics, target, probabilities,
+                                                        weight))
+        return logs
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
+        """Loss (and metrics) of one batch without training."""
+        logs = self.evaluate(x, y, batch_size=max(1, len(x)), sample_weight=sample_weight)
+        return logs if return_dict else logs["loss"]
+
+    def predict(self, x, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
+        """Outputs for ``x`` with dropout off: probabilities for sigmoid / softmax outputs.
+
+        ``model.predict(x).argmax(1)`` gives the predicted classes of a softmax model, and
+        ``model.predict(x) > 0.5`` those of a sigmoid one.
+        """
+        batch_size = check_positive_int(batch_size, "batch_size")
+        x = check_features(x, self.dtype, self.input_dim)
+        self.build(x.shape[1])
+        plan = self._inference_plan(batch_size)
+        with blas_single_thread():
+            return self._backend.to_numpy(plan.predict(x, batch_size))
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """:meth:`predict` on one batch."""
+        return self.predict(x, batch_size=max(1, len(x)))
+
+    # -------------------------------------------------------------- config/io
+    def get_config(self) -> Dict[str, Any]:
+        """Architecture and settings, JSON-serialisable (no weights)."""
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+            "input_dim": self.input_dim,
+            "layers": [serialize(layer) for layer in self.layers],
+        }
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any], backend: Optional[str] = None) -> "Sequential":
+        """A new (unbuilt) model from :meth:`get_config`."""
+        model = cls([deserialize(layer) for layer in config["layers"]], seed=config["seed"],
+                    dtype=config["dtype"], backend=backend, name=config.get("name", "sequential"))
+        if config.get("input_dim") is not None:
+            model.input_dim = int(config["input_dim"])
+        return model
+
+    def to(self, backend: str) -> "Sequential":
+        """Move the model to another backend (``"cpu"``, ``"reference"``, ...); returns it."""
+        target = get_backend(backend)
+        if target is self._backend:
+            return self
+        self._backend = target
+        if self.built:
+            weights = self.get_weights()
+            self.params = None
+            self.build(self.input_dim)
+            self.set_weights(weights)
+        self._train_plan = None
+        self._predict_plan = None
+        return self
+
+
+def _apply_class_weight(class_weight, target, weight, dtype):
+    """Multiply each sample's weight by the weight of its class."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight: expected a dict class -> weight, got "
+                        f"{type(class_weight).__name__}")
+    if target.ndim == 1:
+        classes = target
+    elif target.shape[1] == 1:
+        classes = (target[:, 0] > 0.5).astype(np.int64)
+    else:
+        classes = target.argmax(axis=1)
+    factors = np.ones(len(classes), dtype=dtype)
+    for cls, value in class_weight.items():
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"class_weight: expected finite weights >= 0, got {value!r} for "
+                             f"class {cls!r}")
+        factors[classes == int(cls)] = value
+    return factors if weight is None else factors * weight
+
+
+def _print_epoch(epoch: int, epochs: int, logs: Dict[str, float], seconds: float, n: int):
+    parts = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+    rate = n / seconds if seconds > 0 else float("inf")
+    print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s ({rate:,.0f} samples/s) - {parts}",
+          file=sys.stdout, flush=True)
