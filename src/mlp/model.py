@@ -490,6 +490,35 @@ class Sequential:
             model.input_dim = int(config["input_dim"])
         return model
 
+    def save(self, path) -> None:
+        """Save architecture, compile settings, weights and optimizer state to one file.
+
+        The file holds JSON and raw tensors only (no pickle): loading it runs no code.
+        It is written to a temporary file and renamed, so a crash never leaves a broken file.
+        See :func:`mlp.load_model`.
+        """
+        from .io import save_model
+
+        save_model(self, path)
+
+    def save_weights(self, path) -> None:
+        """Save only the weights (same safe format); see :meth:`load_weights`."""
+        from .io import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path) -> None:
+        """Load weights saved by :meth:`save_weights` or :meth:`save` into this model.
+
+        Raises
+        ------
+        ValueError
+            If the file is corrupt or its tensors do not fit this model's architecture.
+        """
+        from .io import load_weights
+
+        load_weights(self, path)
+
     def to(self, backend: str) -> "Sequential":
         """Move the model to another backend (``"cpu"``, ``"reference"``, ...); returns it."""
         target = get_backend(backend)
