@@ -25,7 +25,7 @@ from __future__ import annotations
 import abc
 import math
 import numbers
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 
@@ -37,11 +37,12 @@ from .schedules import (
     _check_non_negative,
     _check_positive,
     _fail,
+    _fail_described,
 )
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
-LearningRate = Union[float, schedules.LearningRateSchedule, Any]
+LearningRate = Union[float, Callable[[int], float]]
 """A learning rate: a number ``> 0``, a :class:`~mlp.schedules.LearningRateSchedule`, or any
 callable ``f(step) -> float``."""
 
@@ -80,8 +81,15 @@ def _check_buffers(params: Any, grads: Any) -> None:
     if getattr(params, "ndim", None) != 1:
         _fail("params", "a flat 1-D array", getattr(params, "shape", params))
     if getattr(grads, "shape", None) != params.shape or grads.dtype != params.dtype:
-        _fail("grads", f"a {params.dtype} array of shape {params.shape} like params",
-              f"{getattr(grads, 'dtype', type(grads).__name__)} {getattr(grads, 'shape', '')}")
+        _fail_described("grads", f"a {params.dtype} array of shape {params.shape} like params",
+                         _describe(grads))
+
+
+def _describe(array: Any) -> str:
+    """``"<dtype> array of shape <shape>"``, or the type name of something that is no array."""
+    if not hasattr(array, "dtype") or not hasattr(array, "shape"):
+        return type(array).__name__
+    return f"{np.dtype(array.dtype).name} array of shape {array.shape}"
 
 
 def _check_segments(segments: Sequence[Tuple[int, int]], size: int) -> None:
@@ -275,8 +283,8 @@ class Optimizer(abc.ABC):
         length, dtype = self._layout or _layout_of(slots)
         for name, array in slots.items():
             if array.shape != (length,) or array.dtype != dtype:
-                _fail(f"state['slots'][{name!r}]", f"a {dtype.name} array of shape ({length},)",
-                      f"{array.dtype.name} array of shape {array.shape}")
+                _fail_described(f"state['slots'][{name!r}]",
+                                f"a {dtype.name} array of shape ({length},)", _describe(array))
         return length, dtype
 
     # ---------------------------------------------------------------- update
@@ -406,8 +414,8 @@ def _layout_of(slots: Mapping[str, np.ndarray]) -> Tuple[int, np.dtype]:
     """The ``(length, dtype)`` of the first slot, which must be a non-empty 1-D float array."""
     name, array = next(iter(slots.items()))
     if array.ndim != 1 or array.shape[0] == 0 or array.dtype not in FLOAT_DTYPES:
-        _fail(f"state['slots'][{name!r}]", "a non-empty 1-D float32 or float64 array",
-              f"{array.dtype.name} array of shape {array.shape}")
+        _fail_described(f"state['slots'][{name!r}]", "a non-empty 1-D float32 or float64 array",
+                        _describe(array))
     return array.shape[0], array.dtype
 
 

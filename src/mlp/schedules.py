@@ -34,7 +34,13 @@ import numpy as np
 
 def _fail(argument: str, expected: str, value: Any, error: Type[Exception] = ValueError):
     """Raise ``error`` with the message ``"<argument>: expected <expected>, got <value!r>"``."""
-    raise error(f"{argument}: expected {expected}, got {value!r}")
+    _fail_described(argument, expected, repr(value), error)
+
+
+def _fail_described(argument: str, expected: str, got: str,
+                    error: Type[Exception] = ValueError):
+    """Raise ``error`` with the message ``"<argument>: expected <expected>, got <got>"``."""
+    raise error(f"{argument}: expected {expected}, got {got}")
 
 
 def _check_real(argument: str, value: Any, expected: str) -> float:
@@ -332,12 +338,16 @@ class CosineDecay(LearningRateSchedule):
 
     Without warmup (``warmup_target=None``), with ``t = min(step, decay_steps)``::
 
-        lr(step) = initial_learning_rate * ((1 - alpha) * 0.5 * (1 + cos(pi * t / decay_steps)) + alpha)
+        cosine = 0.5 * (1 + cos(pi * t / decay_steps))
+        lr(step) = initial_learning_rate * ((1 - alpha) * cosine + alpha)
 
-    With ``warmup_target`` the rate first rises linearly,
-    ``lr(step) = initial_learning_rate + (warmup_target - initial_learning_rate) * step / warmup_steps``
-    for ``step < warmup_steps``, then decays by the formula above from ``warmup_target`` (in place
-    of ``initial_learning_rate``) with ``t = min(step - warmup_steps, decay_steps)``. Either way it
+    With ``warmup_target`` the rate first rises linearly for ``step < warmup_steps``::
+
+        lr(step) = initial_learning_rate
+                   + (warmup_target - initial_learning_rate) * step / warmup_steps
+
+    then decays by the formula above from ``warmup_target`` (in place of
+    ``initial_learning_rate``) with ``t = min(step - warmup_steps, decay_steps)``. Either way it
     ends at ``alpha`` times the peak and stays there.
 
     Parameters
@@ -411,7 +421,7 @@ SCHEDULES: Dict[str, Type[LearningRateSchedule]] = {
 
 
 def serialize(schedule: LearningRateSchedule) -> Dict[str, Any]:
-    """``{"class_name": ..., "config": ...}`` for a schedule: JSON-ready, read by :func:`deserialize`.
+    """``{"class_name": ..., "config": ...}`` for a schedule, JSON-ready; see :func:`deserialize`.
 
     Raises
     ------
