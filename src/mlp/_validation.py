@@ -48,6 +48,10 @@ def check_features(x, dtype, n_features: Optional[int] = None, name: str = "x") 
     ValueError
         Not 2-D, empty, non-finite, or a width different from ``n_features``.
     """
+    if (isinstance(x, np.ndarray) and x.dtype == dtype and x.ndim == 2 and x.flags.c_contiguous
+            and x.size and (n_features is None or x.shape[1] == n_features)):
+        _check_finite(x, name)
+        return x
     array = _as_array(x, name)
     if array.ndim != 2:
         hint = " (use x.reshape(-1, 1) for a single feature)" if array.ndim == 1 else ""

@@ -237,6 +237,11 @@ class TrainingPlan:
                 break
         return total / max(seen, 1)
 
+    def flops(self, rows: int) -> float:
+        """GEMM work of a forward pass over ``rows`` rows (decides whether to pin BLAS)."""
+        return sum(2.0 * rows * step.in_dim * step.out_dim for step in self.steps
+                   if step.kind == "dense")
+
     # --------------------------------------------------------------- inference
     def predict(self, x, batch_size: int):
         """Inference outputs (dropout off, training activations) for all rows of ``x``."""

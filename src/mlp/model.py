@@ -463,7 +463,7 @@ class Sequential:
         x = check_features(x, self.dtype, self.input_dim)
         self.build(x.shape[1])
         plan = self._inference_plan(batch_size)
-        with blas_single_thread():
+        with blas_single_thread(plan.flops(min(batch_size, x.shape[0]))):
             return self._backend.to_numpy(plan.predict(x, batch_size))
 
     def predict_on_batch(self, x) -> np.ndarray:
