@@ -220,4 +220,5 @@ def test_the_example_script_learns_and_or_but_not_xor():
     assert re.match(r"OR: +converged after \d+ epochs, accuracy 1\.00", lines["OR"])
     xor = re.match(r"XOR: not converged after 100 epochs, accuracy (\d\.\d\d)", lines["XOR"])
     assert xor and float(xor.group(1)) < 1.0
+    assert "MLP 2-4-1 on XOR: accuracy 1.00, predictions [0, 1, 1, 0]" in run.stdout
     assert "XOR is not linearly separable" in run.stdout
