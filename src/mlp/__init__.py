@@ -13,6 +13,7 @@ from . import callbacks, initializers, losses, metrics, optimizers, regularizers
 from ._config import __version__, show_config
 from ._threading import get_num_threads, set_num_threads
 from .backends import get_backend, set_backend, use_backend
+from .io import load_model
 from .callbacks import Callback, EarlyStopping, History
 from .layers import Activation, Dense, Dropout, Input
 from .model import Sequential
@@ -22,6 +23,6 @@ from .perceptron import Perceptron
 __all__ = [
     "Activation", "Adagrad", "Adam", "AdamW", "Callback", "Dense", "Dropout", "EarlyStopping",
     "History", "Input", "Perceptron", "RMSprop", "SGD", "Sequential", "__version__", "callbacks",
-    "get_backend", "get_num_threads", "initializers", "losses", "metrics", "optimizers",
+    "get_backend", "get_num_threads", "initializers", "load_model", "losses", "metrics", "optimizers",
     "regularizers", "schedules", "set_backend", "set_num_threads", "show_config", "use_backend",
 ]
