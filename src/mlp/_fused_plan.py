@@ -79,21 +79,23 @@ class FusedCPUPlan(TrainingPlan):
         self._c_plan = plan
         self._configured_with = key
 
-    def train_epoch(self, x, target, weight, order, batch_size, outputs, on_batch=None):
+    def train_epoch(self, x, target, weight, order, batch_size, outputs, hooks=None):
         if batch_size > self.batch_size:
             raise ValueError(f"batch_size: the plan holds {self.batch_size} rows, got {batch_size}")
         order = np.ascontiguousarray(order, dtype=np.int64)
-        if on_batch is None:
-            return self._run(x, target, weight, order, batch_size, outputs) / max(len(order), 1)
+        if hooks is None:
+            total = self._run(x, target, weight, order, batch_size, outputs)
+            return total / max(len(order), 1), len(order)
         total, seen = 0.0, 0
         for batch, begin in enumerate(range(0, len(order), batch_size)):
             part = order[begin:begin + batch_size]
+            hooks.begin(batch)
             value = self._run(x, target, weight, part, batch_size, outputs[begin:]) / len(part)
             total += value * len(part)
             seen += len(part)
-            if on_batch(batch, value):
+            if hooks.end(batch, value):
                 break
-        return total / max(seen, 1)
+        return total / max(seen, 1), seen
 
     def _run(self, x, target, weight, order, batch_size, outputs) -> float:
         """One call into C for the batches of ``order``; returns the sum of per-sample losses."""
@@ -124,10 +126,7 @@ class FusedCPUPlan(TrainingPlan):
 
     def predict(self, x, batch_size):
         rows = x.shape[0]
-        chunk = min(max(batch_size, 1), rows)
-        if chunk > self.batch_size:
-            self._allocate(chunk)
-            self.batch_size = chunk
+        self._inference_rows(batch_size, rows)
         self._ensure_configured()
         result = np.empty((rows, self.steps[-1].out_dim), self.dtype)
         self._c_plan.forward(x, rows, result)

@@ -81,7 +81,8 @@ class MonitorCallback(Callback):
     min_delta : float
         Smallest change that counts as an improvement.
     baseline : float, optional
-        A value the monitored quantity must beat to count as improving at all.
+        A value the monitored quantity must beat before an improvement resets the patience
+        count (the best epoch is still tracked, as in Keras).
     """
 
     _MAXIMISED = ("acc", "precision", "recall", "f1", "auc", "r2")
@@ -104,10 +105,10 @@ class MonitorCallback(Callback):
 
     def reset_best(self) -> None:
         """Forget the best value (at the start of training)."""
-        self.best = self.baseline
+        self.best = None
 
-    def improved(self, logs: Optional[Dict[str, float]]) -> bool:
-        """Whether ``logs[monitor]`` beats the best so far by ``min_delta``; updates the best.
+    def monitor_value(self, logs: Optional[Dict[str, float]]) -> float:
+        """``logs[monitor]``.
 
         Raises
         ------
@@ -120,16 +121,17 @@ class MonitorCallback(Callback):
                 f"monitor: {self.monitor!r} is not in the epoch logs; available are "
                 f"{sorted(logs)} (val_* needs validation data)"
             )
-        current = logs[self.monitor]
-        if self.best is None:
-            better = not np.isnan(current)
-        elif self.mode == "min":
-            better = current < self.best - self.min_delta
-        else:
-            better = current > self.best + self.min_delta
-        if better:
-            self.best = current
-        return better
+        return logs[self.monitor]
+
+    def is_improvement(self, current: float, reference: Optional[float]) -> bool:
+        """Whether ``current`` beats ``reference`` by more than ``min_delta`` (None: any number)."""
+        if np.isnan(current):
+            return False
+        if reference is None:
+            return True
+        if self.mode == "min":
+            return current < reference - self.min_delta
+        return current > reference + self.min_delta
 
 
 class EarlyStopping(MonitorCallback):
@@ -178,14 +180,18 @@ class EarlyStopping(MonitorCallback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch < self.start_from_epoch:
             return
-        if self.improved(logs):
-            self.wait = 0
+        current = self.monitor_value(logs)
+        self.wait += 1
+        if self.is_improvement(current, self.best):
+            self.best = current
             self.best_epoch = epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
+            # the wait restarts only when the baseline, too, is beaten (as in Keras)
+            if self.baseline is None or self.is_improvement(current, self.baseline):
+                self.wait = 0
             return
-        self.wait += 1
-        if self.wait >= self.patience:
+        if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 

@@ -64,7 +64,11 @@ def fused_output(layers: Sequence[Layer], loss: Loss) -> Optional[str]:
     """
     if loss.from_logits or loss.fuses_with is None:
         return None
-    return loss.fuses_with if output_activation(layers) == loss.fuses_with else None
+    compute = compute_layers(layers)
+    last = compute[-1] if compute else None
+    if isinstance(last, (Dense, Activation)) and last.activation == loss.fuses_with:
+        return loss.fuses_with
+    return None
 
 
 def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List[slice]],
@@ -97,6 +101,17 @@ def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List
         steps.append(step)
         width = out_dim
     return steps
+
+
+class BatchHooks:
+    """Per-batch callbacks of the epoch loop (the per-batch path of ``fit``)."""
+
+    def begin(self, batch: int) -> None:
+        """Called before batch ``batch``."""
+
+    def end(self, batch: int, loss: float) -> bool:
+        """Called after batch ``batch`` with its loss; return ``True`` to stop the epoch."""
+        return False
 
 
 class TrainingPlan:
@@ -218,24 +233,26 @@ class TrainingPlan:
         return value
 
     def train_epoch(self, x, target, weight, order, batch_size: int, outputs,
-                    on_batch: Optional[Callable[[int, float], bool]] = None) -> float:
+                    hooks: Optional["BatchHooks"] = None) -> Tuple[float, int]:
         """Train on ``x[order]`` in batches; write each sample's output to ``outputs``.
 
-        ``outputs[k]`` receives the training-time output for sample ``order[k]``. ``on_batch``
-        is called after each batch with (batch index, batch loss) and may return ``True`` to
-        stop the epoch early. Returns the mean loss over the samples seen.
+        ``outputs[k]`` receives the training-time output for sample ``order[k]``. ``hooks``
+        (optional) are called before and after each batch; ``hooks.end`` may return ``True``
+        to stop the epoch early. Returns (mean loss over the samples seen, samples seen).
         """
         total, seen = 0.0, 0
         for batch, begin in enumerate(range(0, len(order), batch_size)):
             idx = order[begin:begin + batch_size]
+            if hooks is not None:
+                hooks.begin(batch)
             value = self.train_batch(x[idx], target[idx],
                                      None if weight is None else weight[idx])
             outputs[begin:begin + len(idx)] = self.outputs[-1][:len(idx)]
             total += value * len(idx)
             seen += len(idx)
-            if on_batch is not None and on_batch(batch, value):
+            if hooks is not None and hooks.end(batch, value):
                 break
-        return total / max(seen, 1)
+        return total / max(seen, 1), seen
 
     def flops(self, rows: int) -> float:
         """GEMM work of a forward pass over ``rows`` rows (decides whether to pin BLAS)."""
@@ -247,14 +264,20 @@ class TrainingPlan:
         """Inference outputs (dropout off, training activations) for all rows of ``x``."""
         rows = x.shape[0]
         result = self.backend.empty((rows, self.steps[-1].out_dim), self.dtype)
-        chunk = max(batch_size, 1)
-        if chunk > self.batch_size:
-            self._allocate(chunk)
-            self.batch_size = chunk
+        chunk = self._inference_rows(batch_size, rows)
         for begin in range(0, rows, chunk):
             part = x[begin:begin + chunk]
             result[begin:begin + part.shape[0]] = self.forward(part, part.shape[0], False)
         return result
+
+    def _inference_rows(self, batch_size: int, rows: int) -> int:
+        """Rows per inference chunk. An inference-only plan grows its workspaces to the
+        requested batch; a training plan keeps them (fit's validation must not replace them)."""
+        chunk = min(max(batch_size, 1), rows)
+        if chunk > self.batch_size and self.optimizer is None:
+            self._allocate(chunk)
+            self.batch_size = chunk
+        return min(chunk, self.batch_size)
 
     def loss_value(self, outputs, target, weight) -> float:
         """The loss of given outputs (training activations) against targets, with regularization."""

@@ -28,6 +28,7 @@ from . import optimizers as optimizers_module
 from ._threading import blas_single_thread
 from ._validation import (
     check_features,
+    check_non_negative_int,
     check_positive_int,
     check_sample_weight,
     check_targets,
@@ -35,6 +36,7 @@ from ._validation import (
 from .backends import Backend, get_backend
 from .callbacks import Callback, History
 from .engine import (
+    BatchHooks,
     TrainingPlan,
     make_plan,
     apply_output_activation,
@@ -90,7 +92,7 @@ class Sequential:
         self._init_rng = np.random.Generator(np.random.PCG64(init_seed))
         self._shuffle_rng = np.random.Generator(np.random.PCG64(shuffle_seed))
         self._train_plan: Optional[TrainingPlan] = None
-        self._predict_plan: Optional[TrainingPlan] = None
+        self._predict_plans: Dict[Tuple, TrainingPlan] = {}
         for layer in layers or []:
             self.add(layer)
 
@@ -115,6 +117,14 @@ class Sequential:
                             f"{type(layer).__name__}")
         if self.built:
             raise ValueError("layer: cannot add layers to a built model; create a new model")
+        if layer.built:
+            raise ValueError(f"layer: {layer.name!r} already belongs to a built model; create a "
+                             f"new layer (layers hold their model's weights)")
+        if any(existing is layer for existing in self.layers):
+            raise ValueError(f"layer: {layer.name!r} is already in this model")
+        if any(existing.name == layer.name for existing in self.layers):
+            raise ValueError(f"layer: the name {layer.name!r} is already used in this model; "
+                             f"layer names must be unique")
         if isinstance(layer, Input):
             if self.layers:
                 raise ValueError("layer: Input must be the first layer")
@@ -247,6 +257,7 @@ class Sequential:
         for metric in metrics or []:
             self.metrics[metrics_module.metric_name(metric)] = metrics_module.get(metric)
         self._train_plan = None
+        self._predict_plans = {}
 
     @property
     def compiled(self) -> bool:
@@ -268,12 +279,24 @@ class Sequential:
             self._train_plan = plan
         return plan
 
-    def _inference_plan(self, batch_size: int) -> TrainingPlan:
-        plan = self._predict_plan
+    def _inference_plan(self, batch_size: int, for_loss: bool = False) -> TrainingPlan:
+        """A plan for inference with its own workspaces (training's are never touched).
+
+        ``for_loss=True`` gives the training activations (logits when the output is fused into
+        the loss) and the loss kernel, for :meth:`evaluate`; otherwise the layers' own
+        activations, for :meth:`predict`.
+        """
+        fused = fused_output(self.layers, self.loss) if for_loss else None
+        key = (for_loss, fused, self.loss.train_kernel if for_loss else "")
+        plan = self._predict_plans.get(key)
         if plan is None or plan.params is not self.params:
-            steps = build_steps(self.layers, self.input_dim, self._param_slices, None, self.seed)
-            plan = make_plan(self._backend, steps, self.params, None, "", None, batch_size)
-            self._predict_plan = plan
+            steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed)
+            kernel = ((self.loss.logits_kernel if fused else self.loss.train_kernel)
+                      if for_loss else "")
+            plan = make_plan(self._backend, steps, self.params, None, kernel, None, batch_size,
+                             delta=getattr(self.loss, "delta", 1.0) if for_loss else 1.0)
+            plan.fused = fused
+            self._predict_plans[key] = plan
         return plan
 
     # --------------------------------------------------------------------- data
@@ -294,6 +317,8 @@ class Sequential:
                                f"model.compile(optimizer=..., loss=...)")
 
     def _require_built(self, method: str) -> None:
+        if not self.built and self.input_dim is not None and compute_layers(self.layers):
+            self.build()
         if not self.built:
             raise RuntimeError(f"{method}: the model has no weights yet; give the first layer "
                                f"input_dim=..., or call build(input_dim) / fit first")
@@ -317,13 +342,14 @@ class Sequential:
         """
         self._require_compiled("fit")
         batch_size = check_positive_int(batch_size, "batch_size")
-        epochs = int(epochs)
-        if isinstance(initial_epoch, bool) or initial_epoch < 0:
-            raise ValueError(f"initial_epoch: expected an integer >= 0, got {initial_epoch!r}")
-        if not 0.0 <= validation_split < 1.0:
+        epochs = check_non_negative_int(epochs, "epochs")
+        initial_epoch = check_non_negative_int(initial_epoch, "initial_epoch")
+        if (isinstance(validation_split, bool)
+                or not isinstance(validation_split, (int, float, np.floating))
+                or not 0.0 <= validation_split < 1.0):
             raise ValueError(f"validation_split: expected a fraction in [0, 1), got "
                              f"{validation_split!r}")
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = _check_verbose(verbose)
         x_arr = check_features(x, self.dtype, self.input_dim)
         self.build(x_arr.shape[1])
         if validation_data is None and validation_split > 0:
@@ -348,7 +374,8 @@ class Sequential:
                                 f"{type(callback).__name__}")
             callback.set_model(self)
         plan = self._plan(batch_size)
-        batch_hooks = any(cb.wants_batch_hooks() for cb in callback_list)
+        hooks = _CallbackHooks(self, callback_list) if any(
+            cb.wants_batch_hooks() for cb in callback_list) else None
         self.stop_training = False
         self.history = history
         for callback in callback_list:
@@ -361,12 +388,13 @@ class Sequential:
                     callback.on_epoch_begin(epoch)
                 started = time.perf_counter()
                 last_good = self._backend.to_numpy(self.params).copy()
+                last_good_optimizer = self.optimizer.state_dict()
                 order = self._shuffle_rng.permutation(n) if shuffle else np.arange(n)
-                on_batch = self._batch_hook(callback_list) if batch_hooks else None
-                loss_value = plan.train_epoch(x_arr, target, weight, order, batch_size, outputs,
-                                              on_batch)
+                loss_value, seen = plan.train_epoch(x_arr, target, weight, order, batch_size,
+                                                    outputs, hooks)
                 if not np.isfinite(loss_value):
                     self.params[...] = self._backend.asarray(last_good)
+                    self.optimizer.load_state_dict(last_good_optimizer, self._backend)
                     warnings.warn(
                         f"fit: the loss became {loss_value} in epoch {epoch + 1}; training "
                         f"stopped and the weights of the end of the previous epoch were kept. "
@@ -376,10 +404,11 @@ class Sequential:
                     break
                 logs = {"loss": float(loss_value)}
                 if self.metrics:
-                    probabilities = apply_output_activation(outputs.copy(), plan.fused)
+                    trained = order[:seen]
+                    probabilities = apply_output_activation(outputs[:seen].copy(), plan.fused)
                     logs.update(metrics_module.evaluate_metrics(
-                        self.metrics, target[order], probabilities,
-                        None if weight is None else weight[order]))
+                        self.metrics, target[trained], probabilities,
+                        None if weight is None else weight[trained]))
                 if val is not None:
                     logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(*val).items()})
                 if verbose:
@@ -391,14 +420,6 @@ class Sequential:
         for callback in callback_list:
             callback.on_train_end()
         return history
-
-    def _batch_hook(self, callback_list):
-        def on_batch(batch: int, value: float) -> bool:
-            logs = {"loss": float(value)}
-            for callback in callback_list:
-                callback.on_batch_end(batch, logs)
-            return self.stop_training
-        return on_batch
 
     def _prepare_validation(self, validation_data):
         if validation_data is None:
@@ -438,8 +459,8 @@ class Sequential:
         return logs
 
     def _evaluate_arrays(self, x, target, weight, batch_size: int = 256) -> Dict[str, float]:
-        plan = self._plan(1)
-        with blas_single_thread():
+        plan = self._inference_plan(batch_size, for_loss=True)
+        with blas_single_thread(plan.flops(min(batch_size, x.shape[0]))):
             outputs = self._backend.to_numpy(plan.predict(x, batch_size))
         logs = {"loss": float(plan.loss_value(outputs, target, weight))}
         if self.metrics:
@@ -531,8 +552,35 @@ class Sequential:
             self.build(self.input_dim)
             self.set_weights(weights)
         self._train_plan = None
-        self._predict_plan = None
+        self._predict_plans = {}
         return self
+
+
+class _CallbackHooks(BatchHooks):
+    """Forwards the engine's per-batch hooks to the callbacks."""
+
+    def __init__(self, model: "Sequential", callbacks: Sequence[Callback]):
+        self.model = model
+        self.callbacks = callbacks
+
+    def begin(self, batch: int) -> None:
+        for callback in self.callbacks:
+            callback.on_batch_begin(batch)
+
+    def end(self, batch: int, loss: float) -> bool:
+        logs = {"loss": float(loss)}
+        for callback in self.callbacks:
+            callback.on_batch_end(batch, logs)
+        return self.model.stop_training
+
+
+def _check_verbose(verbose) -> int:
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or not isinstance(verbose, (int, np.integer)) or verbose not in (
+            0, 1, 2):
+        raise ValueError(f"verbose: expected 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
 
 
 def _apply_class_weight(class_weight, target, weight, dtype):
