@@ -9,18 +9,23 @@ Examples
 ...                         mlp.Dense(1, activation="sigmoid")], seed=0)
 >>> model.compile(optimizer=mlp.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
 """
-from . import callbacks, initializers, losses, metrics, optimizers, regularizers, schedules
+from . import (callbacks, data, datasets, initializers, losses, metrics, optimizers, regularizers,
+               schedules)
 from ._config import __version__, show_config
 from ._threading import get_num_threads, set_num_threads
 from .backends import get_backend, set_backend, use_backend
 from .io import load_model
 from .callbacks import Callback, EarlyStopping, History
+from .data import (KFold, MinMaxScaler, SimpleImputer, StandardScaler, StratifiedKFold,
+                   cross_validate, one_hot, to_categorical, train_test_split)
 from .layers import Activation, Dense, Dropout, Input
 from .model import Sequential
 from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 from .perceptron import Perceptron
 
 __all__ = [
+    "KFold", "MinMaxScaler", "SimpleImputer", "StandardScaler", "StratifiedKFold",
+    "cross_validate", "data", "datasets", "one_hot", "to_categorical", "train_test_split",
     "Activation", "Adagrad", "Adam", "AdamW", "Callback", "Dense", "Dropout", "EarlyStopping",
     "History", "Input", "Perceptron", "RMSprop", "SGD", "Sequential", "__version__", "callbacks",
     "get_backend", "get_num_threads", "initializers", "load_model", "losses", "metrics", "optimizers",
