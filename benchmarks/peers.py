@@ -1,0 +1,303 @@
+"""The training loops compared by ``benchmarks/run.py``: mlp and each peer, written the fastest
+idiomatic way its own documentation recommends.
+
+Every peer is a function ``build(config, x, y) -> Peer`` where ``Peer.train_epoch()`` trains one
+epoch over ``x`` with the config's batch size, ``Peer.predict(x)`` runs inference and
+``Peer.predict_one(row)`` predicts a single sample. Peers that are not installed raise
+``ImportError`` from ``build`` and are skipped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, List
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Config:
+    """One network of DESIGN.md section 6."""
+
+    name: str
+    sizes: List[int]
+    hidden: str
+    output: str          # "sigmoid", "softmax" or "linear"
+    loss: str            # "bce", "cce" or "mse"
+    batch: int
+    samples: int         # training samples per epoch in the benchmark
+
+    @property
+    def flops_per_sample(self) -> float:
+        """Forward + backward multiply-adds x 2 (the GEMM work of one training sample)."""
+        pairs = zip(self.sizes[:-1], self.sizes[1:])
+        return 2.0 * 3 * sum(a * b for a, b in pairs)
+
+
+CONFIGS = {
+    "A": Config("A tabular", [30, 16, 1], "relu", "sigmoid", "bce", 32, 64_000),
+    "B": Config("B mnist", [784, 128, 10], "relu", "softmax", "cce", 64, 12_800),
+    "C": Config("C medium", [784, 512, 512, 10], "relu", "softmax", "cce", 128, 5_120),
+    "D": Config("D wide", [1024, 4096, 4096, 1024], "relu", "linear", "mse", 512, 1_024),
+}
+
+
+def make_data(config: Config, seed: int = 0):
+    """Random float32 inputs and targets of the config's shape (labels for the classifiers)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((config.samples, config.sizes[0])).astype(np.float32)
+    if config.loss == "bce":
+        y = (rng.random(config.samples) > 0.5).astype(np.float32)
+    elif config.loss == "cce":
+        y = rng.integers(0, config.sizes[-1], config.samples)
+    else:
+        y = rng.standard_normal((config.samples, config.sizes[-1])).astype(np.float32)
+    return x, y
+
+
+@dataclass
+class Peer:
+    train_epoch: Callable[[], None]
+    predict: Callable[[np.ndarray], np.ndarray]
+    predict_one: Callable[[np.ndarray], np.ndarray]
+
+
+# ----------------------------------------------------------------------------------------- mlp
+def build_mlp(config: Config, x, y) -> Peer:
+    import mlp
+
+    layers = [mlp.Dense(config.sizes[1], activation=config.hidden, input_dim=config.sizes[0])]
+    layers += [mlp.Dense(width, activation=config.hidden) for width in config.sizes[2:-1]]
+    layers.append(mlp.Dense(config.sizes[-1], activation=config.output))
+    model = mlp.Sequential(layers, seed=0)
+    loss = {"bce": "binary_crossentropy", "cce": "sparse_categorical_crossentropy",
+            "mse": "mse"}[config.loss]
+    model.compile(optimizer=mlp.Adam(1e-3), loss=loss)
+    return Peer(lambda: model.fit(x, y, batch_size=config.batch, epochs=1, verbose=0),
+                lambda data: model.predict(data, batch_size=len(data)),
+                model.predict)
+
+
+# --------------------------------------------------------------------------------------- numpy
+def build_numpy(config: Config, x, y) -> Peer:
+    """A plain NumPy MLP with Adam, written the straightforward way."""
+    rng = np.random.default_rng(0)
+    params = []
+    for fan_in, fan_out in zip(config.sizes[:-1], config.sizes[1:]):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        params += [rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32),
+                   np.zeros(fan_out, np.float32)]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    target = np.eye(config.sizes[-1], dtype=np.float32)[y] if config.loss == "cce" else (
+        y.reshape(len(y), -1))
+    step_count = [0]
+
+    def forward(data):
+        hidden = [data]
+        for i in range(0, len(params), 2):
+            z = hidden[-1] @ params[i] + params[i + 1]
+            hidden.append(np.maximum(z, 0) if i < len(params) - 2 else z)
+        return hidden
+
+    def output(z):
+        if config.loss == "bce":
+            return 1 / (1 + np.exp(-z))
+        if config.loss == "cce":
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        return z
+
+    def step(xb, tb):
+        hidden = forward(xb)
+        delta = output(hidden[-1]) - tb
+        delta /= len(xb) * (tb.shape[1] / 2 if config.loss == "mse" else 1)
+        grads = [None] * len(params)
+        for i in range(len(params) - 2, -1, -2):
+            grads[i] = hidden[i // 2].T @ delta
+            grads[i + 1] = delta.sum(axis=0)
+            if i:
+                delta = (delta @ params[i].T) * (hidden[i // 2] > 0)
+        step_count[0] += 1
+        t = step_count[0]
+        for p, g, m_, v_ in zip(params, grads, m, v):
+            m_ *= 0.9
+            m_ += 0.1 * g
+            v_ *= 0.999
+            v_ += 0.001 * g * g
+            p -= 1e-3 * (m_ / (1 - 0.9 ** t)) / (np.sqrt(v_ / (1 - 0.999 ** t)) + 1e-7)
+
+    def epoch():
+        order = rng.permutation(len(x))
+        for begin in range(0, len(x), config.batch):
+            idx = order[begin:begin + config.batch]
+            step(x[idx], target[idx])
+
+    return Peer(epoch, lambda data: output(forward(data)[-1]),
+                lambda row: output(forward(row)[-1]))
+
+
+# --------------------------------------------------------------------------------------- torch
+def _torch_net(config: Config):
+    import torch
+
+    torch.manual_seed(0)
+    modules = []
+    for i, (fan_in, fan_out) in enumerate(zip(config.sizes[:-1], config.sizes[1:])):
+        modules.append(torch.nn.Linear(fan_in, fan_out))
+        if i < len(config.sizes) - 2:
+            modules.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*modules)
+
+
+def _torch_loss(config: Config):
+    import torch
+
+    return {"bce": torch.nn.BCEWithLogitsLoss(), "cce": torch.nn.CrossEntropyLoss(),
+            "mse": torch.nn.MSELoss()}[config.loss]
+
+
+def _torch_peer(config: Config, x, y, fused: bool, compiled: bool) -> Peer:
+    import torch
+
+    net = _torch_net(config)
+    loss_fn = _torch_loss(config)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, **({"fused": True} if fused else {}))
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(y if config.loss != "bce" else y.reshape(-1, 1))
+
+    def train_step(xb, yb):
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(net(xb), yb)
+        loss.backward()
+        optimizer.step()
+
+    step = torch.compile(train_step) if compiled else train_step
+    head = {"bce": torch.sigmoid, "cce": lambda z: torch.softmax(z, dim=1),
+            "mse": lambda z: z}[config.loss]
+
+    def infer(data):
+        with torch.inference_mode():
+            return head(net(torch.from_numpy(data))).numpy()
+
+    def epoch():
+        torch.set_flush_denormal(fused)
+        order = torch.randperm(len(xt))
+        for begin in range(0, len(xt), config.batch):
+            idx = order[begin:begin + config.batch]
+            step(xt[idx], yt[idx])
+        torch.set_flush_denormal(False)
+
+    return Peer(epoch, infer, infer)
+
+
+def build_torch(config, x, y) -> Peer:
+    return _torch_peer(config, x, y, fused=False, compiled=False)
+
+
+def build_torch_fused(config, x, y) -> Peer:
+    """Fused Adam with flush-to-zero: PyTorch's fastest eager CPU setting."""
+    return _torch_peer(config, x, y, fused=True, compiled=False)
+
+
+def build_torch_compile(config, x, y) -> Peer:
+    return _torch_peer(config, x, y, fused=False, compiled=True)
+
+
+# ----------------------------------------------------------------------------------------- jax
+def build_jax(config: Config, x, y) -> Peer:
+    """A whole epoch compiled as one ``lax.scan`` over the batches (JAX's strongest form)."""
+    import jax
+    import jax.numpy as jnp
+
+    key = jax.random.PRNGKey(0)
+    params = []
+    for fan_in, fan_out in zip(config.sizes[:-1], config.sizes[1:]):
+        key, sub = jax.random.split(key)
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        params.append((jax.random.uniform(sub, (fan_in, fan_out), jnp.float32, -limit, limit),
+                       jnp.zeros(fan_out, jnp.float32)))
+
+    def forward(p, data):
+        h = data
+        for i, (w, b) in enumerate(p):
+            h = h @ w + b
+            if i < len(p) - 1:
+                h = jax.nn.relu(h)
+        return h
+
+    def loss_fn(p, xb, yb):
+        z = forward(p, xb)
+        if config.loss == "bce":
+            return jnp.mean(jnp.maximum(z, 0) - z * yb + jnp.log1p(jnp.exp(-jnp.abs(z))))
+        if config.loss == "cce":
+            return jnp.mean(jax.nn.logsumexp(z, axis=1) - jnp.take_along_axis(
+                z, yb[:, None], axis=1)[:, 0])
+        return jnp.mean((z - yb) ** 2)
+
+    def adam(state, grads):
+        p, m, v, t = state
+        t = t + 1
+        m = jax.tree_util.tree_map(lambda a, g: 0.9 * a + 0.1 * g, m, grads)
+        v = jax.tree_util.tree_map(lambda a, g: 0.999 * a + 0.001 * g * g, v, grads)
+        p = jax.tree_util.tree_map(
+            lambda w, a, b: w - 1e-3 * (a / (1 - 0.9 ** t)) / (jnp.sqrt(b / (1 - 0.999 ** t))
+                                                                + 1e-7), p, m, v)
+        return p, m, v, t
+
+    n_batches = len(x) // config.batch
+    target = y.reshape(-1, 1) if config.loss == "bce" else y
+
+    @jax.jit
+    def run_epoch(state, xs, ys):
+        def body(carry, batch):
+            grads = jax.grad(loss_fn)(carry[0], *batch)
+            return adam(carry, grads), None
+        state, _ = jax.lax.scan(body, state, (xs, ys))
+        return state
+
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+    state = [(params, zeros, zeros, 0.0)]
+    xs = jnp.asarray(x[:n_batches * config.batch]).reshape(n_batches, config.batch, -1)
+    ys = jnp.asarray(target[:n_batches * config.batch]).reshape(
+        (n_batches, config.batch) + target.shape[1:])
+    infer = jax.jit(lambda p, data: forward(p, data))
+
+    def epoch():
+        state[0] = run_epoch(state[0], xs, ys)
+        jax.block_until_ready(state[0][0])
+
+    return Peer(epoch, lambda data: np.asarray(infer(state[0][0], data)),
+                lambda row: np.asarray(infer(state[0][0], row)))
+
+
+# ------------------------------------------------------------------------------------- sklearn
+def build_sklearn(config: Config, x, y) -> Peer:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    cls = MLPRegressor if config.loss == "mse" else MLPClassifier
+    model = cls(hidden_layer_sizes=tuple(config.sizes[1:-1]), activation="relu", solver="adam",
+                batch_size=config.batch, learning_rate_init=1e-3, max_iter=1, warm_start=True,
+                shuffle=True, random_state=0, tol=0.0, n_iter_no_change=10 ** 9, alpha=0.0)
+
+    def epoch():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(x, y)
+
+    predict = model.predict if config.loss == "mse" else model.predict_proba
+    return Peer(epoch, predict, predict)
+
+
+PEERS = {
+    "mlp": build_mlp,
+    "numpy": build_numpy,
+    "torch": build_torch,
+    "torch-fused": build_torch_fused,
+    "torch-compile": build_torch_compile,
+    "jax": build_jax,
+    "sklearn": build_sklearn,
+}
+"""Peer name -> builder. ``torch-fused`` is PyTorch eager with fused Adam and flush-to-zero."""
