@@ -791,9 +791,9 @@ def test_unknown_loss_optimizer_metric_list_the_valid_names():
     with pytest.raises(ValueError, match=r"optimizer.*'adagrad', 'adam', 'adamw', 'rmsprop', "
                                          r"'sgd'"):
         model.compile(optimizer="lbfgs", loss="mse")
-    with pytest.raises(ValueError, match=r"metrics: unknown metric 'auc'. Supported metrics "
+    with pytest.raises(ValueError, match=r"metrics: unknown metric 'hinge'. Supported metrics "
                                          r"are \[.*'accuracy'.*\]"):
-        model.compile(optimizer="adam", loss="mse", metrics=["auc"])
+        model.compile(optimizer="adam", loss="mse", metrics=["hinge"])
 
 
 def test_bad_model_arguments():

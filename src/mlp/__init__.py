@@ -9,8 +9,8 @@ Examples
 ...                         mlp.Dense(1, activation="sigmoid")], seed=0)
 >>> model.compile(optimizer=mlp.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
 """
-from . import (callbacks, data, datasets, initializers, losses, metrics, optimizers, regularizers,
-               schedules)
+from . import (callbacks, data, datasets, initializers, losses, metrics, optimizers, plotting,
+               regularizers, schedules)
 from ._config import __version__, show_config
 from ._threading import get_num_threads, set_num_threads
 from .backends import get_backend, set_backend, use_backend
@@ -19,11 +19,15 @@ from .callbacks import Callback, EarlyStopping, History
 from .data import (KFold, MinMaxScaler, SimpleImputer, StandardScaler, StratifiedKFold,
                    cross_validate, one_hot, to_categorical, train_test_split)
 from .layers import Activation, Dense, Dropout, Input
+from .metrics import classification_report, confusion_matrix
 from .model import Sequential
 from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 from .perceptron import Perceptron
+from .plotting import plot_confusion_matrix, plot_history
 
 __all__ = [
+    "classification_report", "confusion_matrix", "plot_confusion_matrix", "plot_history",
+    "plotting",
     "KFold", "MinMaxScaler", "SimpleImputer", "StandardScaler", "StratifiedKFold",
     "cross_validate", "data", "datasets", "one_hot", "to_categorical", "train_test_split",
     "Activation", "Adagrad", "Adam", "AdamW", "Callback", "Dense", "Dropout", "EarlyStopping",
