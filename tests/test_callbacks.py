@@ -356,3 +356,368 @@ def test_on_batch_begin_is_called_before_each_batch(data):
     make_model().fit(x, y, epochs=2, batch_size=20, verbose=0, callbacks=[Begin()])
     assert calls == [("begin", 0, 0), ("begin", 1, 1), ("begin", 2, 2),
                      ("begin", 0, 3), ("begin", 1, 4), ("begin", 2, 5)]
+
+
+# ----------------------------------------------------------- History: order, stop reason
+def test_history_runs_last_and_records_keys_added_by_other_callbacks(data):
+    x, y = data
+    history = make_model().fit(x, y, epochs=3, verbose=0, callbacks=[Script([1, 2, 3])])
+    assert history.history["score"] == [1, 2, 3]
+    assert history.stopped_reason is None and history.stopped_epoch is None
+
+
+def test_history_says_a_callback_stopped_training(data):
+    x, y = data
+    history = make_model().fit(x, y, epochs=10, verbose=0,
+                               callbacks=[Script([5, 4, 4, 4, 4, 4, 4, 4, 4, 4]),
+                                          EarlyStopping(monitor="score", patience=1)])
+    assert history.stopped_reason == "callback" and history.stopped_epoch == 2
+
+
+def test_history_plot_delegates_to_mlp_plotting(data, monkeypatch):
+    import sys
+    import types
+
+    calls = []
+    fake = types.ModuleType("mlp.plotting")
+    fake.plot_history = lambda history, metrics=None, ax=None: calls.append(
+        (history, metrics, ax)) or "axes"
+    monkeypatch.setitem(sys.modules, "mlp.plotting", fake)
+    x, y = data
+    history = make_model().fit(x, y, epochs=1, verbose=0)
+    assert history.plot(metrics=["loss"], ax="ax") == "axes"
+    assert calls == [(history, ["loss"], "ax")]
+
+
+# ---------------------------------------------------------------- ModelCheckpoint
+class Recorder(Callback):
+    """Records (epoch, weights) at each epoch end."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(self.model.get_weights())
+
+
+def test_model_checkpoint_formats_the_path_from_epoch_and_logs(data, tmp_path):
+    x, y = data
+    checkpoint = mlp.callbacks.ModelCheckpoint(tmp_path / "m-{epoch:02d}-{loss:.3f}.mlp",
+                                               save_freq="epoch")
+    history = make_model().fit(x, y, epochs=3, verbose=0, callbacks=[checkpoint])
+    expected = sorted(f"m-{e + 1:02d}-{loss:.3f}.mlp"
+                      for e, loss in enumerate(history.history["loss"]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == expected
+
+
+def test_model_checkpoint_save_best_only_writes_only_on_improvement(data, tmp_path):
+    x, y = data
+    snapshots = Snapshots()
+    every = mlp.callbacks.ModelCheckpoint(tmp_path / "e{epoch}.mlp", monitor="score",
+                                          save_best_only=True)
+    best = mlp.callbacks.ModelCheckpoint(tmp_path / "best.mlp", monitor="score",
+                                         save_best_only=True)
+    model = make_model()
+    model.fit(x, y, epochs=5, verbose=0,
+              callbacks=[Script([3.0, 1.0, 2.0, 0.5, 0.7]), snapshots, every, best])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.mlp", "e1.mlp", "e2.mlp",
+                                                          "e4.mlp"]
+    assert best.best == 0.5 and best.mode == "min"
+    loaded = mlp.load_model(tmp_path / "best.mlp")
+    assert_weights_equal(loaded.get_weights(), snapshots.weights[3])
+    # a later fit keeps the best value (as in Keras): nothing worse than 0.5 is saved
+    before = (tmp_path / "best.mlp").read_bytes()
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[Script([0.9, 0.6]), best])
+    assert (tmp_path / "best.mlp").read_bytes() == before
+
+
+def test_model_checkpoint_full_model_continues_training_like_the_original(data, tmp_path):
+    x, y = data
+    model = make_model()
+    path = tmp_path / "model.mlp"
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[mlp.callbacks.ModelCheckpoint(path)])
+    loaded = mlp.load_model(path)
+    assert loaded.optimizer.iterations == model.optimizer.iterations
+    a = model.fit(x, y, epochs=1, verbose=0).history["loss"]
+    b = loaded.fit(x, y, epochs=1, verbose=0).history["loss"]
+    assert a == b
+
+
+def test_model_checkpoint_weights_only_and_verbose(data, tmp_path, capsys):
+    x, y = data
+    path = tmp_path / "sub" / "w.mlp"          # the missing folder is created
+    checkpoint = mlp.callbacks.ModelCheckpoint(path, monitor="loss", verbose=1,
+                                               save_best_only=True, save_weights_only=True,
+                                               initial_value_threshold=0.0)
+    model = make_model()
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[checkpoint])
+    assert not path.exists()                  # a loss never beats the threshold 0
+    assert "Epoch 1: loss did not improve from 0.00000" in capsys.readouterr().out
+    checkpoint.best = None
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[checkpoint])
+    assert f"saving model to {path}" in capsys.readouterr().out
+    twin = make_model(seed=1)
+    twin.load_weights(path)
+    assert_weights_equal(twin.get_weights(), model.get_weights())
+    with pytest.raises(ValueError, match="weights"):
+        mlp.load_model(path)                   # a weights file is not a model file
+
+
+def test_model_checkpoint_crash_mid_write_keeps_the_previous_file(data, tmp_path,
+                                                                  monkeypatch):
+    import mlp.io
+
+    x, y = data
+    path = tmp_path / "ckpt.mlp"
+    model = make_model()
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[mlp.callbacks.ModelCheckpoint(path)])
+    before = path.read_bytes()
+    weights_before = mlp.load_model(path).get_weights()
+    real_write = mlp.io._write_tensor
+
+    def crash(stream, array):
+        real_write(stream, array[: array.size // 2] if array.ndim == 1 else array)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(mlp.io, "_write_tensor", crash)
+    with pytest.raises(OSError, match="disk full"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[mlp.callbacks.ModelCheckpoint(path)])
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.mlp"]     # no temporary file left
+    monkeypatch.undo()
+    assert_weights_equal(mlp.load_model(path).get_weights(), weights_before)
+
+
+def test_model_checkpoint_every_n_batches(data, tmp_path):
+    x, y = data
+    checkpoint = mlp.callbacks.ModelCheckpoint(tmp_path / "e{epoch}-b{batch}.mlp",
+                                               save_freq=3)
+    assert checkpoint.wants_batch_hooks()
+    assert not mlp.callbacks.ModelCheckpoint(tmp_path / "x.mlp").wants_batch_hooks()
+    # 50 samples in batches of 10: 5 batches an epoch, 10 in all -> saves after 3, 6, 9
+    make_model().fit(x, y, epochs=2, batch_size=10, verbose=0, callbacks=[checkpoint])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e1-b3.mlp", "e2-b1.mlp",
+                                                          "e2-b4.mlp"]
+
+
+def test_model_checkpoint_errors(data, tmp_path):
+    x, y = data
+    with pytest.raises(KeyError, match=r"filepath: cannot format .*available fields are "
+                                       r"\['accuracy', 'epoch', 'loss'\]"):
+        make_model().fit(x, y, epochs=1, verbose=0, callbacks=[
+            mlp.callbacks.ModelCheckpoint(str(tmp_path / "{val_loss:.2f}.mlp"))])
+    with pytest.raises(KeyError, match="monitor: 'val_loss' is not in the epoch logs"):
+        make_model().fit(x, y, epochs=1, verbose=0, callbacks=[
+            mlp.callbacks.ModelCheckpoint(tmp_path / "m.mlp", save_best_only=True)])
+    for bad in (0, "batch", 1.5, True):
+        with pytest.raises(ValueError, match="save_freq: expected 'epoch' or an integer"):
+            mlp.callbacks.ModelCheckpoint("m.mlp", save_freq=bad)
+    with pytest.raises(ValueError, match="mode: expected"):
+        mlp.callbacks.ModelCheckpoint("m.mlp", mode="best")
+
+
+# -------------------------------------------------------------- ReduceLROnPlateau
+class LearningRates(Callback):
+    """Records the optimizer's learning rate after the other callbacks of each epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rates.append(self.model.optimizer.learning_rate)
+
+
+def test_reduce_lr_on_plateau_after_patience(data):
+    x, y = data
+    rates = LearningRates()
+    reduce = mlp.callbacks.ReduceLROnPlateau(monitor="score", factor=0.5, patience=2)
+    history = make_model().fit(x, y, epochs=7, verbose=0, callbacks=[
+        Script([1.0, 1.0, 1.0, 0.5, 1.0, 1.0, 1.0]), reduce, rates])
+    # best 1.0 (epoch 0); epochs 1, 2 do not improve -> halve; 0.5 improves at epoch 3;
+    # epochs 4, 5 do not -> halve again
+    assert rates.rates == pytest.approx([0.01, 0.01, 0.005, 0.005, 0.005, 0.0025, 0.0025])
+    # the logs hold the rate of the epoch (before the reduction), as in Keras
+    assert history.history["learning_rate"] == pytest.approx(
+        [0.01, 0.01, 0.01, 0.005, 0.005, 0.005, 0.0025])
+
+
+def test_reduce_lr_on_plateau_min_delta_min_lr_and_cooldown(data):
+    x, y = data
+    flat = Script([1.0, 0.99995, 0.9999, 0.9998, 0.9997, 0.9996])   # gains below min_delta
+    rates = LearningRates()
+    make_model().fit(x, y, epochs=6, verbose=0, callbacks=[
+        flat, mlp.callbacks.ReduceLROnPlateau(monitor="score", factor=0.1, patience=1,
+                                              min_lr=2e-4), rates])
+    assert rates.rates == pytest.approx([0.01, 1e-3, 2e-4, 2e-4, 2e-4, 2e-4])
+    rates = LearningRates()
+    make_model().fit(x, y, epochs=6, verbose=0, callbacks=[
+        Script([1.0] * 6), mlp.callbacks.ReduceLROnPlateau(monitor="score", factor=0.5,
+                                                           patience=1, cooldown=2), rates])
+    # reduced at epoch 1, then two epochs of cooldown, then at the next plateau epoch
+    assert rates.rates == pytest.approx([0.01, 0.005, 0.005, 0.0025, 0.0025, 0.00125])
+
+
+def test_reduce_lr_on_plateau_changes_the_rate_training_uses(data):
+    x, y = data
+    reduced, manual = make_model(), make_model()
+    reduced.fit(x, y, epochs=3, verbose=0, callbacks=[
+        Script([1.0, 1.0, 1.0]), mlp.callbacks.ReduceLROnPlateau(monitor="score", factor=0.5,
+                                                                 patience=1)])
+    # epoch 0 sets the best, epoch 1 does not improve: halved for epoch 2
+    for epoch, rate in enumerate([0.01, 0.01, 0.005]):
+        manual.optimizer.learning_rate = rate
+        manual.fit(x, y, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+    assert_weights_equal(reduced.get_weights(), manual.get_weights())
+
+
+def test_reduce_lr_on_plateau_verbose_and_errors(data, capsys):
+    x, y = data
+    make_model().fit(x, y, epochs=2, verbose=0, callbacks=[
+        Script([1.0, 1.0]), mlp.callbacks.ReduceLROnPlateau(monitor="score", patience=1,
+                                                            verbose=1)])
+    assert "Epoch 2: ReduceLROnPlateau reducing learning rate to 0.001." in capsys.readouterr().out
+    for factor in (1.0, 2, 0, -0.5):
+        with pytest.raises(ValueError, match="factor: expected a number with 0 < factor < 1"):
+            mlp.callbacks.ReduceLROnPlateau(factor=factor)
+    with pytest.raises(ValueError, match="cooldown: expected an integer >= 0"):
+        mlp.callbacks.ReduceLROnPlateau(cooldown=-1)
+    with pytest.raises(ValueError, match="min_lr: expected a finite number >= 0"):
+        mlp.callbacks.ReduceLROnPlateau(min_lr=-1.0)
+    scheduled = make_model()
+    scheduled.compile(optimizer=mlp.Adam(mlp.schedules.ExponentialDecay(0.01, 10, 0.9)),
+                      loss="binary_crossentropy")
+    for callback in (mlp.callbacks.ReduceLROnPlateau(),
+                     mlp.callbacks.LearningRateScheduler(lambda epoch, lr: lr)):
+        name = type(callback).__name__
+        with pytest.raises(TypeError, match=f"{name}: the optimizer's learning_rate must be a "
+                                            f"number, got ExponentialDecay"):
+            scheduled.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+    assert scheduled.optimizer.iterations == 0          # refused before training
+
+
+# ----------------------------------------------------------- LearningRateScheduler
+def test_learning_rate_scheduler_sets_the_rate_of_each_epoch(data, capsys):
+    x, y = data
+    seen = []
+    rates = LearningRates()
+
+    def schedule(epoch, lr):
+        seen.append((epoch, lr))
+        return 0.1 / (epoch + 1)
+
+    scheduled, manual = make_model(), make_model()
+    history = scheduled.fit(x, y, epochs=3, verbose=0, callbacks=[
+        mlp.callbacks.LearningRateScheduler(schedule, verbose=1), rates])
+    assert seen == [(0, 0.01), (1, 0.1), (2, 0.05)]
+    assert rates.rates == pytest.approx([0.1, 0.05, 0.1 / 3])
+    assert history.history["learning_rate"] == pytest.approx([0.1, 0.05, 0.1 / 3])
+    assert "Epoch 2: LearningRateScheduler setting learning rate to 0.05." in (
+        capsys.readouterr().out)
+    for epoch in range(3):
+        manual.optimizer.learning_rate = 0.1 / (epoch + 1)
+        manual.fit(x, y, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+    assert_weights_equal(scheduled.get_weights(), manual.get_weights())
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), "0.1", None])
+def test_learning_rate_scheduler_refuses_a_bad_rate(data, bad):
+    x, y = data
+    with pytest.raises(ValueError, match=r"schedule: expected a finite number > 0 from "
+                                         r"schedule\(0, 0.01\)"):
+        make_model().fit(x, y, epochs=1, verbose=0, callbacks=[
+            mlp.callbacks.LearningRateScheduler(lambda epoch, lr: bad)])
+    with pytest.raises(TypeError, match="schedule: expected a callable"):
+        mlp.callbacks.LearningRateScheduler(0.1)
+
+
+# --------------------------------------------------------------- TerminateOnNaN
+def diverging_model(learning_rate):
+    model = mlp.Sequential([mlp.Dense(8, input_dim=3), mlp.Dense(1)], seed=0, dtype="float64")
+    model.compile(optimizer=mlp.SGD(learning_rate), loss="mse")
+    return model
+
+
+class BatchLosses(Callback):
+    def __init__(self):
+        super().__init__()
+        self.losses = []
+
+    def on_batch_end(self, batch, logs=None):
+        self.losses.append(logs["loss"])
+
+
+def test_terminate_on_nan_stops_at_the_first_bad_batch_and_keeps_finite_weights():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3))
+    y = x @ np.array([[1.0], [2.0], [-1.0]])
+    results = {}
+    for with_callback in (False, True):
+        model, snapshots, losses = diverging_model(0.3), Snapshots(), BatchLosses()
+        terminate = mlp.callbacks.TerminateOnNaN()
+        callbacks = [snapshots, losses] + ([terminate] if with_callback else [])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")       # NumPy overflow warnings
+            with pytest.warns(RuntimeWarning, match=r"loss became (nan|inf) in epoch 3"):
+                history = model.fit(x, y, epochs=50, batch_size=8, verbose=0,
+                                    callbacks=callbacks)
+        assert history.stopped_reason == "non_finite_loss" and history.stopped_epoch == 2
+        assert history.epoch == [0, 1] and all(np.isfinite(history.history["loss"]))
+        assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+        assert_weights_equal(model.get_weights(), snapshots.weights[-1])
+        assert model.optimizer.iterations == 2 * 8       # the optimizer state is restored too
+        results[with_callback] = (losses.losses, terminate.stopped_batch)
+    without, (with_losses, stopped_batch) = results[False][0], results[True]
+    # the callback stops at the first non-finite batch loss, not at the end of the epoch
+    first_bad = next(i for i, v in enumerate(without) if not np.isfinite(v))
+    assert len(with_losses) == first_bad + 1 < len(without)
+    assert stopped_batch == first_bad - 16
+    assert with_losses[:first_bad] == without[:first_bad]
+
+
+def test_terminate_on_nan_leaves_finite_training_alone(data):
+    x, y = data
+    terminate = mlp.callbacks.TerminateOnNaN()
+    assert terminate.wants_batch_hooks()
+    history = make_model().fit(x, y, epochs=3, verbose=0, callbacks=[terminate])
+    assert history.epoch == [0, 1, 2] and terminate.stopped_batch is None
+    assert history.stopped_reason is None
+
+
+# -------------------------------------------------------------------- CSVLogger
+def test_csv_logger_writes_a_header_and_one_row_per_epoch(data, tmp_path):
+    import csv
+
+    x, y = data
+    path = tmp_path / "log.csv"
+    history = make_model().fit(x, y, epochs=3, validation_split=0.2, verbose=0,
+                               callbacks=[mlp.callbacks.CSVLogger(path)])
+    rows = list(csv.reader(path.open()))
+    assert rows[0] == ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"]
+    assert [row[0] for row in rows[1:]] == ["0", "1", "2"]
+    for index, key in enumerate(rows[0][1:], start=1):
+        assert [float(row[index]) for row in rows[1:]] == history.history[key]
+
+
+def test_csv_logger_append_and_separator(data, tmp_path):
+    x, y = data
+    path = tmp_path / "log.csv"
+    model = make_model(metrics=())
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[mlp.callbacks.CSVLogger(path, ";")])
+    model.fit(x, y, epochs=2, verbose=0,
+              callbacks=[mlp.callbacks.CSVLogger(path, separator=";", append=True)])
+    lines = path.read_text().splitlines()
+    assert lines[0] == "epoch;loss" and len(lines) == 5
+    assert [line.split(";")[0] for line in lines[1:]] == ["0", "1", "0", "1"]
+    # append=False (the default) starts the file again
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[mlp.callbacks.CSVLogger(path)])
+    assert path.read_text().splitlines()[0] == "epoch,loss"
+    assert len(path.read_text().splitlines()) == 2
+    # appending to a new file writes the header
+    fresh = tmp_path / "fresh.csv"
+    model.fit(x, y, epochs=1, verbose=0,
+              callbacks=[mlp.callbacks.CSVLogger(fresh, append=True)])
+    assert fresh.read_text().splitlines()[0] == "epoch,loss"

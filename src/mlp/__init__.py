@@ -15,7 +15,8 @@ from ._config import __version__, show_config
 from ._threading import get_num_threads, set_num_threads
 from .backends import get_backend, set_backend, use_backend
 from .io import load_model
-from .callbacks import Callback, EarlyStopping, History
+from .callbacks import (CSVLogger, Callback, EarlyStopping, History, LearningRateScheduler,
+                        ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN)
 from .data import (KFold, MinMaxScaler, SimpleImputer, StandardScaler, StratifiedKFold,
                    cross_validate, one_hot, to_categorical, train_test_split)
 from .layers import Activation, Dense, Dropout, Input
@@ -26,6 +27,8 @@ from .perceptron import Perceptron
 from .plotting import plot_confusion_matrix, plot_history
 
 __all__ = [
+    "CSVLogger", "LearningRateScheduler", "ModelCheckpoint", "ReduceLROnPlateau",
+    "TerminateOnNaN",
     "classification_report", "confusion_matrix", "plot_confusion_matrix", "plot_history",
     "plotting",
     "KFold", "MinMaxScaler", "SimpleImputer", "StandardScaler", "StratifiedKFold",

@@ -45,8 +45,12 @@ from .engine import (
     fused_output,
 )
 from .layers import Dense, Input, Layer, deserialize, serialize
+from .progress import Progress, make_progress, summary_line
 
 FLOAT_DTYPES = ("float32", "float64")
+
+_PROGRESS_UPDATES = 20
+"""Parts an epoch runs in when a live progress bar shows it (see ``Sequential._train_epoch``)."""
 
 
 class Sequential:
@@ -308,7 +312,8 @@ class Sequential:
         weight = check_sample_weight(sample_weight, x.shape[0], self.dtype,
                                      name=prefix + "sample_weight")
         if class_weight is not None:
-            weight = _apply_class_weight(class_weight, target, weight, self.dtype)
+            weight = _apply_class_weight(class_weight, target, weight, self.dtype, self.loss,
+                                          self.output_dim)
         return x, target, weight
 
     def _require_compiled(self, method: str) -> None:
@@ -331,14 +336,20 @@ class Sequential:
             initial_epoch: int = 0) -> History:
         """Train for ``epochs`` epochs; return the :class:`History`.
 
-        Parameters follow Keras: ``validation_split`` takes the *last* fraction of the samples,
-        before shuffling; ``validation_data=(x_val, y_val[, w_val])`` overrides it;
-        ``class_weight`` maps class index to a weight multiplied into ``sample_weight``;
-        training resumes at ``initial_epoch``. ``verbose``: 0 silent, 1 or 2 one line per epoch
-        (``"auto"`` is 1).
+        Parameters follow Keras: ``validation_split`` takes the *last* fraction of the samples
+        (and of ``sample_weight``), before shuffling; ``validation_data=(x_val, y_val[,
+        sample_weight_val])`` overrides it, its weights weighting the validation loss and
+        metrics; ``class_weight`` maps each class index present in ``y`` to a weight multiplied
+        into ``sample_weight`` (training data only; it weights the loss and the metrics);
+        training resumes at ``initial_epoch``.
 
-        If the loss becomes NaN or infinite, training stops, the weights of the end of the last
-        finite epoch are restored and a warning says so.
+        ``verbose``: ``0`` silent; ``1`` a live progress bar per epoch in a terminal or a
+        notebook, one line per epoch when standard output is neither; ``2`` one line per
+        epoch. ``"auto"`` (the default) is ``1``. See :mod:`mlp.progress`.
+
+        If the training loss becomes NaN or infinite, training stops, the weights and optimizer
+        state of the end of the last finite epoch are restored, a ``RuntimeWarning`` says so and
+        ``history.stopped_reason`` is ``"non_finite_loss"``.
         """
         self._require_compiled("fit")
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -358,7 +369,13 @@ class Sequential:
                 raise ValueError(f"validation_split: {validation_split} of {x_arr.shape[0]} "
                                  f"samples leaves an empty training or validation set")
             y_all = np.asarray(y)
+            if y_all.ndim == 0 or y_all.shape[0] != x_arr.shape[0]:
+                raise ValueError(f"y: expected {x_arr.shape[0]} rows (as x), got shape "
+                                 f"{y_all.shape}")
             w_all = None if sample_weight is None else np.asarray(sample_weight)
+            if w_all is not None and (w_all.ndim == 0 or w_all.shape[0] != x_arr.shape[0]):
+                raise ValueError(f"sample_weight: expected shape ({x_arr.shape[0]},), got "
+                                 f"{w_all.shape}")
             split = x_arr.shape[0] - n_val
             validation_data = (x_arr[split:], y_all[split:],
                                None if w_all is None else w_all[split:])
@@ -367,59 +384,118 @@ class Sequential:
         x_arr, target, weight = self._prepare(x_arr, y, sample_weight, class_weight)
         val = self._prepare_validation(validation_data)
         history = History()
-        callback_list = [history] + list(callbacks or [])
+        # History last, as in Keras: it records the keys other callbacks add to the logs
+        callback_list = list(callbacks or []) + [history]
         for callback in callback_list:
             if not isinstance(callback, Callback):
                 raise TypeError(f"callbacks: expected mlp.callbacks.Callback objects, got "
                                 f"{type(callback).__name__}")
             callback.set_model(self)
         plan = self._plan(batch_size)
-        hooks = _CallbackHooks(self, callback_list) if any(
+        progress = make_progress(verbose)
+        hooks = _CallbackHooks(self, callback_list, progress) if any(
             cb.wants_batch_hooks() for cb in callback_list) else None
         self.stop_training = False
         self.history = history
         for callback in callback_list:
             callback.on_train_begin()
         n = x_arr.shape[0]
+        n_steps = -(-n // batch_size)
         outputs = np.empty((n, self.output_dim), dtype=self.dtype)
-        with blas_single_thread():
-            for epoch in range(initial_epoch, epochs):
-                for callback in callback_list:
-                    callback.on_epoch_begin(epoch)
-                started = time.perf_counter()
-                last_good = self._backend.to_numpy(self.params).copy()
-                last_good_optimizer = self.optimizer.state_dict()
-                order = self._shuffle_rng.permutation(n) if shuffle else np.arange(n)
-                loss_value, seen = plan.train_epoch(x_arr, target, weight, order, batch_size,
-                                                    outputs, hooks)
-                if not np.isfinite(loss_value):
-                    self.params[...] = self._backend.asarray(last_good)
-                    self.optimizer.load_state_dict(last_good_optimizer, self._backend)
-                    warnings.warn(
-                        f"fit: the loss became {loss_value} in epoch {epoch + 1}; training "
-                        f"stopped and the weights of the end of the previous epoch were kept. "
-                        f"Lower the learning rate or scale the inputs.", RuntimeWarning,
-                        stacklevel=2)
-                    self.stop_training = True
-                    break
-                logs = {"loss": float(loss_value)}
-                if self.metrics:
-                    trained = order[:seen]
-                    probabilities = apply_output_activation(outputs[:seen].copy(), plan.fused)
-                    logs.update(metrics_module.evaluate_metrics(
-                        self.metrics, target[trained], probabilities,
-                        None if weight is None else weight[trained]))
-                if val is not None:
-                    logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(*val).items()})
-                if verbose:
-                    _print_epoch(epoch, epochs, logs, time.perf_counter() - started, n)
-                for callback in callback_list:
-                    callback.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
+        logs: Dict[str, float] = {}
+        try:
+            with blas_single_thread():
+                for epoch in range(initial_epoch, epochs):
+                    for callback in callback_list:
+                        callback.on_epoch_begin(epoch)
+                    last_good = self._backend.to_numpy(self.params).copy()
+                    last_good_optimizer = self.optimizer.state_dict()
+                    order = self._shuffle_rng.permutation(n) if shuffle else np.arange(n)
+                    progress.begin_epoch(epoch, epochs, n_steps, n)
+                    started = time.perf_counter()
+                    loss_value, seen = self._train_epoch(plan, x_arr, target, weight, order,
+                                                         batch_size, outputs, hooks, progress)
+                    train_seconds = time.perf_counter() - started
+                    if not np.isfinite(loss_value):
+                        progress.abort()
+                        self.params[...] = self._backend.asarray(last_good)
+                        self.optimizer.load_state_dict(last_good_optimizer, self._backend)
+                        history.stopped_reason, history.stopped_epoch = "non_finite_loss", epoch
+                        kept = ("the start of fit" if epoch == initial_epoch else
+                                f"the end of epoch {epoch}")
+                        warnings.warn(
+                            f"fit: the loss became {loss_value} in epoch {epoch + 1}; training "
+                            f"stopped and the weights and optimizer state of {kept} were "
+                            f"restored (history.stopped_reason is "
+                            f"'non_finite_loss'). Lower the learning rate, scale the inputs or "
+                            f"clip the gradients (e.g. Adam(clipnorm=1.0)).", RuntimeWarning,
+                            stacklevel=2)
+                        self.stop_training = True
+                        break
+                    logs = {"loss": float(loss_value)}
+                    if self.metrics:
+                        logs.update(self._training_metrics(plan.fused, target, weight, order,
+                                                           outputs, seen))
+                    if val is not None:
+                        logs.update({f"val_{k}": v
+                                     for k, v in self._evaluate_arrays(*val).items()})
+                    progress.end_epoch(-(-seen // batch_size), seen, logs, train_seconds)
+                    for callback in callback_list:
+                        callback.on_epoch_end(epoch, logs)
+                    if self.stop_training:
+                        history.stopped_reason, history.stopped_epoch = "callback", epoch
+                        break
+        except BaseException:
+            progress.abort()
+            raise
         for callback in callback_list:
-            callback.on_train_end()
+            callback.on_train_end(dict(logs))
         return history
+
+    def _train_epoch(self, plan, x, target, weight, order, batch_size, outputs, hooks,
+                     progress) -> Tuple[float, int]:
+        """One epoch; returns (mean training loss, samples trained on).
+
+        With a live progress bar and no batch hooks, the epoch runs in up to
+        ``_PROGRESS_UPDATES`` parts split at multiples of ``batch_size``: the same batches in
+        the same order, so the same weights, optimizer state and outputs as one call (the mean
+        loss may differ in its last bits: it is summed in another grouping). A part whose
+        loss is not finite ends the epoch (``fit`` restores the weights anyway).
+        """
+        if hooks is not None:
+            hooks.begin_epoch(target, weight, order, outputs, plan.fused, batch_size)
+            return plan.train_epoch(x, target, weight, order, batch_size, outputs, hooks)
+        if not progress.live:
+            return plan.train_epoch(x, target, weight, order, batch_size, outputs, None)
+        n = len(order)
+        steps = -(-n // batch_size)
+        chunk = -(-steps // _PROGRESS_UPDATES) * batch_size
+        total, seen = 0.0, 0
+        for begin in range(0, n, chunk):
+            part = order[begin:begin + chunk]
+            value, count = plan.train_epoch(x, target, weight, part, batch_size,
+                                            outputs[begin:], None)
+            total += value * count
+            seen += count
+            if not np.isfinite(value):
+                break
+            progress.update(-(-seen // batch_size), seen, lambda: self._running_logs(
+                plan.fused, target, weight, order, outputs, seen, total))
+        return total / max(seen, 1), seen
+
+    def _training_metrics(self, fused, target, weight, order, outputs, seen) -> Dict[str, float]:
+        """The metrics of the training outputs of the first ``seen`` samples of ``order``."""
+        trained = order[:seen]
+        probabilities = apply_output_activation(outputs[:seen].copy(), fused)
+        return metrics_module.evaluate_metrics(self.metrics, target[trained], probabilities,
+                                               None if weight is None else weight[trained])
+
+    def _running_logs(self, fused, target, weight, order, outputs, seen, total):
+        """Loss and metrics so far in the epoch, for the progress bar."""
+        logs = {"loss": total / max(seen, 1)}
+        if self.metrics and seen:
+            logs.update(self._training_metrics(fused, target, weight, order, outputs, seen))
+        return logs
 
     def _prepare_validation(self, validation_data):
         if validation_data is None:
@@ -447,15 +523,22 @@ class Sequential:
         return logs if return_dict else logs["loss"]
 
     # --------------------------------------------------------------- inference
-    def evaluate(self, x, y, batch_size: int = 32, verbose: int = 0,
+    def evaluate(self, x, y, batch_size: int = 32, verbose: Union[int, str] = 0,
                  sample_weight=None) -> Dict[str, float]:
-        """Loss and metrics on ``(x, y)`` with dropout off, as a dict ``{"loss": ..., ...}``."""
+        """Loss and metrics on ``(x, y)`` with dropout off, as a dict ``{"loss": ..., ...}``.
+
+        ``sample_weight`` weights the loss and the metrics. ``verbose``: ``0`` (the default)
+        prints nothing, ``1`` / ``2`` / ``"auto"`` one summary line.
+        """
         self._require_compiled("evaluate")
         batch_size = check_positive_int(batch_size, "batch_size")
+        verbose = _check_verbose(verbose)
+        started = time.perf_counter()
         x, target, weight = self._prepare(x, y, sample_weight)
         logs = self._evaluate_arrays(x, target, weight, batch_size)
         if verbose:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+            print(summary_line("Evaluate", x.shape[0], time.perf_counter() - started, logs),
+                  file=sys.stdout, flush=True)
         return logs
 
     def _evaluate_arrays(self, x, target, weight, batch_size: int = 256) -> Dict[str, float]:
@@ -474,18 +557,25 @@ class Sequential:
         logs = self.evaluate(x, y, batch_size=max(1, len(x)), sample_weight=sample_weight)
         return logs if return_dict else logs["loss"]
 
-    def predict(self, x, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
+    def predict(self, x, batch_size: int = 256, verbose: Union[int, str] = 0) -> np.ndarray:
         """Outputs for ``x`` with dropout off: probabilities for sigmoid / softmax outputs.
 
         ``model.predict(x).argmax(1)`` gives the predicted classes of a softmax model, and
-        ``model.predict(x) > 0.5`` those of a sigmoid one.
+        ``model.predict(x) > 0.5`` those of a sigmoid one. ``verbose``: ``0`` (the default)
+        prints nothing, ``1`` / ``2`` / ``"auto"`` one summary line.
         """
         batch_size = check_positive_int(batch_size, "batch_size")
+        verbose = _check_verbose(verbose)
+        started = time.perf_counter()
         x = check_features(x, self.dtype, self.input_dim)
         self.build(x.shape[1])
         plan = self._inference_plan(batch_size)
         with blas_single_thread(plan.flops(min(batch_size, x.shape[0]))):
-            return self._backend.to_numpy(plan.predict(x, batch_size))
+            result = self._backend.to_numpy(plan.predict(x, batch_size))
+        if verbose:
+            print(summary_line("Predict", x.shape[0], time.perf_counter() - started),
+                  file=sys.stdout, flush=True)
+        return result
 
     def predict_on_batch(self, x) -> np.ndarray:
         """:meth:`predict` on one batch."""
@@ -557,11 +647,20 @@ class Sequential:
 
 
 class _CallbackHooks(BatchHooks):
-    """Forwards the engine's per-batch hooks to the callbacks."""
+    """Forwards the engine's per-batch hooks to the callbacks and the progress display."""
 
-    def __init__(self, model: "Sequential", callbacks: Sequence[Callback]):
+    def __init__(self, model: "Sequential", callbacks: Sequence[Callback],
+                 progress: Optional[Progress] = None):
         self.model = model
         self.callbacks = callbacks
+        self.progress = progress if progress is not None else Progress()
+
+    def begin_epoch(self, target, weight, order, outputs, fused, batch_size: int) -> None:
+        """What the progress display needs to show the running loss and metrics."""
+        self._epoch = (target, weight, order, outputs, fused)
+        self._batch_size = batch_size
+        self._seen = 0
+        self._total = 0.0
 
     def begin(self, batch: int) -> None:
         for callback in self.callbacks:
@@ -571,6 +670,14 @@ class _CallbackHooks(BatchHooks):
         logs = {"loss": float(loss)}
         for callback in self.callbacks:
             callback.on_batch_end(batch, logs)
+        if self.progress.live:
+            rows = min(self._batch_size, len(self._epoch[2]) - self._seen)
+            self._seen += rows
+            self._total += float(loss) * rows
+            target, weight, order, outputs, fused = self._epoch
+            seen, total = self._seen, self._total
+            self.progress.update(batch + 1, seen, lambda: self.model._running_logs(
+                fused, target, weight, order, outputs, seen, total))
         return self.model.stop_training
 
 
@@ -583,28 +690,45 @@ def _check_verbose(verbose) -> int:
     return int(verbose)
 
 
-def _apply_class_weight(class_weight, target, weight, dtype):
-    """Multiply each sample's weight by the weight of its class."""
+def _apply_class_weight(class_weight, target, weight, dtype, loss, n_outputs: int):
+    """Multiply each sample's weight by the weight of its class.
+
+    The class of a sample is its label (sparse targets), the argmax of its row (one-hot or
+    several outputs) or its rounded target (one sigmoid output), as in Keras. Keys must be
+    integer class indices the model can output, and every class present in the targets needs
+    one (Keras 3 would silently give a missing class the weight 1).
+    """
     if not isinstance(class_weight, dict):
-        raise TypeError(f"class_weight: expected a dict class -> weight, got "
+        raise TypeError(f"class_weight: expected a dict class index -> weight, got "
                         f"{type(class_weight).__name__}")
+    if loss.targets not in ("binary", "one_hot", "labels"):
+        raise ValueError(f"class_weight: needs a classification loss (binary, categorical or "
+                         f"sparse categorical cross-entropy), got {loss.name}")
     if target.ndim == 1:
-        classes = target
+        classes = target.astype(np.int64)
     elif target.shape[1] == 1:
         classes = (target[:, 0] > 0.5).astype(np.int64)
     else:
         classes = target.argmax(axis=1)
-    factors = np.ones(len(classes), dtype=dtype)
-    for cls, value in class_weight.items():
-        if not np.isfinite(value) or value < 0:
+    n_classes = max(n_outputs, 2)
+    for key, value in class_weight.items():
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"class_weight: expected integer class indices as keys, got "
+                            f"{key!r}")
+        if not 0 <= key < n_classes:
+            raise ValueError(f"class_weight: the key {key!r} is not a class of this model "
+                             f"(expected 0 to {n_classes - 1})")
+        if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                               np.floating))
+                or not np.isfinite(value) or value < 0):
             raise ValueError(f"class_weight: expected finite weights >= 0, got {value!r} for "
-                             f"class {cls!r}")
-        factors[classes == int(cls)] = value
+                             f"class {key!r}")
+    present = [int(c) for c in np.unique(classes)]
+    missing = [c for c in present if c not in class_weight]
+    if missing:
+        raise ValueError(f"class_weight: the classes {missing} are in the data but have no "
+                         f"weight; give one for every class present ({present})")
+    factors = np.empty(len(classes), dtype=dtype)
+    for key, value in class_weight.items():
+        factors[classes == key] = value
     return factors if weight is None else factors * weight
-
-
-def _print_epoch(epoch: int, epochs: int, logs: Dict[str, float], seconds: float, n: int):
-    parts = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
-    rate = n / seconds if seconds > 0 else float("inf")
-    print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s ({rate:,.0f} samples/s) - {parts}",
-          file=sys.stdout, flush=True)
