@@ -79,26 +79,27 @@ class FusedCPUPlan(TrainingPlan):
         self._c_plan = plan
         self._configured_with = key
 
-    def train_epoch(self, x, target, weight, order, batch_size, outputs, hooks=None):
+    def train_epoch(self, x, target, weight, order, batch_size, outputs, hooks=None,
+                    loss_sum=0.0):
         if batch_size > self.batch_size:
             raise ValueError(f"batch_size: the plan holds {self.batch_size} rows, got {batch_size}")
         order = np.ascontiguousarray(order, dtype=np.int64)
         if hooks is None:
-            total = self._run(x, target, weight, order, batch_size, outputs)
-            return total / max(len(order), 1), len(order)
-        total, seen = 0.0, 0
+            return self._run(x, target, weight, order, batch_size, outputs, loss_sum), len(order)
+        total, seen = loss_sum, 0
         for batch, begin in enumerate(range(0, len(order), batch_size)):
             part = order[begin:begin + batch_size]
             hooks.begin(batch)
-            value = self._run(x, target, weight, part, batch_size, outputs[begin:]) / len(part)
-            total += value * len(part)
+            before = total
+            total = self._run(x, target, weight, part, batch_size, outputs[begin:], total)
             seen += len(part)
-            if hooks.end(batch, value):
+            if hooks.end(batch, (total - before) / len(part)):
                 break
-        return total / max(seen, 1), seen
+        return total, seen
 
-    def _run(self, x, target, weight, order, batch_size, outputs) -> float:
-        """One call into C for the batches of ``order``; returns the sum of per-sample losses."""
+    def _run(self, x, target, weight, order, batch_size, outputs, loss_sum=0.0) -> float:
+        """One call into C for the batches of ``order``; returns ``loss_sum`` plus each batch's
+        loss times its rows."""
         self._ensure_configured()
         optimizer = self.optimizer
         n_batches = -(-len(order) // batch_size)
@@ -107,7 +108,8 @@ class FusedCPUPlan(TrainingPlan):
                        dtype=np.float64)
         labels = target if target.ndim == 1 else None
         total = self._c_plan.train_epoch(x, None if labels is not None else target, labels,
-                                         weight, order, batch_size, outputs, lrs, start + 1)
+                                         weight, order, batch_size, outputs, lrs, start + 1,
+                                         loss_sum)
         optimizer.iterations = start + n_batches
         return total
 

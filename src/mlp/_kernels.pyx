@@ -1463,8 +1463,13 @@ cdef double _plan_train_batch(PlanSpec* s, const floating* x, const floating* ta
 cdef double _plan_epoch(PlanSpec* s, const floating* x, const floating* target,
                         const int64_t* labels, const floating* weight, const int64_t* order,
                         Py_ssize_t n, Py_ssize_t batch_size, floating* outputs,
-                        const double* lrs, long long first_step) noexcept nogil:
-    """Gather each batch of ``x[order]``, train on it, record its outputs; return the loss sum."""
+                        const double* lrs, long long first_step,
+                        double total) noexcept nogil:
+    """Gather each batch of ``x[order]``, train on it, record its outputs.
+
+    Returns ``total`` plus each batch's loss times its rows, added in batch order (so an epoch
+    run in parts that carry ``total`` along sums exactly as one call does).
+    """
     cdef Py_ssize_t begin, rows, r, src
     cdef Py_ssize_t in_dim = s.steps[0].in_dim
     cdef Py_ssize_t out_dim = s.steps[s.n_steps - 1].out_dim
@@ -1473,7 +1478,7 @@ cdef double _plan_epoch(PlanSpec* s, const floating* x, const floating* target,
     cdef floating* tb = _f(s.tb, <floating*>NULL)
     cdef floating* wb = _f(s.wb, <floating*>NULL)
     cdef floating* last_out = _f(s.steps[s.n_steps - 1].out, <floating*>NULL)
-    cdef double total = 0, value
+    cdef double value
     cdef long long batch = 0
     begin = 0
     while begin < n:
@@ -1592,8 +1597,9 @@ cdef class FusedPlan:
 
     def train_epoch(self, x, target, labels, weight, const int64_t[::1] order,
                     Py_ssize_t batch_size, outputs, const double[::1] lrs,
-                    long long first_step):
-        """Train on every batch of ``x[order]``; returns the sum over samples of the batch loss.
+                    long long first_step, double loss_sum=0.0):
+        """Train on every batch of ``x[order]``; returns ``loss_sum`` plus the sum over samples
+        of the batch losses.
 
         ``first_step`` is the 1-based optimizer step of the first batch; ``lrs[k]`` the learning
         rate of batch ``k``. ``target`` (dense) or ``labels`` (int64) is None; so may ``weight``.
@@ -1604,18 +1610,18 @@ cdef class FusedPlan:
         cdef void* wp = _address(weight)
         cdef void* op = _address(outputs)
         cdef Py_ssize_t n = order.shape[0]
-        cdef double total
+        cdef double total = loss_sum
         if batch_size > self.spec.capacity:
             raise ValueError("batch_size: larger than the plan's workspaces")
         with nogil:
             if self.is_double:
                 total = _plan_epoch(&self.spec, <const double*>xp, <const double*>tp, lp,
                                     <const double*>wp, &order[0], n, batch_size, <double*>op,
-                                    &lrs[0], first_step)
+                                    &lrs[0], first_step, total)
             else:
                 total = _plan_epoch(&self.spec, <const float*>xp, <const float*>tp, lp,
                                     <const float*>wp, &order[0], n, batch_size, <float*>op,
-                                    &lrs[0], first_step)
+                                    &lrs[0], first_step, total)
         return total
 
     def forward(self, x, Py_ssize_t rows, out):

@@ -233,14 +233,16 @@ class TrainingPlan:
         return value
 
     def train_epoch(self, x, target, weight, order, batch_size: int, outputs,
-                    hooks: Optional["BatchHooks"] = None) -> Tuple[float, int]:
+                    hooks: Optional["BatchHooks"] = None,
+                    loss_sum: float = 0.0) -> Tuple[float, int]:
         """Train on ``x[order]`` in batches; write each sample's output to ``outputs``.
 
         ``outputs[k]`` receives the training-time output for sample ``order[k]``. ``hooks``
         (optional) are called before and after each batch; ``hooks.end`` may return ``True``
-        to stop the epoch early. Returns (mean loss over the samples seen, samples seen).
+        to stop the epoch early. Returns (``loss_sum`` plus each batch's loss times its rows,
+        samples seen): an epoch run in parts that pass the sum along adds exactly as one call.
         """
-        total, seen = 0.0, 0
+        total, seen = loss_sum, 0
         for batch, begin in enumerate(range(0, len(order), batch_size)):
             idx = order[begin:begin + batch_size]
             if hooks is not None:
@@ -252,7 +254,7 @@ class TrainingPlan:
             seen += len(idx)
             if hooks is not None and hooks.end(batch, value):
                 break
-        return total / max(seen, 1), seen
+        return total, seen
 
     def flops(self, rows: int) -> float:
         """GEMM work of a forward pass over ``rows`` rows (decides whether to pin BLAS)."""

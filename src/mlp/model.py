@@ -458,26 +458,27 @@ class Sequential:
 
         With a live progress bar and no batch hooks, the epoch runs in up to
         ``_PROGRESS_UPDATES`` parts split at multiples of ``batch_size``: the same batches in
-        the same order, so the same weights, optimizer state and outputs as one call (the mean
-        loss may differ in its last bits: it is summed in another grouping). A part whose
-        loss is not finite ends the epoch (``fit`` restores the weights anyway).
+        the same order, with the loss sum carried from part to part, so the same weights,
+        optimizer state, outputs and loss as one call. A part whose loss is not finite ends the
+        epoch (``fit`` restores the weights anyway).
         """
         if hooks is not None:
             hooks.begin_epoch(target, weight, order, outputs, plan.fused, batch_size)
-            return plan.train_epoch(x, target, weight, order, batch_size, outputs, hooks)
+            total, seen = plan.train_epoch(x, target, weight, order, batch_size, outputs, hooks)
+            return total / max(seen, 1), seen
         if not progress.live:
-            return plan.train_epoch(x, target, weight, order, batch_size, outputs, None)
+            total, seen = plan.train_epoch(x, target, weight, order, batch_size, outputs, None)
+            return total / max(seen, 1), seen
         n = len(order)
         steps = -(-n // batch_size)
         chunk = -(-steps // _PROGRESS_UPDATES) * batch_size
         total, seen = 0.0, 0
         for begin in range(0, n, chunk):
             part = order[begin:begin + chunk]
-            value, count = plan.train_epoch(x, target, weight, part, batch_size,
-                                            outputs[begin:], None)
-            total += value * count
+            total, count = plan.train_epoch(x, target, weight, part, batch_size,
+                                            outputs[begin:], None, total)
             seen += count
-            if not np.isfinite(value):
+            if not np.isfinite(total):
                 break
             progress.update(-(-seen // batch_size), seen, lambda: self._running_logs(
                 plan.fused, target, weight, order, outputs, seen, total))
