@@ -183,7 +183,7 @@ def test_chunked_epochs_train_exactly_as_one_call(data, monkeypatch, backend, ba
         np.testing.assert_array_equal(state_a["slots"][name], state_b["slots"][name])
     for key in ("accuracy", "val_loss", "val_accuracy"):
         assert h_quiet.history[key] == h_live.history[key]
-    # the mean loss is summed in another grouping: equal up to rounding
+    # the loss sum is carried from part to part: the mean loss is identical too
     assert h_live.history["loss"] == h_quiet.history["loss"]
 
 
