@@ -52,8 +52,6 @@ ACTIVATION_CODES = {
     "linear": A_LINEAR, "relu": A_RELU, "leaky_relu": A_LEAKY_RELU, "elu": A_ELU,
     "sigmoid": A_SIGMOID, "tanh": A_TANH, "softmax": A_SOFTMAX, "gelu": A_GELU, "swish": A_SWISH,
 }
-GEMM_PARALLEL_MIN_FLOPS = GEMM_PAR_MIN_FLOPS
-"""GEMM work (2 m n k) from which the kernels split a product across threads."""
 
 LOSS_CODES = {
     "mean_squared_error": L_MSE, "mean_absolute_error": L_MAE, "huber": L_HUBER,
@@ -62,15 +60,19 @@ LOSS_CODES = {
 }
 
 # Size thresholds (measured on a 2-core machine; see benchmarks/kernels.py).
-cdef enum: PAR_MIN_ELEMENTS = 32768      # elementwise work below this runs on the calling thread
 cdef enum: CHUNK = 8192                  # elements per part of a flat elementwise loop
-cdef enum: GEMM_PAR_MIN_FLOPS = 4000000  # GEMMs below this are one BLAS call
 cdef enum: GEMM_MIN_PART = 64            # rows / columns per GEMM part, at least
 cdef enum: GEMM_MAX_PARTS = 8
 cdef enum: GEMM_ALIGN = 16               # part boundaries are multiples of this
 cdef enum: COL_TILE = 64                 # columns per tile of a column reduction
 cdef enum: REDUCE_CHUNK = 32768          # elements per partial sum of a flat reduction
 cdef enum: REDUCE_MAX_PARTS = 64
+
+# Below these sizes work runs on the calling thread: entering a parallel region and waking the
+# other threads costs more than it saves. Measured on a 2-core machine (benchmarks/kernels.py,
+# benchmarks/run.py); tunable through set_parallel_thresholds for measurements.
+cdef Py_ssize_t PAR_MIN_ELEMENTS = 131072
+cdef double GEMM_PAR_MIN_FLOPS = 3.2e7
 
 cdef double SQRT1_2 = 0.70710678118654752440
 cdef double INV_SQRT_2PI = 0.39894228040143267794
@@ -102,6 +104,19 @@ def ftz_active_in_kernel():
 def ftz_active():
     """Whether flush-to-zero is on in the calling thread right now (the caller's own state)."""
     return bool(mlp_ftz_active())
+
+
+def parallel_thresholds():
+    """(elements, flops): elementwise work and GEMM work (2 m n k) from which kernels split
+    across threads. Results never depend on the thread count, whatever these values."""
+    return PAR_MIN_ELEMENTS, GEMM_PAR_MIN_FLOPS
+
+
+def set_parallel_thresholds(Py_ssize_t elements, double flops):
+    """Change the sizes from which work is split (for benchmarks that measure the crossover)."""
+    global PAR_MIN_ELEMENTS, GEMM_PAR_MIN_FLOPS
+    PAR_MIN_ELEMENTS = elements
+    GEMM_PAR_MIN_FLOPS = flops
 
 
 def set_num_threads(int n):

@@ -64,7 +64,7 @@ def blas_single_thread(flops: Optional[float] = None) -> Iterator[None]:
     split a GEMM across threads: then BLAS is the only pool at work and may keep its threads.
     """
     if _kernels.get_num_threads() < 2 or (
-            flops is not None and flops < _kernels.GEMM_PARALLEL_MIN_FLOPS):
+            flops is not None and flops < _kernels.parallel_thresholds()[1]):
         yield
         return
     libraries = _blas_controller().lib_controllers

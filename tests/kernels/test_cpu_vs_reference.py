@@ -819,8 +819,9 @@ def test_gemm_and_dense_are_thread_invariant(run_with_threads, dtype):
 @pytest.mark.parametrize("name", LOSSES)
 def test_losses_are_thread_invariant(run_with_threads, name, dtype):
     rng = np.random.default_rng(3)
-    pred, target = loss_inputs(rng, name, 4096, 10, dtype)
-    weight = rng.uniform(0, 2, 4096).astype(dtype)
+    rows = 2 * mlp._kernels.parallel_thresholds()[0] // 10  # large enough to be split
+    pred, target = loss_inputs(rng, name, rows, 10, dtype)
+    weight = rng.uniform(0, 2, rows).astype(dtype)
     labels = target.argmax(axis=1) if name.startswith("categorical") else target
     assert_thread_invariant(
         run_with_threads,
