@@ -55,6 +55,8 @@ class FusedCPUPlan(TrainingPlan):
 
     def _ensure_configured(self) -> None:
         """(Re)build the C plan when a buffer it points to was replaced."""
+        if self.optimizer is None and self._configured_with == id(self.params):
+            return  # an inference plan points at the parameters and its workspaces only
         slots, spec = self._slots()
         key = (id(self.params), id(self.grads)) + tuple(id(s) for s in slots) + tuple(
             sorted((k, repr(v)) for k, v in spec.items()))
@@ -72,6 +74,8 @@ class FusedCPUPlan(TrainingPlan):
                 "l2": step.l2, "w_off": offsets[0], "b_off": offsets[1] if step.use_bias else 0,
                 "out": out, "preact": preact, "dout": dout,
             })
+        if self.optimizer is None:
+            key = id(self.params)
         plan = _kernels.FusedPlan()
         plan.configure(steps, self.params, self.grads, slots, spec, self.segments,
                        _kernels.LOSS_CODES.get(self.loss_kernel, 0), self.delta,

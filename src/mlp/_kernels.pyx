@@ -1239,6 +1239,16 @@ def add_penalty_gradient(floating[::1] grad, const floating[::1] param, double l
         _elementwise(2, &grad[0], &param[0], grad.shape[0], <floating>l1, <floating>(2 * l2))
 
 
+def all_finite(const floating[::1] x):
+    """Whether no element of ``x`` is NaN or infinite (one branch-free pass)."""
+    cdef Py_ssize_t i
+    cdef floating probe = 0
+    with nogil:
+        for i in range(x.shape[0]):
+            probe = probe + x[i] * 0  # inf * 0 and NaN * 0 are NaN, and NaN sticks
+    return probe == probe
+
+
 def sum_of_squares(const floating[::1] x):
     """sum(x**2) in double, independent of the thread count."""
     cdef double value

@@ -60,6 +60,11 @@ PIN_MIN_FLOPS = 1e6
 and BLAS runs such small products on one thread anyway."""
 
 
+def needs_pinning(flops: Optional[float]) -> bool:
+    """Whether :func:`blas_single_thread` would pin BLAS for work of ``flops``."""
+    return _kernels.get_num_threads() >= 2 and (flops is None or flops >= PIN_MIN_FLOPS)
+
+
 @contextlib.contextmanager
 def blas_single_thread(flops: Optional[float] = None) -> Iterator[None]:
     """Pin every loaded BLAS to one thread inside the block, when mlp's pool is multi-threaded.
@@ -70,7 +75,7 @@ def blas_single_thread(flops: Optional[float] = None) -> Iterator[None]:
     the block, skips the pinning for tiny calls (below :data:`PIN_MIN_FLOPS`); ``None`` always
     pins (``fit`` pins once for the whole call).
     """
-    if _kernels.get_num_threads() < 2 or (flops is not None and flops < PIN_MIN_FLOPS):
+    if not needs_pinning(flops):
         yield
         return
     libraries = _blas_controller().lib_controllers

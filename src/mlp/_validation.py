@@ -8,6 +8,7 @@ from typing import Optional
 
 import numpy as np
 
+from . import _kernels
 from .losses import Loss
 
 
@@ -29,8 +30,14 @@ def _as_array(value, name: str) -> np.ndarray:
     return array
 
 
+def _all_finite(array: np.ndarray) -> bool:
+    if array.flags.c_contiguous and array.dtype in (np.float32, np.float64):
+        return _kernels.all_finite(array.reshape(-1))
+    return bool(np.all(np.isfinite(array)))
+
+
 def _check_finite(array: np.ndarray, name: str) -> None:
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+    if array.dtype.kind == "f" and not _all_finite(array):
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
         raise ValueError(
             f"{name}: expected finite numbers, got {bad} NaN or infinite value(s) — impute "

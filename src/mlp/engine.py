@@ -144,6 +144,8 @@ class TrainingPlan:
         self.delta = delta
         self.dtype = params.dtype
         self.segments = [(s.start, s.stop) for step in steps for s in step.param_slices]
+        self._flops_per_row = sum(2.0 * step.in_dim * step.out_dim for step in steps
+                                  if step.kind == "dense")
         self._allocate(batch_size)
 
     # ----------------------------------------------------------------- buffers
@@ -258,8 +260,7 @@ class TrainingPlan:
 
     def flops(self, rows: int) -> float:
         """GEMM work of a forward pass over ``rows`` rows (decides whether to pin BLAS)."""
-        return sum(2.0 * rows * step.in_dim * step.out_dim for step in self.steps
-                   if step.kind == "dense")
+        return rows * self._flops_per_row
 
     # --------------------------------------------------------------- inference
     def predict(self, x, batch_size: int):

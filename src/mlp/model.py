@@ -25,7 +25,7 @@ import numpy as np
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from ._threading import blas_single_thread
+from ._threading import blas_single_thread, needs_pinning
 from ._validation import (
     check_features,
     check_non_negative_int,
@@ -571,7 +571,11 @@ class Sequential:
         x = check_features(x, self.dtype, self.input_dim)
         self.build(x.shape[1])
         plan = self._inference_plan(batch_size)
-        with blas_single_thread(plan.flops(min(batch_size, x.shape[0]))):
+        flops = plan.flops(min(batch_size, x.shape[0]))
+        if needs_pinning(flops):
+            with blas_single_thread(flops):
+                result = self._backend.to_numpy(plan.predict(x, batch_size))
+        else:
             result = self._backend.to_numpy(plan.predict(x, batch_size))
         if verbose:
             print(summary_line("Predict", x.shape[0], time.perf_counter() - started),
