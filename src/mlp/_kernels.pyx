@@ -814,6 +814,7 @@ cdef inline void _sgd_range(floating* param, const floating* grad, floating* vel
     cdef Py_ssize_t i
     cdef floating g, v, lr = <floating>o.lr, mu = <floating>o.momentum
     cdef floating wd = <floating>o.weight_decay
+    cdef bint nesterov = o.nesterov
     if mu == 0:
         for i in range(i0, i1):
             param[i] = param[i] - lr * (grad[i] + wd * param[i])
@@ -822,7 +823,7 @@ cdef inline void _sgd_range(floating* param, const floating* grad, floating* vel
         g = grad[i] + wd * param[i]
         v = mu * vel[i] + g
         vel[i] = v
-        param[i] = param[i] - lr * ((g + mu * v) if o.nesterov else v)
+        param[i] = param[i] - lr * ((g + mu * v) if nesterov else v)
 
 
 cdef inline void _adam_range(floating* param, const floating* grad, floating* m, floating* v,
@@ -835,8 +836,10 @@ cdef inline void _adam_range(floating* param, const floating* grad, floating* m,
     cdef floating step = <floating>o.step_size, inv_bc2 = <floating>o.inv_sqrt_bc2
     cdef floating eps = <floating>o.epsilon, wd = <floating>o.weight_decay
     cdef floating shrink = <floating>(1.0 - o.lr * o.weight_decay)
+    # flags in locals: read through ``o`` inside the loop, they would block vectorisation
+    cdef bint decoupled = o.decoupled, amsgrad = o.amsgrad
     for i in range(i0, i1):
-        if o.decoupled:
+        if decoupled:
             param[i] = param[i] * shrink
             g = grad[i]
         else:
@@ -845,7 +848,7 @@ cdef inline void _adam_range(floating* param, const floating* grad, floating* m,
         vi = b2 * v[i] + c2 * g * g
         m[i] = mi
         v[i] = vi
-        if o.amsgrad:
+        if amsgrad:
             if vi > vmax[i]:
                 vmax[i] = vi
             s = vmax[i]
@@ -862,11 +865,19 @@ cdef inline void _rmsprop_range(floating* param, const floating* grad, floating*
     cdef floating rho = <floating>o.beta_2, c = 1 - rho
     cdef floating lr = <floating>o.lr, mu = <floating>o.momentum
     cdef floating eps = <floating>o.epsilon, wd = <floating>o.weight_decay
+    cdef bint centered = o.centered
+    if not centered and mu == 0:
+        for i in range(i0, i1):
+            g = grad[i] + wd * param[i]
+            sq = rho * ms[i] + c * g * g
+            ms[i] = sq
+            param[i] = param[i] - lr * g / (_sqrt(sq) + eps)
+        return
     for i in range(i0, i1):
         g = grad[i] + wd * param[i]
         sq = rho * ms[i] + c * g * g
         ms[i] = sq
-        if o.centered:
+        if centered:
             avg = rho * mg[i] + c * g
             mg[i] = avg
             # rounding can make the variance estimate slightly negative
