@@ -128,12 +128,14 @@ def gemm_floor(config: Config, repeats: int) -> float:
 
 
 def memory_probe(peer: str, config_key: str) -> int:
-    """Peak resident memory (KiB) of a fresh process that trains ``peer`` for one epoch."""
+    """Peak resident memory (KiB) of a fresh process that trains ``peer`` for one epoch
+    (-1 where /proc is not available or the run failed)."""
+    # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork + exec
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r});"
-            f"import resource; from peers import CONFIGS, PEERS, make_data;"
+            f"from peers import CONFIGS, PEERS, make_data;"
             f"c = CONFIGS[{config_key!r}]; x, y = make_data(c);"
             f"PEERS[{peer!r}](c, x, y).train_epoch();"
-            f"print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            f"print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=600)
     return int(run.stdout.strip().splitlines()[-1]) if run.returncode == 0 else -1
