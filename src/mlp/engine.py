@@ -222,15 +222,30 @@ class TrainingPlan:
         return sum(self.backend.penalty(self.params[step.param_slices[0]], step.l1, step.l2)
                    for step in self.steps if step.l1 or step.l2)
 
-    def train_batch(self, x, target, weight) -> float:
-        """One optimizer step on one batch; returns the batch loss (with regularization)."""
+    def train_batch(self, x, target, weight, sync: bool = True):
+        """One optimizer step on one batch; returns the batch loss (with regularization).
+
+        ``sync=False`` (backends with ``loss_on_device``, i.e. the GPU) returns the loss as a
+        0-d device array instead of a float, so the step never waits for the GPU.
+        """
         rows = x.shape[0]
         step_number = self.optimizer.iterations
         output = self.forward(x, rows, training=True, step_number=step_number)
-        value, _ = self.backend.loss(self.loss_kernel, output, target, weight,
-                                     grad=self.output_grads[-1][:rows], delta=self.delta)
+        if sync:
+            value, _ = self.backend.loss(self.loss_kernel, output, target, weight,
+                                         grad=self.output_grads[-1][:rows], delta=self.delta)
+        else:
+            value, _ = self.backend.loss_on_device(self.loss_kernel, output, target, weight,
+                                                   grad=self.output_grads[-1][:rows],
+                                                   delta=self.delta)
         self.backward(x, rows, step_number)
-        value += self.penalty()
+        if sync:
+            value += self.penalty()
+        else:
+            for step in self.steps:
+                if step.l1 or step.l2:
+                    value = value + self.backend.penalty_on_device(
+                        self.params[step.param_slices[0]], step.l1, step.l2)
         self.optimizer.apply(self.backend, self.params, self.grads, self.segments)
         return value
 
@@ -244,19 +259,25 @@ class TrainingPlan:
         to stop the epoch early. Returns (``loss_sum`` plus each batch's loss times its rows,
         samples seen): an epoch run in parts that pass the sum along adds exactly as one call.
         """
+        if hasattr(x, "__cuda_array_interface__"):  # data on the GPU: gather the batches there
+            order = self.backend.asarray(np.asarray(order, dtype=np.int64))
+        # without per-batch hooks, a GPU backend sums the batch losses on the device and the
+        # sum is read once, at the end (the same double additions, so parts still add exactly)
+        sync = hooks is not None or not hasattr(self.backend, "loss_on_device")
         total, seen = loss_sum, 0
         for batch, begin in enumerate(range(0, len(order), batch_size)):
             idx = order[begin:begin + batch_size]
+            rows = int(idx.shape[0])
             if hooks is not None:
                 hooks.begin(batch)
             value = self.train_batch(x[idx], target[idx],
-                                     None if weight is None else weight[idx])
-            outputs[begin:begin + len(idx)] = self.outputs[-1][:len(idx)]
-            total += value * len(idx)
-            seen += len(idx)
+                                     None if weight is None else weight[idx], sync=sync)
+            outputs[begin:begin + rows] = self.outputs[-1][:rows]
+            total += value * rows
+            seen += rows
             if hooks is not None and hooks.end(batch, value):
                 break
-        return total, seen
+        return float(total), seen
 
     def flops(self, rows: int) -> float:
         """GEMM work of a forward pass over ``rows`` rows (decides whether to pin BLAS)."""

@@ -64,8 +64,9 @@ class Layer:
         return sum(int(np.prod(w.shape)) for w in self._weights)
 
     def get_weights(self) -> List[np.ndarray]:
-        """Copies of the parameters as NumPy arrays (kernel first, then bias)."""
-        return [np.array(w, copy=True) for w in self._weights]
+        """Copies of the parameters as NumPy arrays (kernel first, then bias), wherever the model
+        keeps them (GPU parameters are copied to the host)."""
+        return [np.array(to_host(w), copy=True) for w in self._weights]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Overwrite the parameters; shapes must match :meth:`get_weights` exactly.
@@ -82,6 +83,7 @@ class Layer:
                 f"weights: layer {self.name!r} expects {len(self._weights)} arrays, "
                 f"got {len(weights)}"
             )
+        weights = [to_host(value) for value in weights]
         for index, (target, value) in enumerate(zip(self._weights, weights)):
             value = np.asarray(value)
             if value.shape != target.shape:
@@ -92,7 +94,11 @@ class Layer:
             if not np.issubdtype(value.dtype, np.number) or not np.all(np.isfinite(value)):
                 raise ValueError(f"weights[{index}]: expected finite numbers for {self.name!r}")
         for target, value in zip(self._weights, weights):
-            target[...] = np.asarray(value, dtype=target.dtype)
+            value = np.ascontiguousarray(value, dtype=target.dtype)
+            if isinstance(target, np.ndarray) and not is_device_array(target):
+                target[...] = value
+            else:  # a view of the model's GPU buffer: copy the host values over
+                target.set(value)
 
     def get_config(self) -> Dict[str, Any]:
         """Constructor arguments, JSON-serialisable."""
@@ -286,6 +292,18 @@ def deserialize(config: Dict[str, Any]) -> Layer:
             f"layer config: unknown layer class {name!r}; known are {sorted(LAYER_CLASSES)}"
         )
     return LAYER_CLASSES[name].from_config(dict(config.get("config", {})))
+
+
+def is_device_array(value) -> bool:
+    """Whether ``value`` lives in GPU memory (a CuPy array, or any ``__cuda_array_interface__``)."""
+    return hasattr(value, "__cuda_array_interface__")
+
+
+def to_host(value):
+    """``value`` in host memory: GPU arrays are copied (``.get()``), anything else is returned."""
+    if is_device_array(value) and hasattr(value, "get"):
+        return value.get()
+    return value
 
 
 def _snake_case(name: str) -> str:

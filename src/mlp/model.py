@@ -44,7 +44,7 @@ from .engine import (
     compute_layers,
     fused_output,
 )
-from .layers import Dense, Input, Layer, deserialize, serialize
+from .layers import Dense, Input, Layer, deserialize, is_device_array, serialize
 from .progress import Progress, make_progress, summary_line
 
 FLOAT_DTYPES = ("float32", "float64")
@@ -166,19 +166,27 @@ class Sequential:
         self._param_slices: List[List[slice]] = []
         for layer, layer_shapes in zip(compute_layers(self.layers), shapes):
             values = layer.initial_values(width, self.dtype, self._init_rng)
-            slices, views = [], []
+            slices = []
             for shape, value in zip(layer_shapes, values):
                 size = int(np.prod(shape))
                 params[offset:offset + size] = np.asarray(value, self.dtype).reshape(-1)
                 slices.append(slice(offset, offset + size))
-                views.append(params[offset:offset + size].reshape(shape))
                 offset += size
-            layer.bind(width, views)
             self._param_slices.append(slices)
             width = layer.output_dim(width)
         self.input_dim = input_dim
         self.output_dim = width
         self.params = self._backend.asarray(params)
+        self._bind_layers()
+
+    def _bind_layers(self) -> None:
+        """Point every layer's weight views at ``self.params``, on the model's device."""
+        width = self.input_dim
+        for layer, slices in zip(compute_layers(self.layers), self._param_slices):
+            shapes = layer.param_shapes(width)
+            layer.bind(width, [self.params[part].reshape(shape)
+                               for part, shape in zip(slices, shapes)])
+            width = layer.output_dim(width)
 
     def count_params(self) -> int:
         """Total number of parameters."""
@@ -305,16 +313,44 @@ class Sequential:
 
     # --------------------------------------------------------------------- data
     def _prepare(self, x, y, sample_weight=None, class_weight=None, prefix=""):
-        x = check_features(x, self.dtype, self.input_dim, name=prefix + "x")
+        x = self._features(x, prefix + "x")
         self.build(x.shape[1])
-        target = check_targets(y, self.loss, self.output_dim, x.shape[0], self.dtype,
-                               name=prefix + "y")
-        weight = check_sample_weight(sample_weight, x.shape[0], self.dtype,
-                                     name=prefix + "sample_weight")
+        target = check_targets(self._host_input(y, prefix + "y"), self.loss, self.output_dim,
+                               x.shape[0], self.dtype, name=prefix + "y")
+        weight = check_sample_weight(self._host_input(sample_weight, prefix + "sample_weight"),
+                                     x.shape[0], self.dtype, name=prefix + "sample_weight")
         if class_weight is not None:
             weight = _apply_class_weight(class_weight, target, weight, self.dtype, self.loss,
                                           self.output_dim)
         return x, target, weight
+
+    def _host_input(self, value, name: str):
+        """``value`` in host memory for validation. A GPU (CuPy) array is accepted by a model on
+        the GPU and copied to the host; a model on a host backend refuses it with a clear error.
+        """
+        if not is_device_array(value):
+            return value
+        if self._backend.name != "cupy":
+            raise TypeError(
+                f"{name}: got a GPU array ({type(value).__module__}.{type(value).__name__}) but "
+                f"the model is on the {self._backend.name!r} backend (host memory); move the "
+                f"model with model.to('cupy') or the data to the host with {name}.get()")
+        return self._backend.to_numpy(value)
+
+    def _features(self, x, name: str = "x"):
+        """Validated features (see :meth:`_host_input` for GPU arrays)."""
+        return check_features(self._host_input(x, name), self.dtype, self.input_dim, name=name)
+
+    def _on_device(self, *arrays):
+        """The arrays moved to the model's device, once (``None`` stays ``None``).
+
+        Host backends return them as they are. On the GPU, data that would take more than half
+        the free GPU memory stays on the host and each batch is copied as it is used.
+        """
+        fits = getattr(self._backend, "fits_in_memory", None)
+        if fits is not None and not fits(sum(a.nbytes for a in arrays if a is not None)):
+            return arrays
+        return tuple(None if a is None else self._backend.asarray(a) for a in arrays)
 
     def _require_compiled(self, method: str) -> None:
         if not self.compiled:
@@ -361,7 +397,9 @@ class Sequential:
             raise ValueError(f"validation_split: expected a fraction in [0, 1), got "
                              f"{validation_split!r}")
         verbose = _check_verbose(verbose)
-        x_arr = check_features(x, self.dtype, self.input_dim)
+        x_arr = self._features(x)
+        y = self._host_input(y, "y")
+        sample_weight = self._host_input(sample_weight, "sample_weight")
         self.build(x_arr.shape[1])
         if validation_data is None and validation_split > 0:
             n_val = int(math.floor(x_arr.shape[0] * validation_split))
@@ -401,24 +439,28 @@ class Sequential:
             callback.on_train_begin()
         n = x_arr.shape[0]
         n_steps = -(-n // batch_size)
-        outputs = np.empty((n, self.output_dim), dtype=self.dtype)
+        # the training set moves to the model's device once (a no-op on the CPU)
+        x_dev, target_dev, weight_dev = self._on_device(x_arr, target, weight)
+        val_dev = None if val is None else self._on_device(*val)
+        outputs = self._backend.empty((n, self.output_dim), self.dtype)
         logs: Dict[str, float] = {}
         try:
             with blas_single_thread():
                 for epoch in range(initial_epoch, epochs):
                     for callback in callback_list:
                         callback.on_epoch_begin(epoch)
-                    last_good = self._backend.to_numpy(self.params).copy()
+                    last_good = self.params.copy()  # on the model's device: no transfer
                     last_good_optimizer = self.optimizer.state_dict()
                     order = self._shuffle_rng.permutation(n) if shuffle else np.arange(n)
                     progress.begin_epoch(epoch, epochs, n_steps, n)
                     started = time.perf_counter()
-                    loss_value, seen = self._train_epoch(plan, x_arr, target, weight, order,
-                                                         batch_size, outputs, hooks, progress)
+                    loss_value, seen = self._train_epoch(plan, x_dev, target_dev, weight_dev,
+                                                         order, batch_size, outputs, hooks,
+                                                         progress, target, weight)
                     train_seconds = time.perf_counter() - started
                     if not np.isfinite(loss_value):
                         progress.abort()
-                        self.params[...] = self._backend.asarray(last_good)
+                        self.params[...] = last_good
                         self.optimizer.load_state_dict(last_good_optimizer, self._backend)
                         history.stopped_reason, history.stopped_epoch = "non_finite_loss", epoch
                         kept = ("the start of fit" if epoch == initial_epoch else
@@ -437,8 +479,8 @@ class Sequential:
                         logs.update(self._training_metrics(plan.fused, target, weight, order,
                                                            outputs, seen))
                     if val is not None:
-                        logs.update({f"val_{k}": v
-                                     for k, v in self._evaluate_arrays(*val).items()})
+                        logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(
+                            *val, on_device=val_dev).items()})
                     progress.end_epoch(-(-seen // batch_size), seen, logs, train_seconds)
                     for callback in callback_list:
                         callback.on_epoch_end(epoch, logs)
@@ -453,7 +495,7 @@ class Sequential:
         return history
 
     def _train_epoch(self, plan, x, target, weight, order, batch_size, outputs, hooks,
-                     progress) -> Tuple[float, int]:
+                     progress, host_target=None, host_weight=None) -> Tuple[float, int]:
         """One epoch; returns (mean training loss, samples trained on).
 
         With a live progress bar and no batch hooks, the epoch runs in up to
@@ -461,9 +503,14 @@ class Sequential:
         the same order, with the loss sum carried from part to part, so the same weights,
         optimizer state, outputs and loss as one call. A part whose loss is not finite ends the
         epoch (``fit`` restores the weights anyway).
+
+        ``x``, ``target``, ``weight`` may be on the GPU; ``host_target`` / ``host_weight`` are
+        their host copies for the metrics (default: the same arrays).
         """
+        if host_target is None:
+            host_target, host_weight = target, weight
         if hooks is not None:
-            hooks.begin_epoch(target, weight, order, outputs, plan.fused, batch_size)
+            hooks.begin_epoch(host_target, host_weight, order, outputs, plan.fused, batch_size)
             total, seen = plan.train_epoch(x, target, weight, order, batch_size, outputs, hooks)
             return total / max(seen, 1), seen
         if not progress.live:
@@ -481,13 +528,14 @@ class Sequential:
             if not np.isfinite(total):
                 break
             progress.update(-(-seen // batch_size), seen, lambda: self._running_logs(
-                plan.fused, target, weight, order, outputs, seen, total))
+                plan.fused, host_target, host_weight, order, outputs, seen, total))
         return total / max(seen, 1), seen
 
     def _training_metrics(self, fused, target, weight, order, outputs, seen) -> Dict[str, float]:
         """The metrics of the training outputs of the first ``seen`` samples of ``order``."""
         trained = order[:seen]
-        probabilities = apply_output_activation(outputs[:seen].copy(), fused)
+        probabilities = apply_output_activation(
+            np.array(self._backend.to_numpy(outputs[:seen]), copy=True), fused)
         return metrics_module.evaluate_metrics(self.metrics, target[trained], probabilities,
                                                None if weight is None else weight[trained])
 
@@ -542,13 +590,19 @@ class Sequential:
                   file=sys.stdout, flush=True)
         return logs
 
-    def _evaluate_arrays(self, x, target, weight, batch_size: int = 256) -> Dict[str, float]:
+    def _evaluate_arrays(self, x, target, weight, batch_size: int = 256,
+                         on_device=None) -> Dict[str, float]:
+        """Loss and metrics of host arrays; ``on_device`` is their copy on the model's device
+        when the caller already made it (fit's validation data)."""
         plan = self._inference_plan(batch_size, for_loss=True)
+        x_dev, target_dev, weight_dev = (on_device if on_device is not None
+                                         else self._on_device(x, target, weight))
         with blas_single_thread(plan.flops(min(batch_size, x.shape[0]))):
-            outputs = self._backend.to_numpy(plan.predict(x, batch_size))
-        logs = {"loss": float(plan.loss_value(outputs, target, weight))}
+            outputs = plan.predict(x_dev, batch_size)
+        logs = {"loss": float(plan.loss_value(outputs, target_dev, weight_dev))}
         if self.metrics:
-            probabilities = apply_output_activation(np.array(outputs, copy=True), plan.fused)
+            probabilities = apply_output_activation(
+                np.array(self._backend.to_numpy(outputs), copy=True), plan.fused)
             logs.update(metrics_module.evaluate_metrics(self.metrics, target, probabilities,
                                                         weight))
         return logs
@@ -558,25 +612,33 @@ class Sequential:
         logs = self.evaluate(x, y, batch_size=max(1, len(x)), sample_weight=sample_weight)
         return logs if return_dict else logs["loss"]
 
-    def predict(self, x, batch_size: int = 256, verbose: Union[int, str] = 0) -> np.ndarray:
+    def predict(self, x, batch_size: int = 256, verbose: Union[int, str] = 0,
+                return_device_array: bool = False):
         """Outputs for ``x`` with dropout off: probabilities for sigmoid / softmax outputs.
 
         ``model.predict(x).argmax(1)`` gives the predicted classes of a softmax model, and
         ``model.predict(x) > 0.5`` those of a sigmoid one. ``verbose``: ``0`` (the default)
         prints nothing, ``1`` / ``2`` / ``"auto"`` one summary line.
+
+        ``x`` may be a NumPy array or, for a model on the GPU, a CuPy array; it is moved to the
+        model's device once. The result is a NumPy array, or with ``return_device_array=True``
+        an array on the model's device (a CuPy array on the GPU; NumPy on the CPU).
         """
         batch_size = check_positive_int(batch_size, "batch_size")
         verbose = _check_verbose(verbose)
         started = time.perf_counter()
-        x = check_features(x, self.dtype, self.input_dim)
+        x = self._features(x)
         self.build(x.shape[1])
         plan = self._inference_plan(batch_size)
         flops = plan.flops(min(batch_size, x.shape[0]))
+        x_dev = self._on_device(x)[0]
         if needs_pinning(flops):
             with blas_single_thread(flops):
-                result = self._backend.to_numpy(plan.predict(x, batch_size))
+                result = plan.predict(x_dev, batch_size)
         else:
-            result = self._backend.to_numpy(plan.predict(x, batch_size))
+            result = plan.predict(x_dev, batch_size)
+        if not return_device_array:
+            result = self._backend.to_numpy(result)
         if verbose:
             print(summary_line("Predict", x.shape[0], time.perf_counter() - started),
                   file=sys.stdout, flush=True)
@@ -640,12 +702,13 @@ class Sequential:
         target = get_backend(backend)
         if target is self._backend:
             return self
-        self._backend = target
-        if self.built:
-            weights = self.get_weights()
-            self.params = None
-            self.build(self.input_dim)
-            self.set_weights(weights)
+        if self.built:  # the same values on the new device; the layers point at them
+            host = np.array(self._backend.to_numpy(self.params), copy=True)
+            self._backend = target
+            self.params = target.asarray(host)
+            self._bind_layers()
+        else:
+            self._backend = target
         self._train_plan = None
         self._predict_plans = {}
         return self

@@ -1,8 +1,13 @@
 """Backend selection: where the numbers live and which kernels compute them.
 
-``cpu`` (Cython + OpenMP, the default), ``reference`` (pure NumPy, the test oracle) and, in a
-later release, ``cupy``. The active default comes from, in order: :func:`use_backend` /
-:func:`set_backend`, then the ``MLP_BACKEND`` environment variable, then ``"cpu"``.
+``cpu`` (Cython + OpenMP, the default), ``reference`` (pure NumPy, the test oracle) and ``cupy``
+(NVIDIA GPUs; needs the optional CuPy extra, ``pip install 'mlp-engine[cuda12]'``). The active
+default comes from, in order: :func:`use_backend` / :func:`set_backend`, then the
+``MLP_BACKEND`` environment variable, then ``"cpu"``.
+
+Backends are imported when first asked for: importing :mod:`mlp` never imports CuPy. Asking for
+``cupy`` where CuPy is missing, does not load, or sees no GPU raises
+:class:`BackendUnavailableError`, whose message says which.
 
 Examples
 --------
@@ -21,10 +26,25 @@ from typing import Dict, Iterator, Optional, Union
 
 from .base import Backend
 
-_MODULES = {"cpu": ".cpu", "reference": ".reference"}
-_CLASSES = {"cpu": "CPUBackend", "reference": "ReferenceBackend"}
-BACKENDS = tuple(_MODULES)
+_MODULES = {"cpu": ".cpu", "reference": ".reference", "cupy": ".cupy"}
+_CLASSES = {"cpu": "CPUBackend", "reference": "ReferenceBackend", "cupy": "CupyBackend"}
+BACKENDS = ("cpu", "reference")
+"""The backends that work on every machine (host memory)."""
+OPTIONAL_BACKENDS = ("cupy",)
+"""Backends that need an optional extra and hardware (``cupy``: CuPy and an NVIDIA GPU)."""
+ALL_BACKENDS = BACKENDS + OPTIONAL_BACKENDS
 """Names accepted by :func:`set_backend`, :func:`use_backend` and ``MLP_BACKEND``."""
+
+
+class BackendUnavailableError(RuntimeError):
+    """A known backend cannot run here (e.g. ``cupy`` without CuPy or without a GPU).
+
+    ``reason`` says why in one word: ``"not-installed"``, ``"import-failed"`` or ``"no-gpu"``.
+    """
+
+    def __init__(self, message: str, reason: str = "unavailable"):
+        super().__init__(message)
+        self.reason = reason
 
 _instances: Dict[str, Backend] = {}
 _state = threading.local()
@@ -34,7 +54,7 @@ _global_default: Optional[str] = None
 def _check_name(name: object, argument: str) -> str:
     if not isinstance(name, str) or name.lower() not in _MODULES:
         raise ValueError(
-            f"{argument}: unknown backend {name!r}. Valid backends are {list(BACKENDS)}."
+            f"{argument}: unknown backend {name!r}. Valid backends are {list(ALL_BACKENDS)}."
         )
     return name.lower()
 
@@ -51,6 +71,8 @@ def get_backend(name: Union[str, Backend, None] = None) -> Backend:
     ------
     ValueError
         If the name is unknown (the message lists the valid ones).
+    BackendUnavailableError
+        If the backend cannot run here (``cupy`` without CuPy or without a GPU).
     """
     if isinstance(name, Backend):
         return name
@@ -62,6 +84,21 @@ def get_backend(name: Union[str, Backend, None] = None) -> Backend:
         module = importlib.import_module(_MODULES[name], __name__)
         _instances[name] = getattr(module, _CLASSES[name])()
     return _instances[name]
+
+
+def available_backends() -> tuple:
+    """The names of :data:`ALL_BACKENDS` that can run here (``cupy`` only with CuPy and a GPU).
+
+    Checking ``cupy`` imports CuPy when it is installed.
+    """
+    names = list(BACKENDS)
+    for name in OPTIONAL_BACKENDS:
+        try:
+            get_backend(name)
+        except BackendUnavailableError:
+            continue
+        names.append(name)
+    return tuple(names)
 
 
 def _active_name() -> str:
@@ -83,6 +120,8 @@ def set_backend(name: str) -> None:
     ------
     ValueError
         If the name is unknown (the message lists the valid ones).
+    BackendUnavailableError
+        If the backend cannot run here (``cupy`` without CuPy or without a GPU).
     """
     global _global_default
     name = _check_name(name, "backend")
@@ -113,4 +152,5 @@ def use_backend(name: str) -> Iterator[Backend]:
         stack.pop()
 
 
-__all__ = ["Backend", "BACKENDS", "get_backend", "set_backend", "use_backend"]
+__all__ = ["ALL_BACKENDS", "Backend", "BackendUnavailableError", "BACKENDS", "OPTIONAL_BACKENDS",
+           "available_backends", "get_backend", "set_backend", "use_backend"]

@@ -1,0 +1,1053 @@
+"""The CuPy backend: the numbers live in GPU memory; GEMMs go to cuBLAS, the rest to fused kernels.
+
+Around each GEMM (``cupy.cublas.gemm``, which honours ``trans_*``, ``alpha``, ``beta`` and writes
+into a C-contiguous ``out`` without a copy) a few custom kernels do the rest in one pass each:
+
+* ``bias + activation`` after the forward GEMM (one ``ElementwiseKernel``; softmax adds one
+  row kernel, a thread block per row with the maximum subtracted);
+* the activation derivative before the backward GEMMs (one ``ElementwiseKernel`` or the softmax
+  row kernel), then ``db = dz.sum(0)`` (one CuPy reduction);
+* every loss with its gradient (one ``RawKernel``: a block per row writes the gradient and the
+  weighted per-row loss; a deterministic CuPy sum then gives the value);
+* each optimizer update over the whole flat parameter buffer (one ``ElementwiseKernel`` per
+  optimizer variant, exactly the formulas of :mod:`mlp.backends.base`);
+* dropout from the same counter-based hash as the CPU: the 64-bit stream key is computed on the
+  host by :func:`~mlp.backends.base.dropout_stream_key`, each element ``k`` takes
+  ``mix64(key + k * HASH_STEP)`` with unsigned 64-bit wraparound, so CPU and GPU masks are
+  bit-identical for one seed.
+
+A training step launches a small, fixed number of kernels and synchronises only where the
+interface asks for a Python float (the loss value, ``penalty``, ``global_norm``). Beyond the
+interface, :meth:`CupyBackend.loss_on_device` and :meth:`CupyBackend.penalty_on_device` return
+those values as 0-d device arrays (for an engine that reads the loss once per epoch),
+:meth:`CupyBackend.fits_in_memory` tells whether a data set fits on the GPU, and
+:meth:`CupyBackend.synchronize` waits for the GPU (for timing).
+
+CuPy is imported when the backend is first created, never when :mod:`mlp` is imported; a missing
+CuPy, a CuPy that fails to load and a machine without a visible GPU each give a
+:class:`~mlp.backends.BackendUnavailableError` that says which. Kernels are compiled once per
+dtype on first use (CuPy also keeps the binaries in its on-disk cache) and held in module-level
+caches.
+
+Arrays
+------
+Operations accept CuPy arrays on the backend's GPU, and, for convenience, host (NumPy) inputs,
+which they copy to the GPU. Buffers written in place (``out=``, ``grad=``, optimizer state,
+``scale_`` / ``clip_``) must be CuPy arrays on that GPU: a NumPy buffer, or an array on another
+GPU, is a clear ``ValueError``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import BackendUnavailableError
+from .base import (
+    ACTIVATIONS_NEEDING_PREACTIVATION,
+    HASH_STEP,
+    LOSSES,
+    PROBABILITY_EPSILON,
+    Backend,
+    dropout_stream_key,
+    resolve_activation,
+    resolve_alpha,
+)
+
+INSTALL_HINT = ("pip install 'mlp-engine[cuda12]' (CUDA 12 driver) or 'mlp-engine[cuda13]' "
+                "(CUDA 13); or install the cupy-cuda12x / cupy-cuda13x wheel that matches your "
+                "driver")
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+cp: Any = None
+"""The ``cupy`` module, bound by :func:`load_cupy` once CuPy imported and a GPU was found."""
+
+ACTIVATION_CODES = {"linear": 0, "relu": 1, "leaky_relu": 2, "elu": 3, "sigmoid": 4, "tanh": 5,
+                    "softmax": 6, "gelu": 7, "swish": 8}
+LOSS_CODES = {name: code for code, name in enumerate(LOSSES)}
+"""Kernel codes of the losses: the order of :data:`~mlp.backends.base.LOSSES` (0 = MSE, ...)."""
+assert LOSSES == ("mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
+                  "binary_crossentropy_from_logits", "categorical_crossentropy",
+                  "categorical_crossentropy_from_logits"), "update the loss kernel's codes"
+
+MAX_BLOCK = 256
+"""Threads per block of the row kernels (softmax, losses): a power of two, 32 to 256."""
+
+
+# =========================================================================== loading CuPy
+def load_cupy():
+    """Import CuPy and check that a CUDA GPU is visible; return the ``cupy`` module.
+
+    Raises
+    ------
+    BackendUnavailableError
+        With ``reason`` ``"not-installed"`` (no ``cupy`` module), ``"import-failed"`` (CuPy is
+        there but does not load, e.g. no CUDA libraries) or ``"no-gpu"`` (CuPy loads but the
+        CUDA runtime reports no device, or no usable driver).
+    """
+    global cp
+    try:
+        import cupy
+    except ModuleNotFoundError as error:
+        if error.name not in (None, "cupy") and not str(error.name).startswith("cupy"):
+            raise BackendUnavailableError(
+                f"backend 'cupy': CuPy is installed but failed to import ({error}); "
+                f"reinstall it: {INSTALL_HINT}", reason="import-failed") from error
+        raise BackendUnavailableError(
+            f"backend 'cupy': CuPy is not installed ({INSTALL_HINT})",
+            reason="not-installed") from error
+    except Exception as error:  # ImportError from missing CUDA libraries, and the like
+        raise BackendUnavailableError(
+            f"backend 'cupy': CuPy is installed but failed to import ({type(error).__name__}: "
+            f"{error}); check that the CuPy wheel matches the CUDA version of the driver "
+            f"({INSTALL_HINT})", reason="import-failed") from error
+    try:
+        count = int(cupy.cuda.runtime.getDeviceCount())
+    except Exception as error:  # CUDARuntimeError: no driver, no device, driver too old
+        raise BackendUnavailableError(
+            f"backend 'cupy': CuPy is installed but no CUDA GPU is visible "
+            f"({type(error).__name__}: {error}); check the NVIDIA driver (nvidia-smi) and "
+            f"CUDA_VISIBLE_DEVICES", reason="no-gpu") from error
+    if count < 1:
+        raise BackendUnavailableError(
+            "backend 'cupy': CuPy is installed but no CUDA GPU is visible (the CUDA runtime "
+            "reports 0 devices); check the NVIDIA driver (nvidia-smi) and CUDA_VISIBLE_DEVICES",
+            reason="no-gpu")
+    cp = cupy
+    return cupy
+
+
+def availability() -> Tuple[bool, str]:
+    """``(True, "")`` when the backend can be created here, else ``(False, the reason)``."""
+    try:
+        load_cupy()
+    except BackendUnavailableError as error:
+        return False, str(error)
+    return True, ""
+
+
+# =========================================================================== CUDA sources
+_MATH = r"""
+__device__ __forceinline__ float mlp_exp(float x) { return expf(x); }
+__device__ __forceinline__ double mlp_exp(double x) { return exp(x); }
+__device__ __forceinline__ float mlp_expm1(float x) { return expm1f(x); }
+__device__ __forceinline__ double mlp_expm1(double x) { return expm1(x); }
+__device__ __forceinline__ float mlp_log(float x) { return logf(x); }
+__device__ __forceinline__ double mlp_log(double x) { return log(x); }
+__device__ __forceinline__ float mlp_log1p(float x) { return log1pf(x); }
+__device__ __forceinline__ double mlp_log1p(double x) { return log1p(x); }
+__device__ __forceinline__ float mlp_tanh(float x) { return tanhf(x); }
+__device__ __forceinline__ double mlp_tanh(double x) { return tanh(x); }
+__device__ __forceinline__ float mlp_erf(float x) { return erff(x); }
+__device__ __forceinline__ double mlp_erf(double x) { return erf(x); }
+__device__ __forceinline__ float mlp_sqrt(float x) { return sqrtf(x); }
+__device__ __forceinline__ double mlp_sqrt(double x) { return sqrt(x); }
+__device__ __forceinline__ float mlp_abs(float x) { return fabsf(x); }
+__device__ __forceinline__ double mlp_abs(double x) { return fabs(x); }
+
+/* Logistic function that never overflows: exp is only taken of -|z|. */
+template <typename F> __device__ __forceinline__ F mlp_sigmoid(F z) {
+    const F e = mlp_exp(-mlp_abs(z));
+    const F s = (F)1 / ((F)1 + e);
+    return z >= (F)0 ? s : e * s;
+}
+
+/* sign(x) with sign(0) = 0 and NaN kept. */
+template <typename F> __device__ __forceinline__ F mlp_sign(F x) {
+    return x > (F)0 ? (F)1 : (x < (F)0 ? (F)-1 : x);
+}
+
+/* Activation codes: 0 linear, 1 relu, 2 leaky_relu, 3 elu, 4 sigmoid, 5 tanh, 6 softmax (done by
+   the row kernel, linear here), 7 gelu (exact, erf), 8 swish. */
+template <typename F> __device__ __forceinline__ F mlp_act(F z, int act, F alpha) {
+    switch (act) {
+    case 1: return z <= (F)0 ? (F)0 : z;
+    case 2: return z > (F)0 ? z : alpha * z;
+    case 3: return z > (F)0 ? z : alpha * mlp_expm1(z);
+    case 4: return mlp_sigmoid(z);
+    case 5: return mlp_tanh(z);
+    case 7: return (F)0.5 * z * ((F)1 + mlp_erf(z * (F)0.70710678118654752440));
+    case 8: return z * mlp_sigmoid(z);
+    default: return z;
+    }
+}
+
+/* dy * f'(z), written with the output y except for gelu and swish, which need z. */
+template <typename F> __device__ __forceinline__ F mlp_act_grad(F dy, F y, F z, int act, F alpha) {
+    switch (act) {
+    case 1: return y > (F)0 ? dy : (F)0;
+    case 2: return y > (F)0 ? dy : alpha * dy;
+    case 3: return y > (F)0 ? dy : dy * (y + alpha);
+    case 4: return dy * (y * ((F)1 - y));
+    case 5: return dy * ((F)1 - y * y);
+    case 7: return dy * ((F)0.5 * ((F)1 + mlp_erf(z * (F)0.70710678118654752440))
+                         + z * ((F)0.39894228040143267794 * mlp_exp((F)-0.5 * z * z)));
+    case 8: {
+        const F s = mlp_sigmoid(z);
+        return dy * (s * ((F)1 + z * ((F)1 - s)));
+    }
+    default: return dy;
+    }
+}
+"""
+
+_HASH = r"""
+/* The SplitMix64 finaliser (mlp.backends.base.mix64); unsigned arithmetic wraps mod 2**64. */
+__device__ __forceinline__ unsigned long long mlp_mix64(unsigned long long z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+"""
+
+_BLOCK_REDUCE = r"""
+/* Block-wide reductions; blockDim.x must be a power of two <= 256 and every thread must call
+   them (they synchronise). The order of the additions is fixed, so results are reproducible. */
+__device__ __forceinline__ double mlp_block_sum(double v, double* sh) {
+    const int tid = threadIdx.x;
+    sh[tid] = v;
+    __syncthreads();
+    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
+        if (tid < s) sh[tid] += sh[tid + s];
+        __syncthreads();
+    }
+    const double r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+template <typename F> __device__ __forceinline__ F mlp_block_max(F v, F* sh) {
+    const int tid = threadIdx.x;
+    sh[tid] = v;
+    __syncthreads();
+    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
+        if (tid < s) {
+            const F other = sh[tid + s];
+            if (other > sh[tid]) sh[tid] = other;
+        }
+        __syncthreads();
+    }
+    const F r = sh[0];
+    __syncthreads();
+    return r;
+}
+"""
+
+_SOFTMAX_SOURCE = r"""
+/* One thread block per row of a C-contiguous (rows, cols) array; y may be z (in place). */
+extern "C" __global__ void mlp_softmax_rows(const T* z, T* y, const long long rows,
+                                            const long long cols) {
+    __shared__ T sh_max[256];
+    __shared__ double sh_sum[256];
+    const long long row = blockIdx.x;
+    if (row >= rows) return;
+    const int tid = threadIdx.x;
+    const int nt = blockDim.x;
+    const T* zr = z + row * cols;
+    T* yr = y + row * cols;
+    T top = zr[0];
+    for (long long j = tid; j < cols; j += nt) {
+        const T v = zr[j];
+        if (v > top) top = v;
+    }
+    top = mlp_block_max(top, sh_max);          /* every read of z ends before any write of y */
+    double total = 0.0;
+    for (long long j = tid; j < cols; j += nt) {
+        const T e = mlp_exp(zr[j] - top);
+        yr[j] = e;
+        total += (double)e;
+    }
+    total = mlp_block_sum(total, sh_sum);
+    const T inv = (T)(1.0 / total);
+    for (long long j = tid; j < cols; j += nt) yr[j] = yr[j] * inv;
+}
+
+/* dz = y * (dy - sum(dy * y)) row by row; dz may be dy (in place). */
+extern "C" __global__ void mlp_softmax_grad_rows(const T* dy, const T* y, T* dz,
+                                                 const long long rows, const long long cols) {
+    __shared__ double sh_sum[256];
+    const long long row = blockIdx.x;
+    if (row >= rows) return;
+    const int tid = threadIdx.x;
+    const int nt = blockDim.x;
+    const T* dyr = dy + row * cols;
+    const T* yr = y + row * cols;
+    T* dzr = dz + row * cols;
+    double dot = 0.0;
+    for (long long j = tid; j < cols; j += nt) dot += (double)(dyr[j] * yr[j]);
+    dot = mlp_block_sum(dot, sh_sum);          /* every read of dy ends before any write of dz */
+    const T d = (T)dot;
+    for (long long j = tid; j < cols; j += nt) dzr[j] = yr[j] * (dyr[j] - d);
+}
+"""
+
+_LOSS_SOURCE = r"""
+/* Loss codes: the order of mlp.backends.base.LOSSES. */
+#define L_MSE 0
+#define L_MAE 1
+#define L_HUBER 2
+#define L_BCE 3
+#define L_BCE_LOGITS 4
+#define L_CCE 5
+#define L_CCE_LOGITS 6
+
+/* One thread block per row: writes the gradient of the weighted mean loss for the row into grad
+   and w_i * l_i into row_loss[i]. target is read when use_target, labels (int64 class indices)
+   when use_labels, weight when use_weight; unused pointers may point anywhere. A label outside
+   [0, m) gives a NaN loss and a zero gradient row (never an out-of-bounds access). */
+extern "C" __global__ void mlp_loss_rows(
+        const T* pred, const T* target, const long long* labels, const T* weight, T* grad,
+        double* row_loss, const long long rows, const long long m, const int kind,
+        const int use_target, const int use_labels, const int use_weight,
+        const T inv_n, const T delta, const T eps) {
+    __shared__ double sh_sum[256];
+    __shared__ T sh_max[256];
+    const long long row = blockIdx.x;
+    if (row >= rows) return;
+    const int tid = threadIdx.x;
+    const int nt = blockDim.x;
+    const T* p = pred + row * m;
+    const T* t = target + (use_target ? row * m : 0);
+    T* g = grad + row * m;
+    const T w = use_weight ? weight[row] : (T)1;
+    const T scale = w * inv_n;
+    const T mean_scale = scale / (T)m;
+    const T lo = eps;
+    const T hi = (T)1 - eps;
+    double acc = 0.0;
+    double value = 0.0;
+    long long j;
+
+    if (kind == L_MSE) {
+        for (j = tid; j < m; j += nt) {
+            const T e = p[j] - t[j];
+            acc += (double)(e * e);
+            g[j] = (T)2 * e * mean_scale;
+        }
+        value = mlp_block_sum(acc, sh_sum) / (double)m;
+    } else if (kind == L_MAE) {
+        for (j = tid; j < m; j += nt) {
+            const T e = p[j] - t[j];
+            acc += (double)mlp_abs(e);
+            g[j] = mlp_sign(e) * mean_scale;
+        }
+        value = mlp_block_sum(acc, sh_sum) / (double)m;
+    } else if (kind == L_HUBER) {
+        for (j = tid; j < m; j += nt) {
+            const T e = p[j] - t[j];
+            const T a = mlp_abs(e);
+            if (a <= delta) {
+                acc += (double)((T)0.5 * e * e);
+                g[j] = e * mean_scale;
+            } else {
+                acc += (double)(delta * (a - (T)0.5 * delta));
+                g[j] = delta * mlp_sign(e) * mean_scale;
+            }
+        }
+        value = mlp_block_sum(acc, sh_sum) / (double)m;
+    } else if (kind == L_BCE) {
+        for (j = tid; j < m; j += nt) {
+            T pc = p[j];
+            pc = pc < lo ? lo : (pc > hi ? hi : pc);
+            const T tj = t[j];
+            acc -= (double)(tj * mlp_log(pc) + ((T)1 - tj) * mlp_log1p(-pc));
+            g[j] = (pc - tj) / (pc * ((T)1 - pc)) * mean_scale;
+        }
+        value = mlp_block_sum(acc, sh_sum) / (double)m;
+    } else if (kind == L_BCE_LOGITS) {
+        for (j = tid; j < m; j += nt) {
+            const T e = p[j];
+            const T tj = t[j];
+            acc += (double)((e > (T)0 ? e : (T)0) - e * tj + mlp_log1p(mlp_exp(-mlp_abs(e))));
+            g[j] = (mlp_sigmoid(e) - tj) * mean_scale;
+        }
+        value = mlp_block_sum(acc, sh_sum) / (double)m;
+    } else if (kind == L_CCE) {
+        if (use_labels) {
+            const long long label = labels[row];
+            if (label >= 0 && label < m) {
+                T pc = p[label];
+                pc = pc < lo ? lo : (pc > hi ? hi : pc);
+                const T gl = -scale / pc;
+                for (j = tid; j < m; j += nt) g[j] = j == label ? gl : (T)0;
+                value = -(double)mlp_log(pc);
+            } else {
+                for (j = tid; j < m; j += nt) g[j] = (T)0;
+                value = __longlong_as_double(0x7ff8000000000000LL);
+            }
+        } else {
+            for (j = tid; j < m; j += nt) {
+                T pc = p[j];
+                pc = pc < lo ? lo : (pc > hi ? hi : pc);
+                acc -= (double)(t[j] * mlp_log(pc));
+                g[j] = -t[j] / pc * scale;
+            }
+            value = mlp_block_sum(acc, sh_sum);
+        }
+    } else {  /* L_CCE_LOGITS: softmax + cross-entropy from logits */
+        T top = p[0];
+        for (j = tid; j < m; j += nt) {
+            const T v = p[j];
+            if (v > top) top = v;
+        }
+        top = mlp_block_max(top, sh_max);
+        double s = 0.0;
+        for (j = tid; j < m; j += nt) {
+            const T e = mlp_exp(p[j] - top);
+            g[j] = e;                           /* this thread reads it back below */
+            s += (double)e;
+        }
+        const T st = (T)mlp_block_sum(s, sh_sum);
+        const T lse = top + mlp_log(st);
+        if (use_labels) {
+            const long long label = labels[row];
+            const bool ok = label >= 0 && label < m;
+            for (j = tid; j < m; j += nt) {
+                const T soft = g[j] / st * scale;
+                g[j] = ok ? (j == label ? soft - scale : soft) : (T)0;
+            }
+            value = ok ? (double)(lse - p[label]) : __longlong_as_double(0x7ff8000000000000LL);
+        } else {
+            double tsum = 0.0;
+            for (j = tid; j < m; j += nt) {
+                tsum += (double)t[j];
+                acc += (double)(t[j] * (lse - p[j]));
+            }
+            const T ts = (T)mlp_block_sum(tsum, sh_sum);
+            value = mlp_block_sum(acc, sh_sum);
+            for (j = tid; j < m; j += nt) g[j] = (g[j] / st * ts - t[j]) * scale;
+        }
+    }
+    if (tid == 0) row_loss[row] = (double)w * value;
+}
+"""
+
+_C_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+
+# =========================================================================== kernel caches
+_elementwise: Dict[str, Any] = {}
+"""``ElementwiseKernel`` / ``ReductionKernel`` objects by name (each compiles once per dtype)."""
+_raw: Dict[Tuple[str, np.dtype], Any] = {}
+"""``RawKernel`` objects by (name, dtype)."""
+
+
+def _ew(name: str, in_params: str, out_params: str, body: str, preamble: str = _MATH):
+    """The ElementwiseKernel ``name``, created on first use."""
+    kernel = _elementwise.get(name)
+    if kernel is None:
+        kernel = cp.ElementwiseKernel(in_params, out_params, body, name, preamble=preamble)
+        _elementwise[name] = kernel
+    return kernel
+
+
+def _reduction(name: str, map_expr: str):
+    """A ``sum(map_expr(x))`` ReductionKernel accumulating in float64, created on first use."""
+    kernel = _elementwise.get(name)
+    if kernel is None:
+        kernel = cp.ReductionKernel("T x", "float64 y", map_expr, "a + b", "y = a", "0", name,
+                                    reduce_type="float64")
+        _elementwise[name] = kernel
+    return kernel
+
+
+def _raw_kernel(name: str, source: str, dtype: np.dtype):
+    """The RawKernel ``name`` of ``source`` compiled for ``dtype`` (as the typedef ``T``)."""
+    key = (name, dtype)
+    kernel = _raw.get(key)
+    if kernel is None:
+        code = f"typedef {_C_TYPES[dtype]} T;\n" + _MATH + _BLOCK_REDUCE + source
+        kernel = cp.RawKernel(code, name)
+        _raw[key] = kernel
+    return kernel
+
+
+def _bias_act_kernel(with_bias: bool, with_preact: bool):
+    """``y = f(z [+ b])`` and optionally ``pre = z [+ b]``; ``b`` broadcasts along rows."""
+    name = f"mlp_act_forward{'_bias' if with_bias else ''}{'_pre' if with_preact else ''}"
+    in_params = "T z" + (", T b" if with_bias else "") + ", float64 alpha, int32 act"
+    out_params = "T y" + (", T pre" if with_preact else "")
+    body = ("const T v = z" + (" + b" if with_bias else "") + ";\n"
+            + ("pre = v;\n" if with_preact else "")
+            + "y = mlp_act(v, act, (T)alpha);")
+    return _ew(name, in_params, out_params, body)
+
+
+def _act_grad_kernel():
+    return _ew("mlp_act_backward", "T dy, T y, T z, float64 alpha, int32 act", "T dz",
+               "dz = mlp_act_grad(dy, y, z, act, (T)alpha);")
+
+
+def _dropout_kernel():
+    return _ew("mlp_dropout", "T x, uint64 key, float64 rate, T keep", "T y",
+               f"""
+               const unsigned long long bits =
+                   mlp_mix64(key + (unsigned long long)i * {HASH_STEP:#x}ULL);
+               const double u = (double)(bits >> 40) * 5.9604644775390625e-08;
+               const T mask = u >= rate ? keep : (T)0;
+               y = x * mask;
+               """, preamble=_HASH)
+
+
+def _sgd_kernel(momentum: bool):
+    if not momentum:
+        return _ew("mlp_sgd", "T grad, T lr, T wd", "T param",
+                   "const T g = grad + wd * param;\n"
+                   "param = param - lr * g;")
+    return _ew("mlp_sgd_momentum", "T grad, T lr, T wd, T mu, int32 nesterov",
+               "T param, T velocity",
+               "const T g = grad + wd * param;\n"
+               "const T v = mu * velocity + g;\n"
+               "velocity = v;\n"
+               "const T d = nesterov ? g + mu * v : v;\n"
+               "param = param - lr * d;")
+
+
+def _adam_kernel(amsgrad: bool):
+    name = "mlp_adam_amsgrad" if amsgrad else "mlp_adam"
+    out_params = "T param, T m1, T m2" + (", T m2max" if amsgrad else "")
+    second = ("const T s = (m2max > vv || m2max != m2max) ? m2max : vv;\n"
+              "m2max = s;\n") if amsgrad else "const T s = vv;\n"
+    return _ew(name,
+               "T grad, T lr, T wd, T decay, T b1, T omb1, T b2, T omb2, T bc1, T bc2, T eps, "
+               "int32 decoupled",
+               out_params,
+               "T p = param;\n"
+               "T g;\n"
+               "if (decoupled) { p = p * decay; g = grad; } else { g = grad + wd * p; }\n"
+               "const T mm = b1 * m1 + omb1 * g;\n"
+               "m1 = mm;\n"
+               "const T vv = b2 * m2 + omb2 * g * g;\n"
+               "m2 = vv;\n"
+               + second +
+               "param = p - lr * (mm / bc1) / (mlp_sqrt(s / bc2) + eps);")
+
+
+def _rmsprop_kernel(momentum: bool, centered: bool):
+    name = f"mlp_rmsprop{'_momentum' if momentum else ''}{'_centered' if centered else ''}"
+    out_params = ("T param, T ms" + (", T mg" if centered else "")
+                  + (", T vel" if momentum else ""))
+    body = ("const T g = grad + wd * param;\n"
+            "const T s2 = rho * ms + omr * g * g;\n"
+            "ms = s2;\n")
+    if centered:
+        body += ("const T a = rho * mg + omr * g;\n"
+                 "mg = a;\n"
+                 "const T var = s2 - a * a;\n"
+                 "const T denom = mlp_sqrt(var < (T)0 ? (T)0 : var) + eps;\n")
+    else:
+        body += "const T denom = mlp_sqrt(s2) + eps;\n"
+    if momentum:
+        body += ("const T u = mu * vel + g / denom;\n"
+                 "vel = u;\n"
+                 "param = param - lr * u;")
+    else:
+        body += "param = param - lr * g / denom;"
+    return _ew(name, "T grad, T lr, T wd, T rho, T omr, T eps, T mu", out_params, body)
+
+
+def _adagrad_kernel():
+    return _ew("mlp_adagrad", "T grad, T lr, T wd, T eps", "T param, T acc",
+               "const T g = grad + wd * param;\n"
+               "const T a = acc + g * g;\n"
+               "acc = a;\n"
+               "param = param - lr * g / (mlp_sqrt(a) + eps);")
+
+
+def _penalty_grad_kernel():
+    return _ew("mlp_penalty_grad", "T param, T l1, T l2x2", "T grad",
+               "grad = grad + (l1 * mlp_sign(param) + l2x2 * param);")
+
+
+def _scale_kernel():
+    return _ew("mlp_scale", "T factor", "T x", "x = x * factor;")
+
+
+def _clip_kernel():
+    return _ew("mlp_clip", "T limit", "T x",
+               "const T lo = -limit;\n"
+               "x = x < lo ? lo : (x > limit ? limit : x);")
+
+
+def _block_for(cols: int) -> int:
+    """Threads per row block: the smallest power of two >= cols, between 32 and MAX_BLOCK."""
+    block = 32
+    while block < cols and block < MAX_BLOCK:
+        block *= 2
+    return block
+
+
+# =========================================================================== helpers
+def _dtype_of(x) -> np.dtype:
+    dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+    return dtype if dtype in FLOAT_DTYPES else np.dtype(np.float64)
+
+
+def _describe(x) -> str:
+    if isinstance(x, np.ndarray):
+        return f"a NumPy (host) array {x.dtype.name} {x.shape}"
+    if cp is not None and isinstance(x, cp.ndarray):
+        return (f"a CuPy array {x.dtype.name} {x.shape} on GPU {x.device.id} "
+                f"(C-contiguous: {x.flags.c_contiguous})")
+    return type(x).__name__
+
+
+class CupyBackend(Backend):
+    """CuPy kernels on the GPU: cuBLAS GEMMs plus fused elementwise / row kernels.
+
+    Parameters
+    ----------
+    device : int, optional
+        The CUDA device to work on; defaults to CuPy's current device when the backend is created.
+
+    Raises
+    ------
+    BackendUnavailableError
+        When CuPy is not installed, does not load, or sees no GPU (the message says which).
+    """
+
+    name = "cupy"
+
+    def __init__(self, device: Optional[int] = None):
+        cupy = load_cupy()
+        self.device_id = int(cupy.cuda.Device().id if device is None else device)
+        try:
+            from cupy import cublas as cupy_cublas
+            self._cublas_gemm = getattr(cupy_cublas, "gemm", None)
+        except Exception:  # pragma: no cover - very old CuPy
+            self._cublas_gemm = None
+
+    # ----------------------------------------------------------------- helpers
+    def _check_device(self, x, name: str) -> None:
+        device = x.device.id
+        if device != self.device_id:
+            raise ValueError(
+                f"{name}: the array is on GPU {device} but this cupy backend works on GPU "
+                f"{self.device_id}; copy it first (with cupy.cuda.Device({self.device_id}): "
+                f"cupy.asarray(x))")
+
+    def _dev(self, x, dtype, name: str, contiguous: bool = True):
+        """``x`` as a CuPy array of ``dtype`` on this GPU, C-contiguous (or F when allowed).
+
+        Host arrays (NumPy, lists) are copied to the GPU; device arrays are used as they are
+        when they already fit.
+        """
+        if isinstance(x, cp.ndarray):
+            self._check_device(x, name)
+            if x.dtype != dtype:
+                x = x.astype(dtype)
+            if contiguous and not x.flags.c_contiguous:
+                x = cp.ascontiguousarray(x)
+            elif not (x.flags.c_contiguous or x.flags.f_contiguous):
+                x = cp.ascontiguousarray(x)
+            return x
+        if hasattr(x, "__cuda_array_interface__"):  # another GPU library's array
+            return self._dev(cp.asarray(x), dtype, name, contiguous)
+        with cp.cuda.Device(self.device_id):
+            return cp.asarray(np.asarray(x, dtype=dtype, order="C"))
+
+    def _out(self, out, shape, dtype, name: str = "out"):
+        """Check (or allocate) a C-contiguous output buffer on this GPU."""
+        shape = tuple(int(s) for s in shape)
+        if out is None:
+            with cp.cuda.Device(self.device_id):
+                return cp.empty(shape, dtype=dtype)
+        if not isinstance(out, cp.ndarray):
+            raise ValueError(
+                f"{name}: expected a CuPy array on GPU {self.device_id} (the cupy backend "
+                f"writes its results in GPU memory), got {_describe(out)}; allocate it with "
+                f"backend.empty(...) or move it with backend.asarray(...)")
+        self._check_device(out, name)
+        if out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
+            raise ValueError(
+                f"{name}: expected a C-contiguous {np.dtype(dtype).name} array of shape "
+                f"{shape}, got {out.dtype.name} {out.shape} "
+                f"(C-contiguous: {out.flags.c_contiguous})")
+        return out
+
+    def _flat(self, x, name: str, dtype=None):
+        """Check a buffer updated in place: a 1-D C-contiguous float CuPy array on this GPU."""
+        if not isinstance(x, cp.ndarray):
+            raise ValueError(
+                f"{name}: expected a 1-D C-contiguous CuPy array on GPU {self.device_id} (it is "
+                f"updated in place in GPU memory), got {_describe(x)}")
+        self._check_device(x, name)
+        if (x.ndim != 1 or not x.flags.c_contiguous or x.dtype not in FLOAT_DTYPES
+                or (dtype is not None and x.dtype != dtype)):
+            want = np.dtype(dtype).name if dtype is not None else "float32 or float64"
+            raise ValueError(f"{name}: expected a 1-D C-contiguous {want} buffer, got "
+                             f"{x.dtype.name} {x.shape} (C-contiguous: {x.flags.c_contiguous})")
+        return x
+
+    def _grad_of(self, grad, param):
+        """The gradient of ``param`` as a flat device array of its dtype and size."""
+        grad = self._dev(grad, param.dtype, "grad").reshape(-1)
+        if grad.size != param.size:
+            raise ValueError(f"grad: expected {param.size} elements like param, got {grad.size}")
+        return grad
+
+    def _scalar(self, dtype, value: float):
+        return np.dtype(dtype).type(value)
+
+    def _gemm(self, trans_a: bool, trans_b: bool, a, b, out, alpha: float, beta: float) -> None:
+        """``out = alpha * op(a) @ op(b) + beta * out`` through cuBLAS, written into ``out``."""
+        if out.size == 0:
+            return
+        inner = a.shape[0] if trans_a else a.shape[1]
+        if inner == 0:
+            if beta == 0.0:
+                out.fill(0)
+            else:
+                self.scale_(out.reshape(-1), beta)
+            return
+        if self._cublas_gemm is not None:
+            self._cublas_gemm("T" if trans_a else "N", "T" if trans_b else "N", a, b, out=out,
+                              alpha=float(alpha), beta=float(beta))
+            return
+        product = cp.matmul(a.T if trans_a else a, b.T if trans_b else b)  # pragma: no cover
+        if beta == 0.0:  # pragma: no cover
+            cp.multiply(product, out.dtype.type(alpha), out=out)
+        else:  # pragma: no cover
+            out *= out.dtype.type(beta)
+            out += out.dtype.type(alpha) * product
+
+    def _softmax(self, z, y) -> None:
+        rows, cols = z.shape
+        if rows == 0 or cols == 0:
+            return
+        kernel = _raw_kernel("mlp_softmax_rows", _SOFTMAX_SOURCE, np.dtype(z.dtype))
+        kernel((rows,), (_block_for(cols),), (z, y, np.int64(rows), np.int64(cols)))
+
+    def _softmax_grad(self, dy, y, dz) -> None:
+        rows, cols = dy.shape
+        if rows == 0 or cols == 0:
+            return
+        kernel = _raw_kernel("mlp_softmax_grad_rows", _SOFTMAX_SOURCE, np.dtype(dy.dtype))
+        kernel((rows,), (_block_for(cols),), (dy, y, dz, np.int64(rows), np.int64(cols)))
+
+    def _bias_act(self, z, b, activation: str, alpha: float, y, preact) -> None:
+        """``y = f(z + b)`` (softmax: ``z + b`` only), ``preact = z + b`` when given."""
+        code = ACTIVATION_CODES["linear" if activation == "softmax" else activation]
+        if code == 0 and b is None and preact is None and y is z:
+            return
+        kernel = _bias_act_kernel(b is not None, preact is not None)
+        args = [z] + ([b] if b is not None else []) + [np.float64(alpha), np.int32(code), y]
+        if preact is not None:
+            args.append(preact)
+        kernel(*args)
+
+    # ------------------------------------------------------------------ arrays
+    def asarray(self, x: Any, dtype: Any = None) -> Any:
+        if isinstance(x, cp.ndarray) or hasattr(x, "__cuda_array_interface__"):
+            x = cp.asarray(x)
+            self._check_device(x, "x")
+            return cp.ascontiguousarray(x, dtype=dtype)
+        with cp.cuda.Device(self.device_id):
+            return cp.asarray(np.asarray(x, dtype=dtype, order="C"))
+
+    def to_numpy(self, x: Any) -> Any:
+        if isinstance(x, cp.ndarray):
+            return cp.asnumpy(x)
+        return np.asarray(x)
+
+    def empty(self, shape: Sequence[int], dtype: Any) -> Any:
+        with cp.cuda.Device(self.device_id):
+            return cp.empty(shape, dtype=dtype)
+
+    def zeros(self, shape: Sequence[int], dtype: Any) -> Any:
+        with cp.cuda.Device(self.device_id):
+            return cp.zeros(shape, dtype=dtype)
+
+    def fits_in_memory(self, nbytes: int, fraction: float = 0.5) -> bool:
+        """Whether ``nbytes`` more would take at most ``fraction`` of the GPU's free memory
+        (CuPy's pool of freed blocks counted as free). Not part of the interface: the model uses
+        it to decide whether a training set moves to the GPU at once or batch by batch."""
+        free, _total = cp.cuda.Device(self.device_id).mem_info
+        free += cp.get_default_memory_pool().free_bytes()
+        return nbytes <= fraction * free
+
+    def synchronize(self) -> None:
+        """Wait for every kernel queued on the current stream (for timing; not in the interface)."""
+        cp.cuda.get_current_stream().synchronize()
+
+    # -------------------------------------------------------------------- GEMM
+    def matmul(self, a, b, out=None, trans_a: bool = False, trans_b: bool = False,
+               alpha: float = 1.0, beta: float = 0.0):
+        dtype = _dtype_of(a)
+        a = self._dev(a, dtype, "a", contiguous=False)
+        b = self._dev(b, dtype, "b", contiguous=False)
+        m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
+        k_b, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
+        if k != k_b:
+            raise ValueError(f"b: inner dimensions do not match: op(a) is {(m, k)}, op(b) is "
+                             f"{(k_b, n)}")
+        if beta != 0.0 and out is None:
+            raise ValueError("out: required when beta is not 0 (it is accumulated into)")
+        out = self._out(out, (m, n), dtype)
+        self._gemm(bool(trans_a), bool(trans_b), a, b, out, alpha, beta)
+        return out
+
+    # ------------------------------------------------------------- activations
+    def activation_forward(self, z, activation: str, alpha: Optional[float] = None, out=None):
+        activation = resolve_activation(activation)
+        dtype = _dtype_of(z)
+        z = self._dev(z, dtype, "z")
+        out = self._out(out, z.shape, dtype)
+        if activation == "softmax":
+            self._softmax(z, out)
+        else:
+            self._bias_act(z, None, activation, resolve_alpha(activation, alpha), out, None)
+        return out
+
+    def activation_backward(self, dy, y, z, activation: str, alpha: Optional[float] = None,
+                            out=None):
+        activation = resolve_activation(activation)
+        dtype = _dtype_of(dy)
+        dy = self._dev(dy, dtype, "dy")
+        y = self._dev(y, dtype, "y")
+        z = self._preact(z, activation, dtype)
+        out = self._out(out, dy.shape, dtype)
+        self._act_grad(dy, y, z, activation, resolve_alpha(activation, alpha), out)
+        return out
+
+    def _preact(self, z, activation: str, dtype):
+        if activation not in ACTIVATIONS_NEEDING_PREACTIVATION:
+            return None
+        if z is None:
+            raise ValueError(f"z: the derivative of {activation!r} needs the pre-activation, "
+                             f"got None")
+        return self._dev(z, dtype, "z")
+
+    def _act_grad(self, dy, y, z, activation: str, alpha: float, dz) -> None:
+        """``dz = dy * f'(z)`` (``dz`` may be ``dy``); ``z`` is None unless gelu / swish."""
+        if activation == "softmax":
+            self._softmax_grad(dy, y, dz)
+        elif activation == "linear":
+            if dz is not dy:
+                cp.copyto(dz, dy)
+        else:
+            _act_grad_kernel()(dy, y, y if z is None else z, np.float64(alpha),
+                               np.int32(ACTIVATION_CODES[activation]), dz)
+
+    # ------------------------------------------------------------------- dense
+    def dense_forward(self, x, w, b, activation: str = "linear", alpha: Optional[float] = None,
+                      out=None, preact=None):
+        activation = resolve_activation(activation)
+        dtype = _dtype_of(x)
+        x = self._dev(x, dtype, "x", contiguous=False)
+        w = self._dev(w, dtype, "w", contiguous=False)
+        if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[0]:
+            raise ValueError(f"w: expected shape ({x.shape[-1]}, units) for x of shape "
+                             f"{x.shape}, got {w.shape}")
+        shape = (x.shape[0], w.shape[1])
+        if b is not None:
+            b = self._dev(b, dtype, "b").reshape(-1)
+            if b.shape != (shape[1],):
+                raise ValueError(f"b: expected shape ({shape[1]},), got {b.shape}")
+        out = self._out(out, shape, dtype)
+        preact = None if preact is None else self._out(preact, shape, dtype, "preact")
+        self._gemm(False, False, x, w, out, 1.0, 0.0)
+        self._bias_act(out, b, activation, resolve_alpha(activation, alpha), out, preact)
+        if activation == "softmax":
+            self._softmax(out, out)
+        return out
+
+    def dense_backward(self, x, w, y, dy, activation: str = "linear",
+                       alpha: Optional[float] = None, preact=None, dw=None, db=None, dx=None,
+                       need_dx: bool = True, need_db: bool = True, dz=None
+                       ) -> Tuple[Any, Any, Any]:
+        activation = resolve_activation(activation)
+        dtype = _dtype_of(x)
+        x = self._dev(x, dtype, "x", contiguous=False)
+        w = self._dev(w, dtype, "w", contiguous=False)
+        if dz is not None and dz is dy:  # in place: dz overwrites dy
+            dy = dz = self._out(dz, getattr(dz, "shape", ()), dtype, "dz")
+        else:
+            dy = self._dev(dy, dtype, "dy")
+            dz = self._out(dz, dy.shape, dtype, "dz")
+        y = self._dev(y, dtype, "y")
+        preact = self._preact(preact, activation, dtype)
+        dw = self._out(dw, w.shape, dtype, "dw")
+        db = self._out(db, (w.shape[1],), dtype, "db") if need_db else None
+        dx = self._out(dx, x.shape, dtype, "dx") if need_dx else None
+        self._act_grad(dy, y, preact, activation, resolve_alpha(activation, alpha), dz)
+        if need_db:
+            cp.sum(dz, axis=0, out=db)
+        self._gemm(True, False, x, dz, dw, 1.0, 0.0)
+        if need_dx:
+            self._gemm(False, True, dz, w, dx, 1.0, 0.0)
+        return dw, db, dx
+
+    # ------------------------------------------------------------------ losses
+    def loss(self, name: str, pred, target, sample_weight=None, grad=None, delta: float = 1.0
+             ) -> Tuple[float, Any]:
+        total, grad, rows = self._loss(name, pred, target, sample_weight, grad, delta)
+        return float(total) / rows, grad  # the one synchronisation of a training step
+
+    def loss_on_device(self, name: str, pred, target, sample_weight=None, grad=None,
+                       delta: float = 1.0) -> Tuple[Any, Any]:
+        """:meth:`loss` without the synchronisation: the value is a 0-d float64 CuPy array.
+
+        Not part of the :class:`~mlp.backends.base.Backend` interface; for an engine that sums
+        batch losses on the GPU and reads them once per epoch.
+        """
+        total, grad, rows = self._loss(name, pred, target, sample_weight, grad, delta)
+        return total / rows, grad
+
+    def _loss(self, name, pred, target, sample_weight, grad, delta):
+        if name not in LOSSES:
+            raise ValueError(f"name: unknown loss {name!r}. Supported losses are {list(LOSSES)}.")
+        dtype = _dtype_of(pred)
+        pred = self._dev(pred, dtype, "pred")
+        if pred.ndim != 2:
+            raise ValueError(f"pred: expected a 2-D (batch, outputs) array, got {pred.shape}")
+        rows, cols = pred.shape
+        target_ndim = target.ndim if hasattr(target, "ndim") else np.ndim(target)
+        labels = None
+        if target_ndim == 1 and name.startswith("categorical"):
+            labels = self._dev(target, np.dtype(np.int64), "target")
+            if labels.shape != (rows,):
+                raise ValueError(f"target: expected {rows} class indices, got {labels.shape}")
+            target = None
+        else:
+            target = self._dev(target, dtype, "target")
+            if target.shape != pred.shape:
+                raise ValueError(f"target: expected shape {pred.shape} like pred, got "
+                                 f"{target.shape}")
+        weight = None
+        if sample_weight is not None:
+            weight = self._dev(sample_weight, dtype, "sample_weight").reshape(-1)
+            if weight.shape != (rows,):
+                raise ValueError(f"sample_weight: expected ({rows},), got {weight.shape}")
+        grad = self._out(grad, pred.shape, dtype, "grad")
+        with cp.cuda.Device(self.device_id):
+            row_loss = cp.empty(rows, dtype=np.float64)
+        if rows and cols:
+            kernel = _raw_kernel("mlp_loss_rows", _LOSS_SOURCE, dtype)
+            scalar = dtype.type
+            kernel((rows,), (_block_for(cols),), (
+                pred, pred if target is None else target, pred if labels is None else labels,
+                pred if weight is None else weight, grad, row_loss, np.int64(rows),
+                np.int64(cols), np.int32(LOSS_CODES[name]), np.int32(target is not None),
+                np.int32(labels is not None), np.int32(weight is not None),
+                scalar(1.0 / rows), scalar(delta), scalar(PROBABILITY_EPSILON)))
+        return row_loss.sum(), grad, max(rows, 1)
+
+    # -------------------------------------------------------------- optimizers
+    def sgd_update(self, param, grad, velocity, lr: float, momentum: float = 0.0,
+                   nesterov: bool = False, weight_decay: float = 0.0) -> None:
+        param = self._flat(param, "param")
+        grad = self._grad_of(grad, param)
+        t = param.dtype.type
+        if momentum != 0.0:
+            velocity = self._flat(velocity, "velocity", param.dtype)
+            _sgd_kernel(True)(grad, t(lr), t(weight_decay), t(momentum), np.int32(bool(nesterov)),
+                              param, velocity)
+        else:
+            _sgd_kernel(False)(grad, t(lr), t(weight_decay), param)
+
+    def adam_update(self, param, grad, m, v, v_max, step: int, lr: float, beta_1: float,
+                    beta_2: float, epsilon: float, weight_decay: float = 0.0,
+                    decoupled: bool = False, amsgrad: bool = False) -> None:
+        param = self._flat(param, "param")
+        grad = self._grad_of(grad, param)
+        m = self._flat(m, "m", param.dtype)
+        v = self._flat(v, "v", param.dtype)
+        t = param.dtype.type
+        # Scalars are formed in double precision on the host, as the reference's Python floats,
+        # then rounded once to the parameter dtype.
+        args = [grad, t(lr), t(weight_decay), t(1.0 - lr * weight_decay), t(beta_1),
+                t(1.0 - beta_1), t(beta_2), t(1.0 - beta_2), t(1.0 - beta_1 ** step),
+                t(1.0 - beta_2 ** step), t(epsilon), np.int32(bool(decoupled)), param, m, v]
+        if amsgrad:
+            args.append(self._flat(v_max, "v_max", param.dtype))
+        _adam_kernel(bool(amsgrad))(*args)
+
+    def rmsprop_update(self, param, grad, mean_square, lr: float, rho: float, epsilon: float,
+                       momentum: float = 0.0, velocity=None, centered: bool = False,
+                       mean_grad=None, weight_decay: float = 0.0) -> None:
+        param = self._flat(param, "param")
+        grad = self._grad_of(grad, param)
+        mean_square = self._flat(mean_square, "mean_square", param.dtype)
+        t = param.dtype.type
+        use_momentum = momentum > 0
+        args = [grad, t(lr), t(weight_decay), t(rho), t(1.0 - rho), t(epsilon), t(momentum),
+                param, mean_square]
+        if centered:
+            args.append(self._flat(mean_grad, "mean_grad", param.dtype))
+        if use_momentum:
+            args.append(self._flat(velocity, "velocity", param.dtype))
+        _rmsprop_kernel(use_momentum, bool(centered))(*args)
+
+    def adagrad_update(self, param, grad, accumulator, lr: float, epsilon: float,
+                       weight_decay: float = 0.0) -> None:
+        param = self._flat(param, "param")
+        grad = self._grad_of(grad, param)
+        accumulator = self._flat(accumulator, "accumulator", param.dtype)
+        t = param.dtype.type
+        _adagrad_kernel()(grad, t(lr), t(weight_decay), t(epsilon), param, accumulator)
+
+    def add_penalty_gradient(self, grad, param, l1: float = 0.0, l2: float = 0.0) -> None:
+        grad = self._flat(grad, "grad")
+        param = self._dev(param, grad.dtype, "param").reshape(-1)
+        if param.size != grad.size:
+            raise ValueError(f"param: expected {grad.size} elements like grad, got {param.size}")
+        t = grad.dtype.type
+        _penalty_grad_kernel()(param, t(l1), t(2 * l2), grad)
+
+    def penalty(self, param, l1: float = 0.0, l2: float = 0.0) -> float:
+        return float(self.penalty_on_device(param, l1, l2))
+
+    def penalty_on_device(self, param, l1: float = 0.0, l2: float = 0.0):
+        """:meth:`penalty` as a 0-d float64 CuPy array (no synchronisation; not in the
+        interface)."""
+        param = self._dev(param, _dtype_of(param), "param", contiguous=False)
+        value = cp.zeros((), dtype=np.float64)
+        if l1:
+            value = value + float(l1) * _reduction("mlp_sum_abs", "fabs((double)x)")(param)
+        if l2:
+            value = value + float(l2) * _reduction("mlp_sum_sq", "(double)x * (double)x")(param)
+        return value
+
+    def global_norm(self, arrays: Sequence[Any]) -> float:
+        total = None
+        for index, array in enumerate(arrays):
+            array = self._dev(array, _dtype_of(array), f"arrays[{index}]", contiguous=False)
+            squares = _reduction("mlp_sum_sq", "(double)x * (double)x")(array)
+            total = squares if total is None else total + squares
+        return 0.0 if total is None else math.sqrt(float(total))
+
+    def scale_(self, x, factor: float) -> None:
+        x = self._flat(x, "x")
+        _scale_kernel()(x.dtype.type(factor), x)
+
+    def clip_(self, x, limit: float) -> None:
+        x = self._flat(x, "x")
+        _clip_kernel()(x.dtype.type(limit), x)
+
+    # ----------------------------------------------------------------- dropout
+    def dropout_mask(self, shape: Tuple[int, int], rate: float, seed: int, step: int,
+                     layer: int, dtype: Any):
+        with cp.cuda.Device(self.device_id):
+            ones = cp.ones(tuple(shape), dtype=dtype)
+        return self.dropout_forward(ones, rate, seed, step, layer, out=ones)
+
+    def dropout_forward(self, x, rate: float, seed: int, step: int, layer: int, out=None):
+        dtype = _dtype_of(x)
+        x = self._dev(x, dtype, "x")
+        out = self._out(out, x.shape, dtype)
+        if x.size:
+            key = dropout_stream_key(int(seed), int(step), int(layer))
+            keep = dtype.type(1.0 / (1.0 - rate))
+            # 1-D views: the kernel's index i is then the row-major flat index k of the hash.
+            # In place, one view object serves as input and output (CuPy would copy an input
+            # that is another view of an output's memory).
+            flat_x = x.reshape(-1)
+            flat_out = flat_x if out is x else out.reshape(-1)
+            _dropout_kernel()(flat_x, np.uint64(key), np.float64(rate), keep, flat_out)
+        return out
+
+    def dropout_backward(self, dy, rate: float, seed: int, step: int, layer: int, out=None):
+        return self.dropout_forward(dy, rate, seed, step, layer, out=out)
