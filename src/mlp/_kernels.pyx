@@ -404,6 +404,7 @@ cdef inline void _act_grad_rows(const floating* dy, const floating* y, const flo
                                 int act, floating alpha) noexcept nogil:
     """``dz = dy * f'`` on rows [r0, r1); ``dz`` may alias ``dy``; ``z`` may be NULL unless needed."""
     cdef Py_ssize_t i
+    cdef floating g
     if act == A_SOFTMAX:
         for i in range(r0, r1):
             _softmax_grad_row(dy + i * cols, y + i * cols, dz + i * cols, cols)
@@ -415,7 +416,8 @@ cdef inline void _act_grad_rows(const floating* dy, const floating* y, const flo
         return
     if act == A_RELU:
         for i in range(r0 * cols, r1 * cols):
-            dz[i] = dy[i] if y[i] > 0 else 0
+            g = dy[i]  # loaded unconditionally so that the select is a blend, not a branch
+            dz[i] = g if y[i] > 0 else <floating>0
         return
     if z == NULL:
         for i in range(r0 * cols, r1 * cols):
@@ -567,19 +569,34 @@ cdef inline void _grad_bias_tile(const floating* dy, const floating* y, const fl
     cdef double acc[COL_TILE]
     cdef Py_ssize_t i, j, width = c1 - c0
     cdef Py_ssize_t at
-    cdef floating v
+    cdef floating v, out
     for j in range(width):
         acc[j] = 0
-    for i in range(rows):
-        at = i * cols + c0
-        for j in range(width):
-            if apply_act:
+    if apply_act and act == A_RELU:
+        # both operands loaded unconditionally: the select compiles to a blend, not a branch
+        # that mispredicts on every other element
+        for i in range(rows):
+            at = i * cols + c0
+            for j in range(width):
+                v = dy[at + j]
+                out = v if y[at + j] > 0 else <floating>0
+                dz[at + j] = out
+                acc[j] += out
+    elif apply_act and act != A_LINEAR:
+        for i in range(rows):
+            at = i * cols + c0
+            for j in range(width):
                 v = _act_grad_scalar(dy[at + j], y[at + j],
                                      z[at + j] if z != NULL else <floating>0, act, alpha)
                 dz[at + j] = v
-            else:
-                v = dz[at + j]
-            acc[j] += v
+                acc[j] += v
+    else:
+        for i in range(rows):
+            at = i * cols + c0
+            for j in range(width):
+                v = dy[at + j] if apply_act else dz[at + j]
+                dz[at + j] = v
+                acc[j] += v
     if db != NULL:
         for j in range(width):
             db[c0 + j] = <floating>acc[j]
