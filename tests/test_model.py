@@ -646,8 +646,13 @@ def test_ragged_input_is_a_clear_error():
 def test_integer_and_boolean_inputs_are_accepted(data):
     x, y = data
     model = small_model()
-    model.fit((x > 0), y.astype(int), epochs=1, verbose=0)
-    model.fit(np.round(x).astype(np.int32), y.astype(bool), epochs=1, verbose=0)
+    history = model.fit((x > 0), y.astype(int), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    history = model.fit(np.round(x).astype(np.int32), y.astype(bool), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    # the same numbers as float input give the same predictions
+    as_float = np.round(x).astype(model.dtype)
+    assert np.array_equal(model.predict(np.round(x).astype(np.int32)), model.predict(as_float))
 
 
 def test_class_labels_out_of_range_for_softmax(data):
