@@ -623,6 +623,7 @@ class HostAdapter:
 
     def __init__(self, backend, to_device: Callable, to_host: Callable):
         self.backend, self.to_device, self.to_host = backend, to_device, to_host
+        self.calls = 0  # backend methods called through the adapter
 
     def __getattr__(self, method):
         target = getattr(self.backend, method)
@@ -630,6 +631,7 @@ class HostAdapter:
             return target
 
         def call(*args, **kwargs):
+            self.calls += 1
             copies: Dict[int, Tuple[np.ndarray, Any]] = {}
 
             def down(value):
@@ -888,7 +890,9 @@ every memory layout, every activation / loss, in-place and allocating calls."""
 
 @pytest.mark.parametrize("test_name", PROPERTY_TESTS)
 def test_kernel_suite_properties(device, test_name):
+    calls = device.adapter.calls
     getattr(device.suite(), test_name)()
+    assert device.adapter.calls > calls, "the suite did not run through the cupy backend"
 
 
 @pytest.mark.parametrize("m, k, n", [(64, 784, 128), (300, 257, 129), (1, 784, 128),
@@ -896,9 +900,11 @@ def test_kernel_suite_properties(device, test_name):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matmul_fixed_shapes(device, m, k, n, dtype):
     suite = device.suite()
+    device.adapter.calls = 0
     for trans_a in (False, True):
         for trans_b in (False, True):
             suite.test_matmul_fixed_shapes(m, k, n, dtype, trans_a, trans_b)
+    assert device.adapter.calls >= 4, "the suite did not run through the cupy backend"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -906,25 +912,31 @@ def test_matmul_fixed_shapes(device, m, k, n, dtype):
                                                   (300, 257, 129)])
 def test_dense_fixed_shapes(device, batch, inputs, units, dtype):
     suite = device.suite()
+    calls = device.adapter.calls
     for activation in ("relu", "softmax", "gelu", "swish"):
         suite.test_dense_forward_fixed_shapes(batch, inputs, units, dtype, activation)
         suite.test_dense_backward_fixed_shapes(batch, inputs, units, dtype, activation)
+    assert device.adapter.calls > calls, "the suite did not run through the cupy backend"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_activations_extreme_and_large(device, activation, dtype):
     suite = device.suite()
+    calls = device.adapter.calls
     suite.test_activations_on_extreme_values(activation, dtype)
     suite.test_activations_on_large_arrays(activation, dtype)
+    assert device.adapter.calls > calls, "the suite did not run through the cupy backend"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", LOSSES)
 def test_losses_many_rows_and_extremes(device, name, dtype):
     suite = device.suite()
+    calls = device.adapter.calls
     suite.test_loss_on_many_rows(name, dtype)
     suite.test_loss_on_extreme_values(name, dtype)
+    assert device.adapter.calls > calls, "the suite did not run through the cupy backend"
 
 
 def _optimizer_cases():
@@ -937,14 +949,18 @@ def _optimizer_cases():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kind, hyper", _optimizer_cases())
 def test_optimizer_updates(device, kind, hyper, dtype, size):
+    calls = device.adapter.calls
     device.suite().test_optimizer_update(kind, hyper, dtype, size)
+    assert device.adapter.calls > calls, "the suite did not run through the cupy backend"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dropout_large_and_rate(device, dtype):
     suite = device.suite()
+    calls = device.adapter.calls
     suite.test_dropout_on_a_large_array(dtype)
     suite.test_dropout_drops_about_rate()
+    assert device.adapter.calls > calls, "the suite did not run through the cupy backend"
 
 
 # =========================================================================== device arrays
