@@ -116,7 +116,8 @@ def _split(X: np.ndarray, y: np.ndarray, seed: int):
     return X_train, X_val, X_test, y_train, y_val, y_test
 
 
-def _architecture(model: Sequential) -> str:
+def describe_architecture(model: Sequential) -> str:
+    """The layers as one line, e.g. ``Dense(32, relu) -> Dropout(0.2) -> Dense(1, sigmoid)``."""
     parts = []
     for layer in model.layers:
         if isinstance(layer, Dropout):
@@ -165,7 +166,7 @@ def binary_flow(backend: Optional[str] = None, epochs: int = DEFAULT_EPOCHS, see
         Dense(1, activation="sigmoid"),
     ], seed=seed, backend=backend)
     model.compile(optimizer=Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
-    print_fn(f"  model: {_architecture(model)}, {model.count_params():,} parameters; "
+    print_fn(f"  model: {describe_architecture(model)}, {model.count_params():,} parameters; "
              f"Adam(1e-3), binary cross-entropy")
     stopper = EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)
     printer = EpochPrinter(print_fn=print_fn)
@@ -220,7 +221,7 @@ def multiclass_flow(backend: Optional[str] = None, epochs: int = DEFAULT_EPOCHS,
         Dense(n_classes, activation="softmax"),
     ], seed=seed, backend=backend)
     model.compile(optimizer=Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
-    print_fn(f"  model: {_architecture(model)}, {model.count_params():,} parameters; "
+    print_fn(f"  model: {describe_architecture(model)}, {model.count_params():,} parameters; "
              f"Adam(1e-3), categorical cross-entropy")
     stopper = EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)
     printer = EpochPrinter(print_fn=print_fn)

@@ -508,20 +508,6 @@ def load_preprocessing(model_path: str) -> Dict[str, Any]:
 
 
 # ============================================================================== model
-def _architecture(model) -> str:
-    from .layers import Dense, Dropout
-
-    parts = []
-    for layer in model.layers:
-        if isinstance(layer, Dropout):
-            parts.append(f"Dropout({layer.rate:g})")
-        elif isinstance(layer, Dense):
-            parts.append(f"Dense({layer.units}, {layer.activation})")
-        else:
-            parts.append(type(layer).__name__)
-    return " -> ".join(parts)
-
-
 def build_model(n_features: int, task: str, n_classes: int, hidden: Sequence[int],
                 dropout: float, learning_rate: float, seed: int, backend: Optional[str]):
     """The network ``mlp train`` trains: ReLU hidden layers (each followed by dropout)."""
@@ -584,7 +570,7 @@ def command_demo(args: argparse.Namespace) -> int:
 
 
 def command_train(args: argparse.Namespace) -> int:
-    from ._demo import EpochPrinter
+    from ._demo import EpochPrinter, describe_architecture
     from .callbacks import EarlyStopping
     from .data import to_categorical, train_test_split
 
@@ -672,7 +658,7 @@ def command_train(args: argparse.Namespace) -> int:
     model, loss = build_model(len(features), task, n_classes, args.hidden, dropout,
                               args.learning_rate, args.seed, args.backend)
     model.build()
-    _say(f"model: {_architecture(model)}, {model.count_params():,} parameters; "
+    _say(f"model: {describe_architecture(model)}, {model.count_params():,} parameters; "
          f"Adam({args.learning_rate:g}), {loss}")
     callbacks: List[Any] = []
     stopper = None
