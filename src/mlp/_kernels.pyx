@@ -15,7 +15,7 @@ Every entry point sets flush-to-zero on each thread it uses and restores it afte
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport erf, erff, exp, expf, expm1, expm1f, fabs, fabsf, log, log1p, log1pf, logf
-from libc.math cimport sqrt, sqrtf, tanh, tanhf
+from libc.math cimport pow, sqrt, sqrtf, tanh, tanhf
 from libc.stdint cimport int64_t, uint64_t
 
 from ._blas cimport gemm_rowmajor
@@ -826,6 +826,13 @@ cdef struct OptimizerArgs:
     double inv_sqrt_bc2 # adam: 1 / sqrt(1 - beta_2**t)
 
 
+cdef inline void _set_adam_step(OptimizerArgs* o, double lr, long long step) noexcept nogil:
+    """Fold the learning rate and Adam's bias corrections for (1-based) ``step`` into ``o``."""
+    o.lr = lr
+    o.step_size = lr / (1.0 - pow(o.beta_1, <double>step))
+    o.inv_sqrt_bc2 = 1.0 / sqrt(1.0 - pow(o.beta_2, <double>step))
+
+
 cdef inline void _sgd_range(floating* param, const floating* grad, floating* vel,
                             Py_ssize_t i0, Py_ssize_t i1, OptimizerArgs* o) noexcept nogil:
     cdef Py_ssize_t i
@@ -1191,21 +1198,16 @@ def sgd_update(floating[::1] param, const floating[::1] grad, floating[::1] velo
 
 def adam_update(floating[::1] param, const floating[::1] grad, floating[::1] m, floating[::1] v,
                 floating[::1] v_max, double lr, double beta_1, double beta_2, double epsilon,
-                double step_size, double inv_sqrt_bc2, double weight_decay, bint decoupled,
+                long long step, double weight_decay, bint decoupled,
                 bint amsgrad):
-    """Adam step in place; the caller computes the bias corrections of the step count.
-
-    ``step_size = lr / (1 - beta_1**t)`` and ``inv_sqrt_bc2 = 1 / sqrt(1 - beta_2**t)``.
-    """
+    """Adam step in place; ``step`` counts from 1 (it sets the bias corrections)."""
     cdef OptimizerArgs o
     cdef floating* vmp = NULL
     o.kind = 1
-    o.lr = lr
     o.beta_1 = beta_1
     o.beta_2 = beta_2
     o.epsilon = epsilon
-    o.step_size = step_size
-    o.inv_sqrt_bc2 = inv_sqrt_bc2
+    _set_adam_step(&o, lr, step)
     o.weight_decay = weight_decay
     o.decoupled = decoupled
     o.amsgrad = amsgrad
@@ -1313,7 +1315,6 @@ def dropout(floating[::1] out, const floating[::1] x, uint64_t seed, uint64_t st
 # The Python side (mlp._fused_plan) lays out every buffer once; this code only walks them.
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
-from libc.math cimport pow
 
 cdef enum:
     STEP_DENSE = 0
@@ -1492,8 +1493,7 @@ cdef void _plan_update(PlanSpec* s, double lr, long long step, floating* tag) no
                          <floating>(s.global_clipnorm / norm), <floating>0)
     s.opt.lr = lr
     if s.opt.kind == 1:
-        s.opt.step_size = lr / (1.0 - pow(s.opt.beta_1, <double>step))
-        s.opt.inv_sqrt_bc2 = 1.0 / sqrt(1.0 - pow(s.opt.beta_2, <double>step))
+        _set_adam_step(&s.opt, lr, step)
     _update(_f(s.params, tag), grads, _f(s.s1, tag), _f(s.s2, tag), _f(s.s3, tag), s.n_params,
             &s.opt)
 

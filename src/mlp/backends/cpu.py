@@ -197,10 +197,8 @@ class CPUBackend(Backend):
         m = _flat_inplace(m, "m", param.dtype)
         v = _flat_inplace(v, "v", param.dtype)
         v_max = _flat_inplace(v_max, "v_max", param.dtype) if amsgrad else None
-        step_size = lr / (1.0 - beta_1 ** step)
-        inv_sqrt_bc2 = 1.0 / math.sqrt(1.0 - beta_2 ** step)
         _kernels.adam_update(param, grad, m, v, v_max, float(lr), float(beta_1), float(beta_2),
-                             float(epsilon), step_size, inv_sqrt_bc2, float(weight_decay),
+                             float(epsilon), int(step), float(weight_decay),
                              bool(decoupled), bool(amsgrad))
 
     def rmsprop_update(self, param, grad, mean_square, lr, rho, epsilon, momentum=0.0,
