@@ -52,7 +52,7 @@ def _openmp_flags():
 def _extensions():
     compile_args, link_args = _openmp_flags()
     if sys.platform != "win32":
-        compile_args += ["-O3", "-fno-math-errno", "-fno-trapping-math"]
+        compile_args += ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"]
         if os.environ.get("MLP_NATIVE", "0") not in ("", "0"):
             compile_args.append("-march=native")
     kernels = Extension(

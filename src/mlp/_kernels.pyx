@@ -28,6 +28,16 @@ cdef extern from "_platform.h" nogil:
     int mlp_ftz_supported()
     int mlp_ftz_active()
 
+cdef extern from "_simd.h" nogil:
+    void mlp_adam_f32(float* param, const float* grad, float* m, float* v, float* vmax,
+                      Py_ssize_t i0, Py_ssize_t i1, float b1, float b2, float step,
+                      float inv_bc2, float eps, float wd, float shrink, int decoupled,
+                      int amsgrad)
+    void mlp_adam_f64(double* param, const double* grad, double* m, double* v, double* vmax,
+                      Py_ssize_t i0, Py_ssize_t i1, double b1, double b2, double step,
+                      double inv_bc2, double eps, double wd, double shrink, int decoupled,
+                      int amsgrad)
+
 # Activation codes (the Python side maps names to these).
 cdef enum: A_LINEAR = 0
 cdef enum: A_RELU = 1
@@ -69,10 +79,11 @@ cdef enum: REDUCE_CHUNK = 32768          # elements per partial sum of a flat re
 cdef enum: REDUCE_MAX_PARTS = 64
 
 # Below these sizes work runs on the calling thread: entering a parallel region and waking the
-# other threads costs more than it saves. Measured on a 2-core machine (benchmarks/kernels.py,
-# benchmarks/run.py); tunable through set_parallel_thresholds for measurements.
-cdef Py_ssize_t PAR_MIN_ELEMENTS = 131072
-cdef double GEMM_PAR_MIN_FLOPS = 3.2e7
+# other threads costs more than it saves. Measured on a 2-core AMD EPYC (Zen 5) VM by sweeping
+# both with set_parallel_thresholds over benchmarks/run.py's configs: B (784-128-10, batch 64)
+# trained 1.45x faster at (32768, 4e6) than at (131072, 3.2e7); smaller values gained nothing.
+cdef Py_ssize_t PAR_MIN_ELEMENTS = 32768
+cdef double GEMM_PAR_MIN_FLOPS = 4e6
 
 cdef double SQRT1_2 = 0.70710678118654752440
 cdef double INV_SQRT_2PI = 0.39894228040143267794
@@ -853,32 +864,16 @@ cdef inline void _sgd_range(floating* param, const floating* grad, floating* vel
 cdef inline void _adam_range(floating* param, const floating* grad, floating* m, floating* v,
                              floating* vmax, Py_ssize_t i0, Py_ssize_t i1,
                              OptimizerArgs* o) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating g, mi, vi, s
-    cdef floating b1 = <floating>o.beta_1, b2 = <floating>o.beta_2
-    cdef floating c1 = 1 - b1, c2 = 1 - b2
-    cdef floating step = <floating>o.step_size, inv_bc2 = <floating>o.inv_sqrt_bc2
-    cdef floating eps = <floating>o.epsilon, wd = <floating>o.weight_decay
-    cdef floating shrink = <floating>(1.0 - o.lr * o.weight_decay)
-    # flags in locals: read through ``o`` inside the loop, they would block vectorisation
-    cdef bint decoupled = o.decoupled, amsgrad = o.amsgrad
-    for i in range(i0, i1):
-        if decoupled:
-            param[i] = param[i] * shrink
-            g = grad[i]
-        else:
-            g = grad[i] + wd * param[i]
-        mi = b1 * m[i] + c1 * g
-        vi = b2 * v[i] + c2 * g * g
-        m[i] = mi
-        v[i] = vi
-        if amsgrad:
-            if vi > vmax[i]:
-                vmax[i] = vi
-            s = vmax[i]
-        else:
-            s = vi
-        param[i] = param[i] - step * mi / (_sqrt(s) * inv_bc2 + eps)
+    # the loop lives in _simd.h, compiled for each x86 vector width
+    if floating is float:
+        mlp_adam_f32(param, grad, m, v, vmax, i0, i1, <float>o.beta_1, <float>o.beta_2,
+                     <float>o.step_size, <float>o.inv_sqrt_bc2, <float>o.epsilon,
+                     <float>o.weight_decay, <float>(1.0 - o.lr * o.weight_decay),
+                     o.decoupled, o.amsgrad)
+    else:
+        mlp_adam_f64(param, grad, m, v, vmax, i0, i1, o.beta_1, o.beta_2, o.step_size,
+                     o.inv_sqrt_bc2, o.epsilon, o.weight_decay, 1.0 - o.lr * o.weight_decay,
+                     o.decoupled, o.amsgrad)
 
 
 cdef inline void _rmsprop_range(floating* param, const floating* grad, floating* ms,

@@ -1,0 +1,71 @@
+/* Elementwise loops compiled once per x86 vector width and picked at load time.
+ *
+ * The extension is built for the baseline x86-64 ISA (SSE2), so the compiler vectorises its
+ * loops 4 floats wide. The optimizer updates are bound by division and square-root throughput,
+ * which doubles with every doubling of the vector width: on x86-64 Linux with GCC these loops
+ * are cloned for AVX-512 and AVX2 and the dynamic loader picks the widest clone the CPU runs
+ * (an ifunc). Elsewhere they compile once, for the build's ISA.
+ *
+ * Results do not depend on the clone chosen: every element is computed by the same sequence of
+ * IEEE operations (the build sets -ffp-contract=off, so no clone fuses a multiply and an add).
+ */
+#ifndef MLP_SIMD_H
+#define MLP_SIMD_H
+
+#include <math.h>
+#include <stddef.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define MLP_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define MLP_CLONES
+#endif
+
+/* Adam / AdamW / AMSGrad over elements [i0, i1). ``step`` is lr / (1 - beta_1^t),
+ * ``inv_bc2`` is 1 / sqrt(1 - beta_2^t); the four flag combinations get their own loop so that
+ * each one vectorises without branches. */
+#define MLP_DEFINE_ADAM(NAME, T, SQRT)                                                          \
+MLP_CLONES static void NAME(T* restrict param, const T* restrict grad, T* restrict m,           \
+                            T* restrict v, T* restrict vmax, ptrdiff_t i0, ptrdiff_t i1,        \
+                            T b1, T b2, T step, T inv_bc2, T eps, T wd, T shrink,              \
+                            int decoupled, int amsgrad) {                                       \
+    const T c1 = 1 - b1, c2 = 1 - b2;                                                           \
+    ptrdiff_t i;                                                                                \
+    if (!decoupled && !amsgrad) {                                                               \
+        for (i = i0; i < i1; i++) {                                                             \
+            T g = grad[i] + wd * param[i];                                                      \
+            T mi = b1 * m[i] + c1 * g;                                                          \
+            T vi = b2 * v[i] + c2 * g * g;                                                      \
+            m[i] = mi;                                                                          \
+            v[i] = vi;                                                                          \
+            param[i] = param[i] - step * mi / (SQRT(vi) * inv_bc2 + eps);                       \
+        }                                                                                       \
+    } else if (decoupled && !amsgrad) {                                                         \
+        for (i = i0; i < i1; i++) {                                                             \
+            T p = param[i] * shrink;                                                            \
+            T g = grad[i];                                                                      \
+            T mi = b1 * m[i] + c1 * g;                                                          \
+            T vi = b2 * v[i] + c2 * g * g;                                                      \
+            m[i] = mi;                                                                          \
+            v[i] = vi;                                                                          \
+            param[i] = p - step * mi / (SQRT(vi) * inv_bc2 + eps);                              \
+        }                                                                                       \
+    } else {                                                                                    \
+        for (i = i0; i < i1; i++) {                                                             \
+            T p = decoupled ? param[i] * shrink : param[i];                                     \
+            T g = decoupled ? grad[i] : grad[i] + wd * param[i];                                \
+            T mi = b1 * m[i] + c1 * g;                                                          \
+            T vi = b2 * v[i] + c2 * g * g;                                                      \
+            T top = vi > vmax[i] ? vi : vmax[i];                                                \
+            m[i] = mi;                                                                          \
+            v[i] = vi;                                                                          \
+            vmax[i] = top;                                                                      \
+            param[i] = p - step * mi / (SQRT(top) * inv_bc2 + eps);                             \
+        }                                                                                       \
+    }                                                                                           \
+}
+
+MLP_DEFINE_ADAM(mlp_adam_f32, float, sqrtf)
+MLP_DEFINE_ADAM(mlp_adam_f64, double, sqrt)
+
+#endif
