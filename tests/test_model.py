@@ -127,6 +127,51 @@ def test_predict_in_chunks_equals_one_chunk(data):
                                rtol=1e-13)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_small_predict_path_matches_the_general_path(dtype, monkeypatch):
+    """predict's short path for a few rows in the model's layout (no conversion) gives the
+    bits of the general path, reports bad rows like it, and sees every weight change."""
+    from mlp._fused_plan import FusedCPUPlan
+
+    taken = []
+    short_path = FusedCPUPlan.predict_small
+    monkeypatch.setattr(FusedCPUPlan, "predict_small",
+                        lambda plan, x: taken.append(short_path(plan, x)) or taken[-1])
+    x, y = binary_data(60, 5, dtype=dtype)
+    model = small_model(n_in=5, dtype=dtype, optimizer="adam")
+    model.fit(x, y, epochs=2, verbose=0)
+    row = np.ascontiguousarray(x[:1])
+    general = model.predict(x[:1].tolist())  # a list: converted on the general path
+    assert not taken
+    fast = model.predict(row)
+    assert len(taken) == 1 and taken[0] is fast
+    assert fast.dtype == np.dtype(dtype) and fast.shape == (1, 1)
+    np.testing.assert_array_equal(fast, general)
+    # other layouts and dtypes take the general path to the same numbers
+    other = np.float32 if dtype == "float64" else np.float64
+    np.testing.assert_allclose(model.predict(x[:3].astype(other)), model.predict(x[:3]),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(model.predict(np.asfortranarray(x[:4])), model.predict(x[:4]))
+    np.testing.assert_array_equal(model.predict(x[:8:2]), model.predict(x[[0, 2, 4, 6]]))
+    bad = row.copy()
+    bad[0, 2] = np.nan
+    with pytest.raises(ValueError, match="x"):
+        model.predict(bad)
+    with pytest.raises(ValueError, match="x"):
+        model.predict(np.ones((1, 4), dtype))
+    with pytest.raises(ValueError, match="batch_size"):
+        model.predict(row, batch_size=0)
+    # new weights, by training or by hand, are seen at once
+    model.fit(x, y, epochs=1, verbose=0)
+    after_fit = model.predict(row)
+    assert not np.array_equal(after_fit, fast)
+    weights = model.get_weights()
+    model.set_weights([np.zeros_like(w) for w in weights])
+    np.testing.assert_array_equal(model.predict(row), np.full((1, 1), 0.5, dtype))
+    model.set_weights(weights)
+    np.testing.assert_array_equal(model.predict(row), after_fit)
+
+
 @pytest.mark.parametrize("backend", ["cpu", "reference"])
 def test_evaluate_matches_manual_computation(data, backend):
     x, y = data

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels
+from ._threading import needs_pinning
 from .backends.base import PROBABILITY_EPSILON
 from .engine import TrainingPlan
 
@@ -129,6 +130,17 @@ class FusedCPUPlan(TrainingPlan):
         total = self._run(x, target, weight, order, rows, scratch)
         outputs[:rows] = scratch
         return total / rows
+
+    def predict_small(self, x):
+        rows = x.shape[0] if x.ndim == 2 else 0
+        if (rows == 0 or rows > self.batch_size or x.dtype != self.dtype
+                or x.shape[1] != self.steps[0].in_dim or not x.flags.c_contiguous
+                or self.optimizer is not None or needs_pinning(self.flops(rows))):
+            return None
+        self._ensure_configured()
+        result = np.empty((rows, self.steps[-1].out_dim), self.dtype)
+        # non-finite inputs fall through to the general path, which reports them
+        return result if self._c_plan.forward(x, rows, result, True) else None
 
     def predict(self, x, batch_size):
         rows = x.shape[0]

@@ -294,6 +294,12 @@ class TrainingPlan:
             result[begin:begin + part.shape[0]] = self.forward(part, part.shape[0], False)
         return result
 
+    def predict_small(self, x) -> Optional[object]:
+        """Inference for a few rows that need no conversion, chunking or BLAS pinning, with
+        as little Python as possible; ``None`` when ``x`` does not qualify (the caller then
+        takes the general path). Backends without such a path always return ``None``."""
+        return None
+
     def _inference_rows(self, batch_size: int, rows: int) -> int:
         """Rows per inference chunk. An inference-only plan grows its workspaces to the
         requested batch; a training plan keeps them (fit's validation must not replace them)."""

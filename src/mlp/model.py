@@ -52,6 +52,9 @@ FLOAT_DTYPES = ("float32", "float64")
 _PROGRESS_UPDATES = 20
 """Parts an epoch runs in when a live progress bar shows it (see ``Sequential._train_epoch``)."""
 
+# the cache key of the plan predict uses (evaluate's plans are keyed by their loss)
+_PREDICT_PLAN_KEY = (False, None, "")
+
 
 class Sequential:
     """A linear stack of layers.
@@ -299,7 +302,7 @@ class Sequential:
         activations, for :meth:`predict`.
         """
         fused = fused_output(self.layers, self.loss) if for_loss else None
-        key = (for_loss, fused, self.loss.train_kernel if for_loss else "")
+        key = (for_loss, fused, self.loss.train_kernel) if for_loss else _PREDICT_PLAN_KEY
         plan = self._predict_plans.get(key)
         if plan is None or plan.params is not self.params:
             steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed)
@@ -624,6 +627,14 @@ class Sequential:
         model's device once. The result is a NumPy array, or with ``return_device_array=True``
         an array on the model's device (a CuPy array on the GPU; NumPy on the CPU).
         """
+        if verbose == 0 and type(x) is np.ndarray and type(batch_size) is int:
+            # single samples and small batches: latency is the Python around the kernels
+            plan = self._predict_plans.get(_PREDICT_PLAN_KEY)
+            if (plan is not None and plan.params is self.params and x.ndim == 2
+                    and 0 < x.shape[0] <= batch_size):
+                result = plan.predict_small(x)
+                if result is not None:
+                    return result
         batch_size = check_positive_int(batch_size, "batch_size")
         verbose = _check_verbose(verbose)
         started = time.perf_counter()
