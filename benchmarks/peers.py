@@ -270,6 +270,34 @@ def build_jax(config: Config, x, y) -> Peer:
                 lambda row: np.asarray(infer(state[0][0], row)))
 
 
+# --------------------------------------------------------------------------------------- keras
+KERAS_STEPS_PER_EXECUTION = 32
+
+
+def build_keras(config: Config, x, y) -> Peer:
+    """Keras 3 ``fit``, one epoch per call, on the backend ``KERAS_BACKEND`` names (JAX when
+    unset: its train step is compiled by XLA). As Keras' docs advise for small models,
+    ``steps_per_execution`` runs several steps per compiled call; single samples go through
+    ``model(x)``, which the docs recommend over ``predict`` for inputs that fit in one batch."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input((config.sizes[0],))]
+    layers += [keras.layers.Dense(width, activation="relu") for width in config.sizes[1:-1]]
+    layers.append(keras.layers.Dense(config.sizes[-1], activation=config.output))
+    model = keras.Sequential(layers)
+    loss = {"bce": "binary_crossentropy", "cce": "sparse_categorical_crossentropy",
+            "mse": "mse"}[config.loss]
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss,
+                  steps_per_execution=KERAS_STEPS_PER_EXECUTION)
+    return Peer(lambda: model.fit(x, y, batch_size=config.batch, epochs=1, verbose=0),
+                lambda data: model.predict(data, batch_size=len(data), verbose=0),
+                lambda row: np.asarray(model(row, training=False)))
+
+
 # ------------------------------------------------------------------------------------- sklearn
 def build_sklearn(config: Config, x, y) -> Peer:
     import warnings
@@ -298,6 +326,7 @@ PEERS = {
     "torch-fused": build_torch_fused,
     "torch-compile": build_torch_compile,
     "jax": build_jax,
+    "keras": build_keras,
     "sklearn": build_sklearn,
 }
 """Peer name -> builder. ``torch-fused`` is PyTorch eager with fused Adam and flush-to-zero."""

@@ -77,6 +77,12 @@ def bench_config(config: Config, peer_names: List[str], repeats: int) -> Dict[st
     train = {name: [] for name in peers}
     for _ in range(repeats):
         for name, peer in peers.items():
+            # An untimed epoch first: the previous peer's thread pools keep spinning for a few
+            # milliseconds after its work, and waking threads whose vCPU has gone idle costs up
+            # to ~8 ms on this VM (measured: a 0.2 ms parallel pass took 5-8 ms after a 0.2 s
+            # sleep). Timing the second of two back-to-back epochs measures every peer in the
+            # steady state of a multi-epoch fit.
+            peer.train_epoch()
             start = time.perf_counter()
             peer.train_epoch()
             train[name].append(time.perf_counter() - start)
