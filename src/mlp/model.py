@@ -315,8 +315,12 @@ class Sequential:
         return plan
 
     # --------------------------------------------------------------------- data
-    def _prepare(self, x, y, sample_weight=None, class_weight=None, prefix=""):
-        x = self._features(x, prefix + "x")
+    def _prepare(self, x, y, sample_weight=None, class_weight=None, prefix="",
+                 x_checked=False):
+        """Validated (x, target, weight); ``x_checked``: x came from :meth:`_features` already
+        (its finiteness pass is the costliest check of a large data set)."""
+        if not x_checked:
+            x = self._features(x, prefix + "x")
         self.build(x.shape[1])
         target = check_targets(self._host_input(y, prefix + "y"), self.loss, self.output_dim,
                                x.shape[0], self.dtype, name=prefix + "y")
@@ -422,7 +426,8 @@ class Sequential:
                                None if w_all is None else w_all[split:])
             x_arr, y, sample_weight = x_arr[:split], y_all[:split], (
                 None if w_all is None else w_all[:split])
-        x_arr, target, weight = self._prepare(x_arr, y, sample_weight, class_weight)
+        x_arr, target, weight = self._prepare(x_arr, y, sample_weight, class_weight,
+                                              x_checked=True)
         val = self._prepare_validation(validation_data)
         history = History()
         # History last, as in Keras: it records the keys other callbacks add to the logs
