@@ -253,7 +253,7 @@ cdef inline Py_ssize_t _block_start(Py_ssize_t n, Py_ssize_t parts, Py_ssize_t p
 cdef struct GemmPlan:
     int parts
     bint split_rows
-    Py_ssize_t step
+    Py_ssize_t dim         # the rows (split_rows) or columns of C that are cut
 
 
 cdef inline GemmPlan _gemm_plan(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
@@ -263,20 +263,24 @@ cdef inline GemmPlan _gemm_plan(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexce
     dimension cut is the one whose split repeats the smaller operand.
     """
     cdef GemmPlan plan
-    cdef Py_ssize_t dim, parts
+    cdef Py_ssize_t parts
     plan.split_rows = m >= n
-    dim = m if plan.split_rows else n
-    parts = dim // GEMM_MIN_PART
+    plan.dim = m if plan.split_rows else n
+    parts = plan.dim // GEMM_MIN_PART
     if 2.0 * m * n * k < GEMM_PAR_MIN_FLOPS or parts < 2:
         plan.parts = 1
-        plan.step = dim
         return plan
-    if parts > GEMM_MAX_PARTS:
-        parts = GEMM_MAX_PARTS
-    plan.step = (dim + parts - 1) // parts
-    plan.step = ((plan.step + GEMM_ALIGN - 1) // GEMM_ALIGN) * GEMM_ALIGN
-    plan.parts = <int>((dim + plan.step - 1) // plan.step)
+    plan.parts = <int>(parts if parts < GEMM_MAX_PARTS else GEMM_MAX_PARTS)
     return plan
+
+
+cdef inline Py_ssize_t _part_start(GemmPlan plan, Py_ssize_t p) noexcept nogil:
+    """First row / column of part ``p``: near-equal parts with boundaries on multiples of
+    GEMM_ALIGN, so that a power-of-two number of threads gets equal shares (784 rows cut
+    into 7 parts of 112 gave one of two threads 4 parts and the other 3)."""
+    if p >= plan.parts:
+        return plan.dim
+    return (plan.dim * p // plan.parts) // GEMM_ALIGN * GEMM_ALIGN
 
 
 cdef inline void _gemm_part(GemmPlan plan, int p, bint ta, bint tb, Py_ssize_t m, Py_ssize_t n,
@@ -284,11 +288,8 @@ cdef inline void _gemm_part(GemmPlan plan, int p, bint ta, bint tb, Py_ssize_t m
                             const floating* b, Py_ssize_t ldb, floating beta, floating* c,
                             Py_ssize_t ldc) noexcept nogil:
     """Compute part ``p`` of ``plan`` (a row block or a column block of C)."""
-    cdef Py_ssize_t start = p * plan.step
-    cdef Py_ssize_t dim = m if plan.split_rows else n
-    cdef Py_ssize_t size = dim - start
-    if size > plan.step:
-        size = plan.step
+    cdef Py_ssize_t start = _part_start(plan, p)
+    cdef Py_ssize_t size = _part_start(plan, p + 1) - start
     if size <= 0:
         return
     if plan.split_rows:
@@ -506,19 +507,15 @@ cdef inline void _dense_forward_part(GemmPlan plan, int p, const floating* x, co
                                      const floating* b, floating* y, floating* z_out,
                                      Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t units, int act,
                                      floating alpha, bint epilogue) noexcept nogil:
-    cdef Py_ssize_t start = p * plan.step
-    cdef Py_ssize_t end = start + plan.step
+    cdef Py_ssize_t start = _part_start(plan, p)
+    cdef Py_ssize_t end = _part_start(plan, p + 1)
     _gemm_part(plan, p, False, False, rows, units, n_in, <floating>1, x, n_in, w, units,
                <floating>0, y, units)
     if not epilogue:
         return
     if plan.split_rows:
-        if end > rows:
-            end = rows
         _bias_act_block(y, z_out, b, start, end, 0, units, units, act, alpha)
     else:
-        if end > units:
-            end = units
         _bias_act_block(y, z_out, b, 0, rows, start, end, units, act, alpha)
 
 
