@@ -146,6 +146,9 @@ def test_small_predict_path_matches_the_general_path(dtype, monkeypatch):
     fast = model.predict(row)
     assert len(taken) == 1 and taken[0] is fast
     assert fast.dtype == np.dtype(dtype) and fast.shape == (1, 1)
+    frozen = row.copy()
+    frozen.flags.writeable = False  # e.g. a memory-mapped data set
+    np.testing.assert_array_equal(model.predict(frozen), fast)
     np.testing.assert_array_equal(fast, general)
     # other layouts and dtypes take the general path to the same numbers
     other = np.float32 if dtype == "float64" else np.float64

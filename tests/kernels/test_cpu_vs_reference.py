@@ -918,3 +918,23 @@ def test_loss_and_activation_bounds_reject_wrong_kernels(dtype):
     assert not within_bound(unweighted_grad, grad, elementwise_bound(grad, dtype, grad_scale)).all()
     assert not within_bound(value * 17, value, magnitude_bound(abs(value) + magnitude, dtype))
     assert rtol_for(dtype) * magnitude + tiny_for(dtype) < 1e-3 * abs(value)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_finds_every_bad_value_on_either_side_of_the_split(dtype):
+    """``all_finite`` (the NaN / inf check of every input, split across threads above a size
+    threshold) agrees with NumPy wherever the bad value sits: first and last element, part
+    boundaries, and in arrays just below and above the threshold."""
+    threshold = mlp._kernels.parallel_thresholds()[0]
+    rng = np.random.default_rng(5)
+    for size in (1, 7, threshold - 1, threshold, 3 * threshold + 5):
+        x = rng.standard_normal(size).astype(dtype)
+        assert mlp._kernels.all_finite(x)
+        for position in {0, size - 1, size // 2, min(size - 1, 8192), min(size - 1, 8191)}:
+            for bad in (np.nan, np.inf, -np.inf):
+                y = x.copy()
+                y[position] = bad
+                assert not mlp._kernels.all_finite(y), (size, position, bad)
+    assert mlp._kernels.all_finite(np.zeros(0, dtype))
+    big = np.full(threshold * 2, np.finfo(dtype).max, dtype)
+    assert mlp._kernels.all_finite(big)
