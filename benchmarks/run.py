@@ -90,6 +90,9 @@ def bench_config(config: Config, peer_names: List[str], repeats: int) -> Dict[st
                              config.loss, config.batch, 10_000), seed=1)[0]
     row = np.ascontiguousarray(batch[:1])
     for name, peer in peers.items():
+        # the previous peer's (or the calibration's) BLAS threads spin for ~0.1 s after their
+        # last call and would take a core from this peer's first inference calls
+        time.sleep(0.2)
         peer.predict(batch)
         infer = time_call(lambda: peer.predict(batch), max(3, repeats))
         one = time_call(lambda: [peer.predict_one(row) for _ in range(200)], 5) / 200

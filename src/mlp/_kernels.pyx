@@ -83,6 +83,7 @@ cdef enum: REDUCE_MAX_PARTS = 64
 # both with set_parallel_thresholds over benchmarks/run.py's configs: B (784-128-10, batch 64)
 # trained 1.45x faster at (32768, 4e6) than at (131072, 3.2e7); smaller values gained nothing.
 cdef Py_ssize_t PAR_MIN_ELEMENTS = 32768
+cdef enum: ALL_FINITE_PAR_FACTOR = 64
 cdef double GEMM_PAR_MIN_FLOPS = 4e6
 
 cdef double SQRT1_2 = 0.70710678118654752440
@@ -1271,9 +1272,15 @@ cdef inline int _nonfinite_range(const floating* x, Py_ssize_t i0, Py_ssize_t i1
 
 
 def all_finite(const floating[::1] x):
-    """Whether no element of ``x`` is NaN or infinite (in CHUNK parts across the threads)."""
+    """Whether no element of ``x`` is NaN or infinite.
+
+    Split across the threads only from ``ALL_FINITE_PAR_FACTOR * PAR_MIN_ELEMENTS`` elements:
+    a memory-bound pass gains at most 2x from a second core, and when that core's thread has
+    gone to sleep, waking it costs up to milliseconds on a small VM, which a pass below ~1 ms
+    cannot win back.
+    """
     cdef Py_ssize_t n = x.shape[0]
-    cdef Py_ssize_t parts = _n_chunks(n)
+    cdef Py_ssize_t parts = _n_chunks(n) if n >= ALL_FINITE_PAR_FACTOR * PAR_MIN_ELEMENTS else 1
     cdef Py_ssize_t length = _chunk_len(n, parts)
     cdef Py_ssize_t p, end
     cdef int bad = 0

@@ -925,9 +925,9 @@ def test_all_finite_finds_every_bad_value_on_either_side_of_the_split(dtype):
     """``all_finite`` (the NaN / inf check of every input, split across threads above a size
     threshold) agrees with NumPy wherever the bad value sits: first and last element, part
     boundaries, and in arrays just below and above the threshold."""
-    threshold = mlp._kernels.parallel_thresholds()[0]
+    threshold = 64 * mlp._kernels.parallel_thresholds()[0]  # ALL_FINITE_PAR_FACTOR
     rng = np.random.default_rng(5)
-    for size in (1, 7, threshold - 1, threshold, 3 * threshold + 5):
+    for size in (1, 7, threshold - 1, threshold + 8197):
         x = rng.standard_normal(size).astype(dtype)
         assert mlp._kernels.all_finite(x)
         for position in {0, size - 1, size // 2, min(size - 1, 8192), min(size - 1, 8191)}:
