@@ -37,6 +37,10 @@ cdef extern from "_simd.h" nogil:
                       Py_ssize_t i0, Py_ssize_t i1, double b1, double b2, double step,
                       double inv_bc2, double eps, double wd, double shrink, int decoupled,
                       int amsgrad)
+    void mlp_relu_grad_bias_f32(const float* dy, const float* y, float* dz, double* acc,
+                                Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t width, int relu)
+    void mlp_relu_grad_bias_f64(const double* dy, const double* y, double* dz, double* acc,
+                                Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t width, int relu)
 
 # Activation codes (the Python side maps names to these).
 cdef enum: A_LINEAR = 0
@@ -74,7 +78,9 @@ cdef enum: CHUNK = 8192                  # elements per part of a flat elementwi
 cdef enum: GEMM_MIN_PART = 64            # rows / columns per GEMM part, at least
 cdef enum: GEMM_MAX_PARTS = 8
 cdef enum: GEMM_ALIGN = 16               # part boundaries are multiples of this
-cdef enum: COL_TILE = 64                 # columns per tile of a column reduction
+cdef enum: COL_TILE = 64                 # columns per tile of a column reduction, at least
+cdef enum: COL_TILE_MAX = 1024           # and at most
+cdef enum: COL_TILES = 8                 # tiles of a column reduction, at most (within the max)
 cdef enum: REDUCE_CHUNK = 32768          # elements per partial sum of a flat reduction
 cdef enum: REDUCE_MAX_PARTS = 64
 
@@ -575,23 +581,21 @@ cdef inline void _grad_bias_tile(const floating* dy, const floating* y, const fl
     The sums run over rows in order, in double, whatever the partition: results do not depend
     on the thread count.
     """
-    cdef double acc[COL_TILE]
+    cdef double acc[COL_TILE_MAX]
     cdef Py_ssize_t i, j, width = c1 - c0
     cdef Py_ssize_t at
-    cdef floating v, out
+    cdef floating v
     for j in range(width):
         acc[j] = 0
-    if apply_act and act == A_RELU:
-        # both operands loaded unconditionally: the select compiles to a blend, not a branch
-        # that mispredicts on every other element
-        for i in range(rows):
-            at = i * cols + c0
-            for j in range(width):
-                v = dy[at + j]
-                out = v if y[at + j] > 0 else <floating>0
-                dz[at + j] = out
-                acc[j] += out
-    elif apply_act and act != A_LINEAR:
+    if apply_act and (act == A_RELU or act == A_LINEAR):
+        # in _simd.h, compiled for each x86 vector width; the select is a blend, not a branch
+        if floating is float:
+            mlp_relu_grad_bias_f32(dy + c0, y + c0 if y != NULL else NULL, dz + c0, acc, rows,
+                                   cols, width, act == A_RELU)
+        else:
+            mlp_relu_grad_bias_f64(dy + c0, y + c0 if y != NULL else NULL, dz + c0, acc, rows,
+                                   cols, width, act == A_RELU)
+    elif apply_act:
         for i in range(rows):
             at = i * cols + c0
             for j in range(width):
@@ -600,12 +604,11 @@ cdef inline void _grad_bias_tile(const floating* dy, const floating* y, const fl
                 dz[at + j] = v
                 acc[j] += v
     else:
+        # softmax: dz is already computed; only its column sums are left
         for i in range(rows):
             at = i * cols + c0
             for j in range(width):
-                v = dy[at + j] if apply_act else dz[at + j]
-                dz[at + j] = v
-                acc[j] += v
+                acc[j] += dz[at + j]
     if db != NULL:
         for j in range(width):
             db[c0 + j] = <floating>acc[j]
@@ -615,8 +618,11 @@ cdef void _grad_and_bias(const floating* dy, const floating* y, const floating* 
                          floating* db, Py_ssize_t rows, Py_ssize_t cols, int act,
                          floating alpha) noexcept nogil:
     """dz = dy * f'(.) fused with db = dz.sum(0) (column tiles spread over the threads)."""
+    # few wide tiles: each thread streams long row segments (tiles of 64 columns of a
+    # 4096-wide batch read 256 bytes per 16 KiB row, which the prefetcher does not follow).
+    # The sums run over the rows in order whatever the tiling, so the tiling is free.
     cdef Py_ssize_t tiles = (cols + COL_TILE - 1) // COL_TILE
-    cdef Py_ssize_t t, c1
+    cdef Py_ssize_t width, t, c1
     cdef bint apply_act = act != A_SOFTMAX
     cdef int nt = 1
     cdef unsigned long long state = 0
@@ -625,21 +631,29 @@ cdef void _grad_and_bias(const floating* dy, const floating* y, const floating* 
         _activation_backward(dy, y, z, dz, rows, cols, act, alpha)
         if db == NULL:
             return
+    if tiles == 0:
+        return
+    if tiles > COL_TILES:
+        tiles = COL_TILES
+    width = ((cols + tiles - 1) // tiles + 15) // 16 * 16
+    if width > COL_TILE_MAX:
+        width = COL_TILE_MAX
+    tiles = (cols + width - 1) // width
     if rows * cols >= PAR_MIN_ELEMENTS:
         nt = _threads_for(tiles)
     if nt == 1:
         state = mlp_ftz_enter()
         for t in range(tiles):
-            c1 = (t + 1) * COL_TILE
-            _grad_bias_tile(dy, y, z, dz, db, rows, cols, t * COL_TILE, c1 if c1 < cols else cols,
+            c1 = (t + 1) * width
+            _grad_bias_tile(dy, y, z, dz, db, rows, cols, t * width, c1 if c1 < cols else cols,
                             act, alpha, apply_act)
         mlp_ftz_exit(state)
         return
     with parallel(num_threads=nt):
         state = mlp_ftz_enter()
         for t in prange(tiles, schedule="static"):
-            c1 = (t + 1) * COL_TILE
-            _grad_bias_tile(dy, y, z, dz, db, rows, cols, t * COL_TILE, c1 if c1 < cols else cols,
+            c1 = (t + 1) * width
+            _grad_bias_tile(dy, y, z, dz, db, rows, cols, t * width, c1 if c1 < cols else cols,
                             act, alpha, apply_act)
         mlp_ftz_exit(state)
 

@@ -68,4 +68,36 @@ MLP_CLONES static void NAME(T* restrict param, const T* restrict grad, T* restri
 MLP_DEFINE_ADAM(mlp_adam_f32, float, sqrtf)
 MLP_DEFINE_ADAM(mlp_adam_f64, double, sqrt)
 
+/* The backward pass of a ReLU (``relu`` = 1) or linear dense layer on a block of ``width``
+ * columns of a row-major (rows x cols) batch: dz = dy * (y > 0) (or dz = dy), and the column
+ * sums of dz added to ``acc`` row after row, in double. ``dz`` may be ``dy`` (in place). */
+#define MLP_DEFINE_RELU_GRAD_BIAS(NAME, T)                                                      \
+MLP_CLONES static void NAME(const T* dy, const T* restrict y, T* dz, double* restrict acc,     \
+                            ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t width, int relu) {        \
+    ptrdiff_t i, j;                                                                             \
+    for (i = 0; i < rows; i++) {                                                                \
+        const T* dy_row = dy + i * cols;                                                        \
+        const T* y_row = y + i * cols;                                                          \
+        T* dz_row = dz + i * cols;                                                              \
+        if (relu) {                                                                             \
+            _Pragma("GCC ivdep")                                                                \
+            for (j = 0; j < width; j++) {                                                       \
+                T v = y_row[j] > 0 ? dy_row[j] : (T)0;                                          \
+                dz_row[j] = v;                                                                  \
+                acc[j] += v;                                                                    \
+            }                                                                                   \
+        } else {                                                                                \
+            _Pragma("GCC ivdep")                                                                \
+            for (j = 0; j < width; j++) {                                                       \
+                T v = dy_row[j];                                                                \
+                dz_row[j] = v;                                                                  \
+                acc[j] += v;                                                                    \
+            }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+}
+
+MLP_DEFINE_RELU_GRAD_BIAS(mlp_relu_grad_bias_f32, float)
+MLP_DEFINE_RELU_GRAD_BIAS(mlp_relu_grad_bias_f64, double)
+
 #endif
