@@ -37,6 +37,8 @@ cdef extern from "_simd.h" nogil:
                       Py_ssize_t i0, Py_ssize_t i1, double b1, double b2, double step,
                       double inv_bc2, double eps, double wd, double shrink, int decoupled,
                       int amsgrad)
+    void mlp_sigmoid_f32(const float* z, float* y, Py_ssize_t n)
+    void mlp_softmax_row_f32(const float* z, float* y, Py_ssize_t n)
     void mlp_relu_grad_bias_f32(const float* dy, const float* y, float* dz, double* acc,
                                 Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t width, int relu)
     void mlp_relu_grad_bias_f64(const double* dy, const double* y, double* dz, double* acc,
@@ -374,6 +376,9 @@ cdef inline void _softmax_row(const floating* z, floating* y, Py_ssize_t n) noex
     cdef Py_ssize_t j
     cdef floating top = z[0]
     cdef double total = 0
+    if floating is float:
+        mlp_softmax_row_f32(z, y, n)  # vectorised exp, _simd.h
+        return
     for j in range(1, n):
         if z[j] > top:
             top = z[j]
@@ -413,6 +418,8 @@ cdef inline void _act_rows(const floating* z, floating* y, Py_ssize_t r0, Py_ssi
         if y != z:
             for i in range(start, end):
                 y[i] = z[i]
+    elif floating is float and act == A_SIGMOID:
+        mlp_sigmoid_f32(z + start, y + start, end - start)
     else:
         for i in range(start, end):
             y[i] = _act_scalar(z[i], act, alpha)
@@ -505,6 +512,8 @@ cdef inline void _bias_act_block(floating* y, floating* z_out, const floating* b
         elif act == A_RELU:
             for j in range(c0, c1):
                 row[j] = 0 if row[j] <= 0 else row[j]
+        elif floating is float and act == A_SIGMOID:
+            mlp_sigmoid_f32(row + c0, row + c0, c1 - c0)
         elif act != A_LINEAR:
             for j in range(c0, c1):
                 row[j] = _act_scalar(row[j], act, alpha)

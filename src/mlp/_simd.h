@@ -100,4 +100,56 @@ MLP_CLONES static void NAME(const T* dy, const T* restrict y, T* dz, double* res
 MLP_DEFINE_RELU_GRAD_BIAS(mlp_relu_grad_bias_f32, float)
 MLP_DEFINE_RELU_GRAD_BIAS(mlp_relu_grad_bias_f64, double)
 
+/* exp for float32, written to vectorise: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two
+ * parts so that n ln2 is exact), exp(r) by its Taylor polynomial of degree 7 (truncation below
+ * 3e-9 relative), times 2^n built in the exponent bits. Within 2 ulp of the true value; inputs
+ * are clamped to [-87.3, 88.7], where the result stays a normal float. */
+static inline float mlp_expf(float x) {
+    const float shift = 12582912.0f;  /* 1.5 * 2^23: adding it rounds to an integer */
+    float t, n, r, p;
+    union { float f; int i; } scale;
+    x = x < -87.3365f ? -87.3365f : x;
+    x = x > 88.7228f ? 88.7228f : x;
+    t = x * 1.44269504088896341f + shift;
+    n = t - shift;
+    r = x - n * 0.693359375f;          /* ln2 high part: 8 significant bits, n * it is exact */
+    r = r - n * -2.12194440e-4f;       /* ln2 low part */
+    p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    scale.i = ((int)n + 127) << 23;
+    return p * scale.f;
+}
+
+/* y = sigmoid(z) on n elements (y may be z): exp(-|z|) keeps it finite and accurate for any z. */
+MLP_CLONES static void mlp_sigmoid_f32(const float* z, float* y, ptrdiff_t n) {
+    ptrdiff_t j;
+    _Pragma("GCC ivdep")
+    for (j = 0; j < n; j++) {
+        float v = z[j];
+        float e = mlp_expf(v < 0 ? v : -v);
+        float s = 1.0f / (1.0f + e);
+        y[j] = v >= 0 ? s : e * s;
+    }
+}
+
+/* y = softmax(z) of one row of n (y may be z); the sum of the exponentials in double. */
+MLP_CLONES static void mlp_softmax_row_f32(const float* z, float* y, ptrdiff_t n) {
+    ptrdiff_t j;
+    float top = z[0], inv;
+    double total = 0;
+    for (j = 1; j < n; j++) top = z[j] > top ? z[j] : top;
+    _Pragma("GCC ivdep")
+    for (j = 0; j < n; j++) y[j] = mlp_expf(z[j] - top);
+    for (j = 0; j < n; j++) total += y[j];
+    inv = (float)(1.0 / total);
+    _Pragma("GCC ivdep")
+    for (j = 0; j < n; j++) y[j] = y[j] * inv;
+}
+
 #endif
