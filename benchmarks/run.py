@@ -193,7 +193,7 @@ def plot(report: Dict, path: Path) -> None:
     keys = list(report["configs"])
     names = sorted({n for r in report["configs"].values() for n in r
                     if "train_samples_per_s" in r[n]})
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / max(len(names), 1)
     for i, name in enumerate(names):
         values = [report["configs"][k].get(name, {}).get("train_samples_per_s", 0) /
@@ -202,7 +202,8 @@ def plot(report: Dict, path: Path) -> None:
     ax.set_xticks(np.arange(len(keys)) + 0.4 - width / 2, keys)
     ax.set_ylabel("training throughput / mlp's")
     ax.set_yscale("log")
-    ax.legend(fontsize=8)
+    ax.axhline(1.0, color="black", linewidth=0.6)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside, not on, bars
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
