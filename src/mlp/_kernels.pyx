@@ -79,6 +79,15 @@ LOSS_CODES = {
 cdef enum: CHUNK = 8192                  # elements per part of a flat elementwise loop
 cdef enum: GEMM_MIN_PART = 64            # rows / columns per GEMM part, at least
 cdef enum: GEMM_MAX_PARTS = 8
+# Part sizes in multiply-adds (m n k), measured with scipy's OpenBLAS on the 2-core benchmark
+# machine: parts up to ~1 M run its unpacked small-matrix kernels (B's 784x128 weight gradient
+# over 64 rows: 8 parts 8 % faster than 4), larger parts pay for re-packing the shared operand
+# in every part (config C trained 7 % faster with its 128x784x512 layer in 4 parts and its
+# 128x512x512 layer in 2 than with 8 parts each; 8 M and 25 M per part were within 3 % of 12.8 M).
+# The partition must not depend on the thread count, so a machine with more cores gets no more
+# parts for these mid-size products.
+cdef double GEMM_SMALL_MNK = 1.0e6
+cdef double GEMM_PART_MNK = 12.8e6
 cdef enum: GEMM_ALIGN = 16               # part boundaries are multiples of this
 cdef enum: COL_TILE = 64                 # columns per tile of a column reduction, at least
 cdef enum: COL_TILE_MAX = 1024           # and at most
@@ -279,7 +288,13 @@ cdef inline GemmPlan _gemm_plan(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexce
     if 2.0 * m * n * k < GEMM_PAR_MIN_FLOPS or parts < 2:
         plan.parts = 1
         return plan
-    plan.parts = <int>(parts if parts < GEMM_MAX_PARTS else GEMM_MAX_PARTS)
+    if parts > GEMM_MAX_PARTS:
+        parts = GEMM_MAX_PARTS
+    # A product that GEMM_MAX_PARTS parts leave above GEMM_SMALL_MNK multiply-adds each is cut
+    # into parts of about GEMM_PART_MNK: every part re-packs the operand all parts share.
+    if <double>m * n * k > GEMM_SMALL_MNK * GEMM_MAX_PARTS:
+        parts = min(parts, max(2, <Py_ssize_t>(<double>m * n * k / GEMM_PART_MNK)))
+    plan.parts = <int>parts
     return plan
 
 

@@ -807,6 +807,11 @@ def test_gemm_and_dense_are_thread_invariant(run_with_threads, dtype):
                 y, preact) + grads
 
     assert_thread_invariant(run_with_threads, dense, "matmul / dense")
+    # config C's mid-size products, cut into fewer, larger parts than the big ones above
+    mid = (lambda: (CPU.dense_forward(a[:128, :784], b[:784, :512], bias[:512], "relu"),)
+           + CPU.dense_backward(a[:128, :512], b[:512, :512], a[:128, :512], dy[:128, :512],
+                                "relu"))
+    assert_thread_invariant(run_with_threads, mid, "mid-size dense")
     z = a.astype(np.float64)[:, :64].astype(dtype)
     softmax = (lambda: (CPU.dense_forward(a, b[:, :64], bias[:64], "softmax"),
                         CPU.activation_forward(z, "softmax"),
