@@ -100,6 +100,19 @@ MLP_CLONES static void NAME(const T* dy, const T* restrict y, T* dz, double* res
 MLP_DEFINE_RELU_GRAD_BIAS(mlp_relu_grad_bias_f32, float)
 MLP_DEFINE_RELU_GRAD_BIAS(mlp_relu_grad_bias_f64, double)
 
+/* 1 when some element of x[0:n] is NaN or infinite: v - v is 0 for a finite v, NaN otherwise.
+ * Branch-free, so the loop vectorises; it reads every element (inputs are checked whole). */
+#define MLP_DEFINE_NONFINITE(NAME, T)                                                           \
+MLP_CLONES static int NAME(const T* restrict x, ptrdiff_t n) {                                  \
+    ptrdiff_t i;                                                                                \
+    int bad = 0;                                                                                \
+    for (i = 0; i < n; i++) bad |= (x[i] - x[i]) != 0;                                          \
+    return bad;                                                                                 \
+}
+
+MLP_DEFINE_NONFINITE(mlp_nonfinite_f32, float)
+MLP_DEFINE_NONFINITE(mlp_nonfinite_f64, double)
+
 /* exp for float32, written to vectorise: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two
  * parts so that n ln2 is exact), exp(r) by its Taylor polynomial of degree 7 (truncation below
  * 3e-9 relative), times 2^n built in the exponent bits. Within 2 ulp of the true value; inputs
