@@ -1,10 +1,11 @@
-/* Elementwise loops compiled once per x86 vector width and picked at load time.
+/* Elementwise loops compiled once per x86 vector width and picked at load time: Adam's update,
+ * the ReLU / linear backward with its bias sums, the NaN check, float32 sigmoid and softmax.
  *
  * The extension is built for the baseline x86-64 ISA (SSE2), so the compiler vectorises its
- * loops 4 floats wide. The optimizer updates are bound by division and square-root throughput,
- * which doubles with every doubling of the vector width: on x86-64 Linux with GCC these loops
- * are cloned for AVX-512 and AVX2 and the dynamic loader picks the widest clone the CPU runs
- * (an ifunc). Elsewhere they compile once, for the build's ISA.
+ * loops 4 floats wide. These loops are bound by arithmetic throughput (division, square root,
+ * exp) or by how many elements one instruction handles: on x86-64 Linux with GCC they are cloned
+ * for AVX-512 and AVX2 and the dynamic loader picks the widest clone the CPU runs (an ifunc).
+ * Elsewhere they compile once, for the build's ISA.
  *
  * Results do not depend on the clone chosen: every element is computed by the same sequence of
  * IEEE operations (the build sets -ffp-contract=off, so no clone fuses a multiply and an add).
@@ -19,6 +20,16 @@
 #define MLP_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define MLP_CLONES
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define MLP_IVDEP _Pragma("GCC ivdep")   /* in place (y == z) is fine: same index read, written */
+#else
+#define MLP_IVDEP
+#endif
+
+#if defined(_MSC_VER)
+#define restrict __restrict
 #endif
 
 /* Adam / AdamW / AMSGrad over elements [i0, i1). ``step`` is lr / (1 - beta_1^t),
@@ -80,14 +91,14 @@ MLP_CLONES static void NAME(const T* dy, const T* restrict y, T* dz, double* res
         const T* y_row = y + i * cols;                                                          \
         T* dz_row = dz + i * cols;                                                              \
         if (relu) {                                                                             \
-            _Pragma("GCC ivdep")                                                                \
+            MLP_IVDEP                                                                           \
             for (j = 0; j < width; j++) {                                                       \
                 T v = y_row[j] > 0 ? dy_row[j] : (T)0;                                          \
                 dz_row[j] = v;                                                                  \
                 acc[j] += v;                                                                    \
             }                                                                                   \
         } else {                                                                                \
-            _Pragma("GCC ivdep")                                                                \
+            MLP_IVDEP                                                                           \
             for (j = 0; j < width; j++) {                                                       \
                 T v = dy_row[j];                                                                \
                 dz_row[j] = v;                                                                  \
@@ -142,7 +153,7 @@ static inline float mlp_expf(float x) {
 /* y = sigmoid(z) on n elements (y may be z): exp(-|z|) keeps it finite and accurate for any z. */
 MLP_CLONES static void mlp_sigmoid_f32(const float* z, float* y, ptrdiff_t n) {
     ptrdiff_t j;
-    _Pragma("GCC ivdep")
+    MLP_IVDEP
     for (j = 0; j < n; j++) {
         float v = z[j];
         float e = mlp_expf(v < 0 ? v : -v);
@@ -157,11 +168,11 @@ MLP_CLONES static void mlp_softmax_row_f32(const float* z, float* y, ptrdiff_t n
     float top = z[0], inv;
     double total = 0;
     for (j = 1; j < n; j++) top = z[j] > top ? z[j] : top;
-    _Pragma("GCC ivdep")
+    MLP_IVDEP
     for (j = 0; j < n; j++) y[j] = mlp_expf(z[j] - top);
     for (j = 0; j < n; j++) total += y[j];
     inv = (float)(1.0 / total);
-    _Pragma("GCC ivdep")
+    MLP_IVDEP
     for (j = 0; j < n; j++) y[j] = y[j] * inv;
 }
 
