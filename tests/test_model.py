@@ -164,6 +164,8 @@ def test_small_predict_path_matches_the_general_path(dtype, monkeypatch):
         model.predict(np.ones((1, 4), dtype))
     with pytest.raises(ValueError, match="batch_size"):
         model.predict(row, batch_size=0)
+    with pytest.raises(ValueError, match="verbose"):  # False is not 0 on either path
+        model.predict(row, verbose=False)
     # new weights, by training or by hand, are seen at once
     model.fit(x, y, epochs=1, verbose=0)
     after_fit = model.predict(row)

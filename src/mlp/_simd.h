@@ -16,7 +16,9 @@
 #include <math.h>
 #include <stddef.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+/* target_clones needs the loader's ifunc support: glibc has it, musl does not */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
+    && defined(__GLIBC__)
 #define MLP_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define MLP_CLONES
@@ -81,16 +83,17 @@ MLP_DEFINE_ADAM(mlp_adam_f64, double, sqrt)
 
 /* The backward pass of a ReLU (``relu`` = 1) or linear dense layer on a block of ``width``
  * columns of a row-major (rows x cols) batch: dz = dy * (y > 0) (or dz = dy), and the column
- * sums of dz added to ``acc`` row after row, in double. ``dz`` may be ``dy`` (in place). */
+ * sums of dz added to ``acc`` row after row, in double. ``dz`` may be ``dy`` or ``y`` (each
+ * element is read before it is written); ``y`` is not read (and may be NULL) without relu. */
 #define MLP_DEFINE_RELU_GRAD_BIAS(NAME, T)                                                      \
-MLP_CLONES static void NAME(const T* dy, const T* restrict y, T* dz, double* restrict acc,     \
+MLP_CLONES static void NAME(const T* dy, const T* y, T* dz, double* restrict acc,              \
                             ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t width, int relu) {        \
     ptrdiff_t i, j;                                                                             \
     for (i = 0; i < rows; i++) {                                                                \
         const T* dy_row = dy + i * cols;                                                        \
-        const T* y_row = y + i * cols;                                                          \
         T* dz_row = dz + i * cols;                                                              \
         if (relu) {                                                                             \
+            const T* y_row = y + i * cols;                                                      \
             MLP_IVDEP                                                                           \
             for (j = 0; j < width; j++) {                                                       \
                 T v = y_row[j] > 0 ? dy_row[j] : (T)0;                                          \
@@ -126,17 +129,19 @@ MLP_DEFINE_NONFINITE(mlp_nonfinite_f64, double)
 
 /* exp for float32, written to vectorise: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two
  * parts so that n ln2 is exact), exp(r) by its Taylor polynomial of degree 7 (truncation below
- * 3e-9 relative), times 2^n built in the exponent bits. Within 2 ulp of the true value; inputs
- * are clamped to [-87.3, 88.7], where the result stays a normal float. */
+ * 3e-9 relative), times 2^n built in the exponent bits. Within 2 ulp of the true value on
+ * [-87.3, 88]. Below -87.3 the true value is denormal and the result is 0 (what flush-to-zero
+ * makes of it); above 88 it is exp(88); NaN stays NaN. */
 static inline float mlp_expf(float x) {
     const float shift = 12582912.0f;  /* 1.5 * 2^23: adding it rounds to an integer */
-    float t, n, r, p;
+    const float lowest = -87.3365f, highest = 88.0f;
+    float c, t, n, r, p;
     union { float f; int i; } scale;
-    x = x < -87.3365f ? -87.3365f : x;
-    x = x > 88.7228f ? 88.7228f : x;
-    t = x * 1.44269504088896341f + shift;
+    c = x > lowest ? x : lowest;      /* NaN goes to `lowest` here, and is put back below */
+    c = c < highest ? c : highest;
+    t = c * 1.44269504088896341f + shift;
     n = t - shift;
-    r = x - n * 0.693359375f;          /* ln2 high part: 8 significant bits, n * it is exact */
+    r = c - n * 0.693359375f;          /* ln2 high part: 8 significant bits, n * it is exact */
     r = r - n * -2.12194440e-4f;       /* ln2 low part */
     p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
@@ -146,8 +151,10 @@ static inline float mlp_expf(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    scale.i = ((int)n + 127) << 23;
-    return p * scale.f;
+    scale.i = ((int)n + 127) * (1 << 23);  /* n in [-126, 127]: a normal power of two */
+    p = p * scale.f;
+    p = x < lowest ? 0.0f : p;
+    return x != x ? x : p;
 }
 
 /* y = sigmoid(z) on n elements (y may be z): exp(-|z|) keeps it finite and accurate for any z. */

@@ -631,7 +631,8 @@ class Sequential:
         model's device once. The result is a NumPy array, or with ``return_device_array=True``
         an array on the model's device (a CuPy array on the GPU; NumPy on the CPU).
         """
-        if verbose == 0 and type(x) is np.ndarray and type(batch_size) is int:
+        if type(verbose) is int and verbose == 0 and type(x) is np.ndarray and type(
+                batch_size) is int:
             # single samples and small batches: latency is the Python around the kernels
             plan = self._predict_plans.get(_PREDICT_PLAN_KEY)
             if (plan is not None and plan.params is self.params and x.ndim == 2

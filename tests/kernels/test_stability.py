@@ -141,3 +141,15 @@ def test_float32_sigmoid_and_softmax_are_within_a_few_ulp(layout):
     got = cpu.activation_forward(rows, "softmax")
     np.testing.assert_array_less(np.abs(got - exact),
                                  4 * np.spacing(exact.astype(np.float32)) + 1e-45)
+
+
+def test_float32_sigmoid_and_softmax_limits():
+    """The float32 exp underneath sigmoid / softmax: results below the normal range are 0 (as
+    flush-to-zero makes them), infinities give the limits, NaN stays NaN."""
+    cpu = get_backend("cpu")
+    z = np.array([[-np.inf], [-1e30], [-100.0], [0.0], [100.0], [1e30], [np.inf]], np.float32)
+    np.testing.assert_array_equal(cpu.activation_forward(z, "sigmoid").ravel(),
+                                  [0, 0, 0, 0.5, 1, 1, 1])
+    assert np.isnan(cpu.activation_forward(np.array([[np.nan]], np.float32), "sigmoid")).all()
+    rows = np.array([[0.0, -200.0, 1e30, -np.inf]], np.float32)
+    np.testing.assert_array_equal(cpu.activation_forward(rows, "softmax"), [[0, 0, 1, 0]])
