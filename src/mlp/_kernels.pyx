@@ -37,6 +37,10 @@ cdef extern from "_simd.h" nogil:
                       Py_ssize_t i0, Py_ssize_t i1, double b1, double b2, double step,
                       double inv_bc2, double eps, double wd, double shrink, int decoupled,
                       int amsgrad)
+    void mlp_smooth_grad_f32(const float* dy, const float* y, float* dz, Py_ssize_t n,
+                             int is_tanh)
+    void mlp_smooth_grad_f64(const double* dy, const double* y, double* dz, Py_ssize_t n,
+                             int is_tanh)
     int mlp_nonfinite_f32(const float* x, Py_ssize_t n)
     int mlp_nonfinite_f64(const double* x, Py_ssize_t n)
     void mlp_sigmoid_f32(const float* z, float* y, Py_ssize_t n)
@@ -442,6 +446,15 @@ cdef inline void _act_rows(const floating* z, floating* y, Py_ssize_t r0, Py_ssi
             y[i] = _act_scalar(z[i], act, alpha)
 
 
+cdef inline void _smooth_grad(const floating* dy, const floating* y, floating* dz, Py_ssize_t n,
+                              int act) noexcept nogil:
+    """Sigmoid / tanh backward on n contiguous elements (_simd.h, vectorised)."""
+    if floating is float:
+        mlp_smooth_grad_f32(dy, y, dz, n, act == A_TANH)
+    else:
+        mlp_smooth_grad_f64(dy, y, dz, n, act == A_TANH)
+
+
 cdef inline void _act_grad_rows(const floating* dy, const floating* y, const floating* z,
                                 floating* dz, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,
                                 int act, floating alpha) noexcept nogil:
@@ -461,6 +474,9 @@ cdef inline void _act_grad_rows(const floating* dy, const floating* y, const flo
         for i in range(r0 * cols, r1 * cols):
             g = dy[i]  # loaded unconditionally so that the select is a blend, not a branch
             dz[i] = g if y[i] > 0 else <floating>0
+        return
+    if act == A_SIGMOID or act == A_TANH:
+        _smooth_grad(dy + r0 * cols, y + r0 * cols, dz + r0 * cols, (r1 - r0) * cols, act)
         return
     if z == NULL:
         for i in range(r0 * cols, r1 * cols):
@@ -628,6 +644,12 @@ cdef inline void _grad_bias_tile(const floating* dy, const floating* y, const fl
         else:
             mlp_relu_grad_bias_f64(dy + c0, y + c0 if y != NULL else NULL, dz + c0, acc, rows,
                                    cols, width, act == A_RELU)
+    elif apply_act and (act == A_SIGMOID or act == A_TANH):
+        for i in range(rows):
+            at = i * cols + c0
+            _smooth_grad(dy + at, y + at, dz + at, width, act)
+            for j in range(width):
+                acc[j] += dz[at + j]
     elif apply_act:
         for i in range(rows):
             at = i * cols + c0

@@ -114,6 +114,23 @@ MLP_CLONES static void NAME(const T* dy, const T* y, T* dz, double* restrict acc
 MLP_DEFINE_RELU_GRAD_BIAS(mlp_relu_grad_bias_f32, float)
 MLP_DEFINE_RELU_GRAD_BIAS(mlp_relu_grad_bias_f64, double)
 
+/* dz = dy * f'(z) on n elements for sigmoid (dy * y * (1 - y)) or tanh (dy * (1 - y * y)),
+ * written through the output y; dz may be dy or y. */
+#define MLP_DEFINE_SMOOTH_GRAD(NAME, T)                                                         \
+MLP_CLONES static void NAME(const T* dy, const T* y, T* dz, ptrdiff_t n, int is_tanh) {         \
+    ptrdiff_t j;                                                                                \
+    if (is_tanh) {                                                                              \
+        MLP_IVDEP                                                                               \
+        for (j = 0; j < n; j++) dz[j] = dy[j] * (1 - y[j] * y[j]);                              \
+    } else {                                                                                    \
+        MLP_IVDEP                                                                               \
+        for (j = 0; j < n; j++) dz[j] = dy[j] * y[j] * (1 - y[j]);                              \
+    }                                                                                           \
+}
+
+MLP_DEFINE_SMOOTH_GRAD(mlp_smooth_grad_f32, float)
+MLP_DEFINE_SMOOTH_GRAD(mlp_smooth_grad_f64, double)
+
 /* 1 when some element of x[0:n] is NaN or infinite: v - v is 0 for a finite v, NaN otherwise.
  * Branch-free, so the loop vectorises; it reads every element (inputs are checked whole). */
 #define MLP_DEFINE_NONFINITE(NAME, T)                                                           \
