@@ -77,11 +77,19 @@ class EpochPrinter(Callback):
             self.print_fn(self._last_line)
 
 
-def _describe_stop(stopper: EarlyStopping, printer: EpochPrinter, history, max_epochs: int,
-                   print_fn: Printer) -> None:
+def _fit_with_early_stopping(model, x_train, y_train, x_val, y_val, max_epochs: int,
+                             print_fn: Printer) -> int:
+    """Both flows' training: batch 32, early stopping on the validation loss with the best
+    weights restored, one line per epoch, then how training ended. Returns the epochs run."""
+    stopper = EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)
+    printer = EpochPrinter(print_fn=print_fn)
+    print_fn(f"  training: at most {max_epochs} epochs, batch 32, EarlyStopping(val_loss, "
+             f"patience=10, restore_best_weights=True)")
+    history = model.fit(x_train, y_train, epochs=max_epochs, batch_size=32, verbose=0,
+                        validation_data=(x_val, y_val), callbacks=[stopper, printer])
     epochs_run = printer.last_epoch + 1
     if stopper.best_epoch is None:
-        return
+        return epochs_run
     best = history.history[stopper.monitor][stopper.best_epoch]
     if stopper.stopped_epoch is not None:
         how = f"early stopping after epoch {epochs_run} ({stopper.patience} epochs without a " \
@@ -90,6 +98,7 @@ def _describe_stop(stopper: EarlyStopping, printer: EpochPrinter, history, max_e
         how = f"reached the {max_epochs}-epoch limit"
     print_fn(f"  {how}; restored the weights of epoch {stopper.best_epoch + 1} "
              f"({stopper.monitor} {best:.4f})")
+    return epochs_run
 
 
 def format_confusion_matrix(matrix: np.ndarray, names: Sequence[str],
@@ -168,13 +177,8 @@ def binary_flow(backend: Optional[str] = None, epochs: int = DEFAULT_EPOCHS, see
     model.compile(optimizer=Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
     print_fn(f"  model: {describe_architecture(model)}, {model.count_params():,} parameters; "
              f"Adam(1e-3), binary cross-entropy")
-    stopper = EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)
-    printer = EpochPrinter(print_fn=print_fn)
-    print_fn(f"  training: at most {epochs} epochs, batch 32, EarlyStopping(val_loss, "
-             f"patience=10, restore_best_weights=True)")
-    history = model.fit(X_train, y_train, epochs=epochs, batch_size=32, verbose=0,
-                        validation_data=(X_val, y_val), callbacks=[stopper, printer])
-    _describe_stop(stopper, printer, history, epochs, print_fn)
+    epochs_run = _fit_with_early_stopping(model, X_train, y_train, X_val, y_val, epochs,
+                                          print_fn)
 
     probabilities = model.predict(X_test)[:, 0]
     predicted = (probabilities > 0.5).astype(np.int64)
@@ -184,7 +188,7 @@ def binary_flow(backend: Optional[str] = None, epochs: int = DEFAULT_EPOCHS, see
         "recall": metrics.recall(y_test, probabilities, average="binary"),
         "f1": metrics.f1(y_test, probabilities, average="binary"),
         "confusion_matrix": metrics.confusion_matrix(y_test, predicted, labels=[0, 1]),
-        "epochs": printer.last_epoch + 1,
+        "epochs": epochs_run,
     }
     print_fn(f"  test ({len(y_test)} samples): accuracy {result['accuracy']:.4f}  precision "
              f"{result['precision']:.4f}  recall {result['recall']:.4f}  F1 {result['f1']:.4f}")
@@ -223,13 +227,8 @@ def multiclass_flow(backend: Optional[str] = None, epochs: int = DEFAULT_EPOCHS,
     model.compile(optimizer=Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
     print_fn(f"  model: {describe_architecture(model)}, {model.count_params():,} parameters; "
              f"Adam(1e-3), categorical cross-entropy")
-    stopper = EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)
-    printer = EpochPrinter(print_fn=print_fn)
-    print_fn(f"  training: at most {epochs} epochs, batch 32, EarlyStopping(val_loss, "
-             f"patience=10, restore_best_weights=True)")
-    history = model.fit(X_train, Y_train, epochs=epochs, batch_size=32, verbose=0,
-                        validation_data=(X_val, Y_val), callbacks=[stopper, printer])
-    _describe_stop(stopper, printer, history, epochs, print_fn)
+    epochs_run = _fit_with_early_stopping(model, X_train, Y_train, X_val, Y_val, epochs,
+                                          print_fn)
 
     # The softmax gives one probability per class; the prediction is the most probable one.
     probabilities = model.predict(X_test)
@@ -241,7 +240,7 @@ def multiclass_flow(backend: Optional[str] = None, epochs: int = DEFAULT_EPOCHS,
         "confusion_matrix": metrics.confusion_matrix(y_test, predicted, labels=labels),
         "report": metrics.classification_report(y_test, predicted, target_names=names,
                                                  labels=labels, output_dict=True),
-        "epochs": printer.last_epoch + 1,
+        "epochs": epochs_run,
     }
     print_fn(f"  test ({len(y_test)} samples): accuracy {result['accuracy']:.4f}")
     print_fn("  confusion matrix (rows: true digit, columns: predicted digit):")

@@ -132,8 +132,8 @@ class FusedCPUPlan(TrainingPlan):
         return total / rows
 
     def predict_small(self, x):
-        rows = x.shape[0] if x.ndim == 2 else 0
-        if (rows == 0 or rows > self.batch_size or x.dtype != self.dtype
+        rows = x.shape[0]
+        if (rows > self.batch_size or x.dtype != self.dtype
                 or x.shape[1] != self.steps[0].in_dim or not x.flags.c_contiguous
                 or self.optimizer is not None or needs_pinning(self.flops(rows))):
             return None

@@ -296,8 +296,9 @@ class TrainingPlan:
 
     def predict_small(self, x) -> Optional[object]:
         """Inference for a few rows that need no conversion, chunking or BLAS pinning, with
-        as little Python as possible; ``None`` when ``x`` does not qualify (the caller then
-        takes the general path). Backends without such a path always return ``None``."""
+        as little Python as possible; ``x`` is a 2-D NumPy array with at least one row.
+        ``None`` when ``x`` does not qualify (the caller then takes the general path).
+        Backends without such a path always return ``None``."""
         return None
 
     def _inference_rows(self, batch_size: int, rows: int) -> int:
