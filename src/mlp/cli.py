@@ -42,7 +42,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
@@ -450,21 +449,10 @@ def preprocessing_path(model_path: str) -> str:
 
 
 def _write_json_atomic(path: str, document: Dict[str, Any]) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".mlp-", suffix=".json.tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=1)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    from .io import write_atomically
+
+    text = json.dumps(document, indent=1) + "\n"
+    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def load_preprocessing(model_path: str) -> Dict[str, Any]:

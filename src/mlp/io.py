@@ -80,7 +80,7 @@ import os
 import sys
 import tempfile
 import warnings
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -433,8 +433,22 @@ def _write_tensor(stream, array: np.ndarray) -> None:
 
 def _write_file(path, config: Dict[str, Any], tensors: List[Tuple[str, np.ndarray]]) -> None:
     """Write header and tensors to a temporary file in the same folder, then rename it."""
-    path = os.fspath(path)
     header, arrays = _encode_header(config, tensors)
+
+    def write(handle) -> None:
+        handle.write(header)
+        for array in arrays:
+            _write_tensor(handle, array)
+
+    write_atomically(path, write)
+
+
+def write_atomically(path, write: Callable[[BinaryIO], None]) -> None:
+    """Create or replace the file ``path`` with what ``write(binary_handle)`` writes, so that
+    a crash leaves either the old file or the new one, never a part: the bytes go to a
+    temporary file in the same folder, are synced, get the replaced file's mode (or the
+    default for a new file), and the temporary file is renamed over ``path``."""
+    path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     mode = _file_mode(path)
     handle = tempfile.NamedTemporaryFile(mode="wb", delete=False, dir=directory,
@@ -443,9 +457,7 @@ def _write_file(path, config: Dict[str, Any], tensors: List[Tuple[str, np.ndarra
     temporary = handle.name
     try:
         with handle:
-            handle.write(header)
-            for array in arrays:
-                _write_tensor(handle, array)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)
