@@ -56,9 +56,9 @@ def _extensions():
         if os.environ.get("MLP_NATIVE", "0") not in ("", "0"):
             compile_args.append("-march=native")
     kernels = Extension(
-        "mlp._kernels",
-        ["src/mlp/_kernels.pyx"],
-        include_dirs=["src/mlp"],
+        "mlp.kernels._kernels",
+        ["src/mlp/kernels/_kernels.pyx"],
+        include_dirs=["src/mlp/kernels"],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

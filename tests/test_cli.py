@@ -158,7 +158,7 @@ def test_info_command_shows_openmp_and_blas():
 
 def test_config_dict_describes_the_build():
     config = mlp._config.config()
-    assert config["openmp"] == mlp._kernels.openmp_enabled()
+    assert config["openmp"] == mlp.kernels._kernels.openmp_enabled()
     assert config["threads"] == mlp.get_num_threads()
     assert config["blas"], "threadpoolctl found no BLAS"
 

@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 import mlp
-from mlp import _kernels
+from mlp.kernels import _kernels
 from mlp._threading import blas_single_thread
 
 FINGERPRINT = Path(__file__).parent / "tools" / "kernel_fingerprint.py"
@@ -93,7 +93,7 @@ def test_kernels_flush_denormal_results_to_zero():
 
 def test_clean_interpreter_import_loads_openmp():
     code = (
-        "import mlp._kernels as k, sys\n"
+        "import mlp.kernels._kernels as k, sys\n"
         "maps = open('/proc/self/maps').read() if sys.platform == 'linux' else ''\n"
         "print(k.openmp_enabled(), 'libgomp' in maps or 'libomp' in maps)\n"
     )

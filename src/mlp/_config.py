@@ -5,7 +5,7 @@ import platform
 import sys
 from typing import Any, Dict
 
-from . import _kernels
+from .kernels import _kernels
 
 __version__ = "0.1.0"
 

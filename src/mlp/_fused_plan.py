@@ -1,7 +1,7 @@
 """The CPU backend's training plan: a whole epoch in one call into Cython.
 
 :class:`FusedCPUPlan` keeps the buffers of :class:`mlp.engine.TrainingPlan` and hands pointers
-to them to ``mlp._kernels.FusedPlan``, which runs gather, forward, loss, backward,
+to them to ``mlp.kernels._kernels.FusedPlan``, which runs gather, forward, loss, backward,
 regularization, clipping and the optimizer update for every batch without the GIL. The
 arithmetic is the same kernels the step-by-step plan calls, in the same order.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels
+from .kernels import _kernels
 from ._threading import needs_pinning
 from .backends.base import PROBABILITY_EPSILON
 from .engine import TrainingPlan

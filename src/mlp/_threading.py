@@ -10,7 +10,7 @@ import contextlib
 import operator
 from typing import Iterator, Optional
 
-from . import _kernels
+from .kernels import _kernels
 
 _controller = None
 

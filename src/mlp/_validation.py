@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import _kernels
+from .kernels import _kernels
 from .losses import Loss
 
 

@@ -824,7 +824,7 @@ def test_gemm_and_dense_are_thread_invariant(run_with_threads, dtype):
 @pytest.mark.parametrize("name", LOSSES)
 def test_losses_are_thread_invariant(run_with_threads, name, dtype):
     rng = np.random.default_rng(3)
-    rows = 2 * mlp._kernels.parallel_thresholds()[0] // 10  # large enough to be split
+    rows = 2 * mlp.kernels._kernels.parallel_thresholds()[0] // 10  # large enough to be split
     pred, target = loss_inputs(rng, name, rows, 10, dtype)
     weight = rng.uniform(0, 2, rows).astype(dtype)
     labels = target.argmax(axis=1) if name.startswith("categorical") else target
@@ -930,16 +930,16 @@ def test_all_finite_finds_every_bad_value_on_either_side_of_the_split(dtype):
     """``all_finite`` (the NaN / inf check of every input, split across threads above a size
     threshold) agrees with NumPy wherever the bad value sits: first and last element, part
     boundaries, and in arrays just below and above the threshold."""
-    threshold = 64 * mlp._kernels.parallel_thresholds()[0]  # ALL_FINITE_PAR_FACTOR
+    threshold = 64 * mlp.kernels._kernels.parallel_thresholds()[0]  # ALL_FINITE_PAR_FACTOR
     rng = np.random.default_rng(5)
     for size in (1, 7, threshold - 1, threshold + 8197):
         x = rng.standard_normal(size).astype(dtype)
-        assert mlp._kernels.all_finite(x)
+        assert mlp.kernels._kernels.all_finite(x)
         for position in {0, size - 1, size // 2, min(size - 1, 8192), min(size - 1, 8191)}:
             for bad in (np.nan, np.inf, -np.inf):
                 y = x.copy()
                 y[position] = bad
-                assert not mlp._kernels.all_finite(y), (size, position, bad)
-    assert mlp._kernels.all_finite(np.zeros(0, dtype))
+                assert not mlp.kernels._kernels.all_finite(y), (size, position, bad)
+    assert mlp.kernels._kernels.all_finite(np.zeros(0, dtype))
     big = np.full(threshold * 2, np.finfo(dtype).max, dtype)
-    assert mlp._kernels.all_finite(big)
+    assert mlp.kernels._kernels.all_finite(big)

@@ -1,4 +1,4 @@
-"""The default backend: Cython + OpenMP kernels over BLAS (``mlp._kernels``).
+"""The default backend: Cython + OpenMP kernels over BLAS (``mlp.kernels._kernels``).
 
 Policy lives here and arithmetic in the kernels: this module picks the dtype, makes C-contiguous
 copies of inputs only when needed, allocates missing outputs, maps activation and loss names to
@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .. import _kernels
+from ..kernels import _kernels
 from .._threading import blas_single_thread
 from .base import (
     ACTIVATIONS_NEEDING_PREACTIVATION,
