@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import mlp
+import mlp.saving.format
 from mlp.callbacks import Callback, EarlyStopping, History, MonitorCallback
 
 
@@ -474,13 +475,13 @@ def test_model_checkpoint_crash_mid_write_keeps_the_previous_file(data, tmp_path
     model.fit(x, y, epochs=1, verbose=0, callbacks=[mlp.callbacks.ModelCheckpoint(path)])
     before = path.read_bytes()
     weights_before = mlp.load_model(path).get_weights()
-    real_write = mlp.io._write_tensor
+    real_write = mlp.saving.format._write_tensor
 
     def crash(stream, array):
         real_write(stream, array[: array.size // 2] if array.ndim == 1 else array)
         raise OSError("disk full")
 
-    monkeypatch.setattr(mlp.io, "_write_tensor", crash)
+    monkeypatch.setattr(mlp.saving.format, "_write_tensor", crash)
     with pytest.raises(OSError, match="disk full"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[mlp.callbacks.ModelCheckpoint(path)])
     assert path.read_bytes() == before

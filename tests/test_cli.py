@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp import cli
-from mlp._demo import format_confusion_matrix, run_demo
+from mlp.cli import commands as cli
+from mlp.cli.demo import format_confusion_matrix, run_demo
 from mlp.datasets import load_breast_cancer, load_digits
 
 

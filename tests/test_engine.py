@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp import engine
-from mlp._fused_plan import FusedCPUPlan
+from mlp.training import plan as engine
+from mlp.backends.cpu_plan import FusedCPUPlan
 from mlp.losses import BinaryCrossentropy, CategoricalCrossentropy, Huber
 from mlp.regularizers import L1L2
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.special import ndtr
 from scipy.stats import truncnorm
 
-from mlp import initializers
+from mlp.nn import initializers
 from mlp.initializers import (
     INITIALIZERS,
     TRUNCATED_NORMAL_STDDEV,

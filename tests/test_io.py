@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp import io as mlp_io
+from mlp.saving import format as mlp_io
 from mlp.io import load_model, load_weights, save_model, save_weights
 
 BACKENDS = ["cpu", "reference"]

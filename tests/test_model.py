@@ -131,7 +131,7 @@ def test_predict_in_chunks_equals_one_chunk(data):
 def test_small_predict_path_matches_the_general_path(dtype, monkeypatch):
     """predict's short path for a few rows in the model's layout (no conversion) gives the
     bits of the general path, reports bad rows like it, and sees every weight change."""
-    from mlp._fused_plan import FusedCPUPlan
+    from mlp.backends.cpu_plan import FusedCPUPlan
 
     taken = []
     short_path = FusedCPUPlan.predict_small

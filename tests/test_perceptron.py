@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import mlp.perceptron
+import mlp.nn.perceptron
 from mlp.perceptron import Perceptron
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "perceptron_xor.py"
@@ -206,7 +206,7 @@ def test_bad_parameters_name_the_argument(kwargs, error, message):
 
 
 def test_the_docstring_examples_run():
-    result = doctest.testmod(mlp.perceptron)
+    result = doctest.testmod(mlp.nn.perceptron)
     assert result.attempted > 0
     assert result.failed == 0
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp import progress
+from mlp.training import progress
 from mlp.callbacks import Callback
 
 

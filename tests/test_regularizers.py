@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from mlp import regularizers
+from mlp.nn import regularizers
 from mlp.regularizers import L1, L1L2, L2, REGULARIZERS, Regularizer, l1, l1_l2, l2
 
 # sum |w| = 1 + 2 + 3 + 4 = 10, sum w**2 = 1 + 4 + 9 + 16 = 30

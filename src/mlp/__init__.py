@@ -11,19 +11,21 @@ Examples
 """
 from . import (callbacks, data, datasets, initializers, losses, metrics, optimizers, plotting,
                regularizers, schedules)
-from ._config import __version__, show_config
+from ._config import show_config
+from ._version import __version__
 from ._threading import get_num_threads, set_num_threads
 from .backends import get_backend, set_backend, use_backend
 from .io import load_model
-from .callbacks import (CSVLogger, Callback, EarlyStopping, History, LearningRateScheduler,
-                        ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN)
+from .training.callbacks import (CSVLogger, Callback, EarlyStopping, History,
+                                 LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau,
+                                 TerminateOnNaN)
 from .data import (KFold, MinMaxScaler, SimpleImputer, StandardScaler, StratifiedKFold,
                    cross_validate, one_hot, to_categorical, train_test_split)
-from .layers import Activation, Dense, Dropout, Input
+from .nn.layers import Activation, Dense, Dropout, Input
 from .metrics import classification_report, confusion_matrix
 from .model import Sequential
-from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
-from .perceptron import Perceptron
+from .optim.optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
+from .nn.perceptron import Perceptron
 from .plotting import plot_confusion_matrix, plot_history
 
 __all__ = [

@@ -7,7 +7,7 @@ from typing import Any, Dict
 
 from .kernels import _kernels
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def config() -> Dict[str, Any]:

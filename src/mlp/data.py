@@ -12,6 +12,8 @@ seed gives the same split, and ``seed=None`` a fresh one each time.
 Examples
 --------
 >>> import numpy as np
+
+from .validation import check_bool, check_int, check_seed
 >>> from mlp.data import train_test_split, StandardScaler
 >>> X = np.arange(20.0).reshape(10, 2)
 >>> y = np.array([0, 1] * 5)
@@ -29,6 +31,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
+from .validation import check_bool, check_int, check_seed
+
 __all__ = [
     "KFold", "MinMaxScaler", "SimpleImputer", "StandardScaler", "StratifiedKFold",
     "cross_validate", "one_hot", "to_categorical", "train_test_split",
@@ -38,27 +42,6 @@ Size = Union[int, float, None]
 
 
 # ------------------------------------------------------------------------------- helpers
-def _check_seed(seed: Any, name: str = "seed") -> Optional[int]:
-    """``None`` or a non-negative integer (booleans refused)."""
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"{name}: expected a non-negative integer or None, got {seed!r}")
-    return int(seed)
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected True or False, got {value!r}")
-    return bool(value)
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _to_numpy(value: Any) -> np.ndarray:
     """An ndarray from an array-like; pandas objects through ``.to_numpy()``."""
     if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
@@ -272,8 +255,8 @@ def train_test_split(*arrays: Any, test_size: Size = None, train_size: Size = No
     n_samples = lengths[0]
     if n_samples < 2:
         raise ValueError(f"arrays: expected at least 2 samples to split, got {n_samples}")
-    shuffle = _check_bool(shuffle, "shuffle")
-    rng = np.random.default_rng(_check_seed(seed))
+    shuffle = check_bool("shuffle", shuffle)
+    rng = np.random.default_rng(check_seed("seed", seed))
     n_train, n_test = _split_sizes(n_samples, test_size, train_size)
     if stratify is not None:
         classes = _encode_labels(stratify, "stratify", n_samples)
@@ -315,9 +298,9 @@ class KFold:
     """
 
     def __init__(self, n_splits: int = 5, shuffle: bool = False, seed: Optional[int] = None):
-        self.n_splits = _check_int(n_splits, "n_splits", 2)
-        self.shuffle = _check_bool(shuffle, "shuffle")
-        self.seed = _check_seed(seed)
+        self.n_splits = check_int("n_splits", n_splits, 2, wrong_type=ValueError)
+        self.shuffle = check_bool("shuffle", shuffle)
+        self.seed = check_seed("seed", seed)
         if not self.shuffle and self.seed is not None:
             raise ValueError(f"seed: has no effect when shuffle=False; pass shuffle=True or "
                              f"leave seed=None, got seed={seed!r}")
@@ -593,11 +576,11 @@ def cross_validate(build_model: Callable[[], Any], X: Any, y: Any,
 def _make_splitter(cv: Any, y: np.ndarray, stratified: Optional[bool],
                    seed: Optional[int]) -> Any:
     if isinstance(cv, (int, np.integer)) and not isinstance(cv, bool):
-        n_splits = _check_int(cv, "cv", 2)
+        n_splits = check_int("cv", cv, 2, wrong_type=ValueError)
         if stratified is None:
             stratified = _looks_like_labels(y)
-        splitter_class = StratifiedKFold if _check_bool(stratified, "stratified") else KFold
-        return splitter_class(n_splits, shuffle=True, seed=_check_seed(seed))
+        splitter_class = StratifiedKFold if check_bool("stratified", stratified) else KFold
+        return splitter_class(n_splits, shuffle=True, seed=check_seed("seed", seed))
     if isinstance(cv, (str, bytes)) or not (callable(getattr(cv, "split", None))
                                             and callable(getattr(cv, "get_n_splits", None))):
         raise TypeError(f"cv: expected a number of folds >= 2 or a KFold / StratifiedKFold, "
@@ -662,7 +645,7 @@ def to_categorical(y: Any, num_classes: Optional[int] = None,
             raise ValueError("num_classes: cannot be inferred from an empty y; pass it")
         num_classes = int(labels.max()) + 1
     else:
-        num_classes = _check_int(num_classes, "num_classes", 1)
+        num_classes = check_int("num_classes", num_classes, 1, wrong_type=ValueError)
         if labels.size and labels.max() >= num_classes:
             raise ValueError(f"y: expected class labels in [0, {num_classes - 1}] for "
                              f"num_classes={num_classes}, got {int(labels.max())}")
@@ -803,8 +786,8 @@ class StandardScaler(_Transformer):
     _param_names = ("with_mean", "with_std")
 
     def __init__(self, with_mean: bool = True, with_std: bool = True):
-        self.with_mean = _check_bool(with_mean, "with_mean")
-        self.with_std = _check_bool(with_std, "with_std")
+        self.with_mean = check_bool("with_mean", with_mean)
+        self.with_std = check_bool("with_std", with_std)
 
     def fit(self, X: Any, y: Any = None) -> "StandardScaler":
         """Compute the mean and standard deviation of each column of ``X``; returns self.

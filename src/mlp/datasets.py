@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .data import _check_int, _check_seed
+from .validation import check_int, check_seed
 
 __all__ = [
     "Dataset", "load_breast_cancer", "load_digits", "make_circles", "make_moons",
@@ -245,7 +245,7 @@ def load_digits(return_X_y: bool = False,
     >>> X.shape, sorted(set(y.tolist())), float(X.max())
     ((360, 64), [0, 1], 16.0)
     """
-    n_class = _check_int(n_class, "n_class", 1)
+    n_class = check_int("n_class", n_class, 1, wrong_type=ValueError)
     if n_class > 10:
         raise ValueError(f"n_class: expected an integer in [1, 10], got {n_class}")
     arrays = _digits_arrays()
@@ -322,9 +322,9 @@ def make_xor(n_samples: int = 200, noise: float = 0.1,
     >>> bool(((X[:, 0] != X[:, 1]) == y).all())
     True
     """
-    n_samples = _check_int(n_samples, "n_samples", 4)
+    n_samples = check_int("n_samples", n_samples, 4, wrong_type=ValueError)
     noise = _check_noise(noise)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed("seed", seed))
     corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
     corner = np.repeat(np.arange(4), _class_sizes(n_samples, 4))
     X = corners[corner] + rng.normal(0.0, noise, (n_samples, 2))
@@ -361,9 +361,9 @@ def make_moons(n_samples: int = 200, noise: float = 0.1,
     >>> X.shape, int(y.sum())
     ((100, 2), 50)
     """
-    n_samples = _check_int(n_samples, "n_samples", 2)
+    n_samples = check_int("n_samples", n_samples, 2, wrong_type=ValueError)
     noise = _check_noise(noise)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed("seed", seed))
     n_outer = n_samples // 2
     n_inner = n_samples - n_outer
     outer = np.linspace(0.0, np.pi, n_outer)
@@ -407,12 +407,12 @@ def make_circles(n_samples: int = 200, noise: float = 0.05, factor: float = 0.5,
     >>> np.round(np.hypot(X[:, 0], X[:, 1])[np.argsort(y)], 2).tolist()
     [1.0, 1.0, 1.0, 1.0, 1.0, 0.3, 0.3, 0.3, 0.3, 0.3]
     """
-    n_samples = _check_int(n_samples, "n_samples", 2)
+    n_samples = check_int("n_samples", n_samples, 2, wrong_type=ValueError)
     noise = _check_noise(noise)
     if isinstance(factor, bool) or not isinstance(factor, (int, float, np.number)) \
             or not 0.0 < factor < 1.0:
         raise ValueError(f"factor: expected a number in (0, 1), got {factor!r}")
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed("seed", seed))
     n_outer = n_samples // 2
     n_inner = n_samples - n_outer
     outer = np.linspace(0.0, 2.0 * np.pi, n_outer, endpoint=False)
@@ -458,12 +458,12 @@ def make_spirals(n_samples: int = 200, n_classes: int = 2, noise: float = 0.1,
     >>> X.shape, np.bincount(y).tolist()
     ((300, 2), [100, 100, 100])
     """
-    n_classes = _check_int(n_classes, "n_classes", 2)
-    n_samples = _check_int(n_samples, "n_samples", 1)
+    n_classes = check_int("n_classes", n_classes, 2, wrong_type=ValueError)
+    n_samples = check_int("n_samples", n_samples, 1, wrong_type=ValueError)
     if n_samples < n_classes:
         raise ValueError(f"n_samples: expected at least n_classes={n_classes}, got {n_samples}")
     noise = _check_noise(noise)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed("seed", seed))
     sizes = _class_sizes(n_samples, n_classes)
     y = np.repeat(np.arange(n_classes, dtype=np.int64), sizes)
     turns = np.sqrt(rng.uniform(0.05, 1.0, n_samples)) * 2.0 * np.pi
@@ -510,10 +510,10 @@ def make_regression(n_samples: int = 200, n_features: int = 5, noise: float = 0.
     >>> X.shape, y.shape, bool(np.allclose(X @ w, y))
     ((50, 3), (50,), True)
     """
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    n_features = _check_int(n_features, "n_features", 1)
+    n_samples = check_int("n_samples", n_samples, 1, wrong_type=ValueError)
+    n_features = check_int("n_features", n_features, 1, wrong_type=ValueError)
     noise = _check_noise(noise)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed("seed", seed))
     X = rng.standard_normal((n_samples, n_features))
     weights = rng.standard_normal(n_features)
     y = X @ weights + rng.normal(0.0, noise, n_samples)

@@ -22,71 +22,29 @@ Validation of user input happens in the public API, not here: backends trust the
 from __future__ import annotations
 
 import abc
-from typing import Any, Optional, Sequence, Tuple
+import contextlib
+from typing import Any, ContextManager, List, Optional, Sequence, Tuple
 
-ACTIVATIONS = (
-    "linear",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "sigmoid",
-    "tanh",
-    "softmax",
-    "gelu",
-    "swish",
+import numpy as np
+
+from .plan import BatchHooks, Step, TrainingPlan, batch_count
+from .spec import (
+    ACTIVATION_ALIASES,
+    ACTIVATIONS,
+    ACTIVATIONS_NEEDING_PREACTIVATION,
+    DEFAULT_ALPHA,
+    HASH_STEP,
+    LOSSES,
+    MASK64,
+    PROBABILITY_EPSILON,
+    dropout_stream_key,
+    dropout_uniform,
+    mix64,
+    resolve_activation,
+    resolve_alpha,
 )
-"""Activation names every backend implements (``"silu"`` is accepted as an alias of ``"swish"``)."""
 
-ACTIVATION_ALIASES = {"silu": "swish", None: "linear", "identity": "linear"}
-
-DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
-"""Default ``alpha`` per activation: the negative slope of leaky ReLU (Keras' default 0.2) and
-the saturation value of ELU. Other activations ignore ``alpha``."""
-
-ACTIVATIONS_NEEDING_PREACTIVATION = ("gelu", "swish")
-"""Activations whose derivative needs the pre-activation ``z``; the others use the output ``y``."""
-
-LOSSES = (
-    "mean_squared_error",
-    "mean_absolute_error",
-    "huber",
-    "binary_crossentropy",
-    "binary_crossentropy_from_logits",
-    "categorical_crossentropy",
-    "categorical_crossentropy_from_logits",
-)
-"""Loss names every backend implements. The two categorical losses accept one-hot (2-D) or integer
-(1-D) targets."""
-
-PROBABILITY_EPSILON = 1e-7
-"""Probabilities are clipped to ``[eps, 1 - eps]`` by the losses that take probabilities (Keras' value)."""
-
-HASH_STEP = 0x9E3779B97F4A7C15
-"""Odd 64-bit constant that spaces consecutive element counters in the dropout hash."""
-
-
-def resolve_activation(name: Optional[str]) -> str:
-    """Return the canonical activation name for ``name`` (aliases resolved).
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is not a known activation; the message lists the supported ones.
-    """
-    canonical = ACTIVATION_ALIASES.get(name, name)
-    if canonical not in ACTIVATIONS:
-        raise ValueError(
-            f"activation: unknown activation {name!r}. Supported activations are "
-            f"{list(ACTIVATIONS) + ['silu']}."
-        )
-    return canonical
-
-
-def resolve_alpha(activation: str, alpha: Optional[float]) -> float:
-    """Return ``alpha`` or, when it is ``None``, the activation's default from :data:`DEFAULT_ALPHA`."""
-    if alpha is None:
-        return float(DEFAULT_ALPHA.get(activation, 0.0))
-    return float(alpha)
+_UNCHANGED = contextlib.nullcontext()
 
 
 class Backend(abc.ABC):
@@ -310,28 +268,51 @@ class Backend(abc.ABC):
         """``out = dy * dropout_mask(...)``: the same mask regenerated from the hash, not stored."""
 
 
-MASK64 = (1 << 64) - 1
+    # ------------------------------------------ optional capabilities, with their defaults
+    # A backend that has one overrides the method; the engine never probes for it.
+    keeps_loss_on_device: bool = False
+    """Whether :meth:`loss_on_device` returns a device scalar the engine should sum on the
+    device (read once per epoch) rather than a float per batch (the GPU)."""
+
+    takes_device_arrays: bool = False
+    """Whether GPU (CuPy) arrays given to ``fit`` / ``predict`` are accepted as they are."""
+
+    def loss_on_device(self, name: str, pred, target, sample_weight=None, grad=None,
+                       delta: float = 1.0) -> Tuple[Any, Any]:
+        """:meth:`loss` whose value may stay on the device (a 0-d array); by default a float."""
+        return self.loss(name, pred, target, sample_weight, grad=grad, delta=delta)
+
+    def penalty_on_device(self, param, l1: float = 0.0, l2: float = 0.0) -> Any:
+        """:meth:`penalty` whose value may stay on the device; by default a float."""
+        return self.penalty(param, l1, l2)
+
+    def fits_in_memory(self, nbytes: int, fraction: float = 0.5) -> bool:
+        """Whether ``nbytes`` of data fit in ``fraction`` of the device's free memory (host
+        memory: always ``True``)."""
+        return True
+
+    def synchronize(self) -> None:
+        """Wait until the device has finished the work queued so far (host: nothing to wait)."""
+
+    def all_finite(self, array) -> bool:
+        """Whether every element of a host float array is finite (the input check of ``fit``)."""
+        return bool(np.all(np.isfinite(array)))
+
+    def blas_scope(self, flops: Optional[float] = None) -> ContextManager[None]:
+        """A context in which host BLAS runs the way this backend wants it for work of ``flops``
+        GEMM flops (``None``: a whole ``fit``). By default BLAS is left as it is."""
+        return _UNCHANGED
+
+    def make_plan(self, steps: List[Step], params, grads, loss_kernel: str, optimizer,
+                  batch_size: int, delta: float = 1.0) -> TrainingPlan:
+        """The training plan of a compiled model on this backend (arguments as
+        :class:`~mlp.backends.plan.TrainingPlan`). By default the step-by-step plan, which runs
+        every layer through the operations above; a backend may return a faster one of its own
+        with the same results (the CPU's runs whole epochs in one call)."""
+        return TrainingPlan(self, steps, params, grads, loss_kernel, optimizer, batch_size, delta)
 
 
-def mix64(z: int) -> int:
-    """The SplitMix64 finaliser on a Python int (mod 2**64): the scalar form of the dropout hash."""
-    z &= MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-    return z ^ (z >> 31)
-
-
-def dropout_stream_key(seed: int, step: int, layer: int) -> int:
-    """The 64-bit key of one (seed, step, layer) stream: ``mix64(mix64(mix64(seed) + step) + layer)``.
-
-    Element ``k`` of the stream is ``mix64(key + k * HASH_STEP)``; its top 24 bits scaled by
-    ``2**-24`` give a uniform number in ``[0, 1)``. Every backend implements exactly this.
-    """
-    return mix64((mix64((mix64(seed) + step) & MASK64) + layer) & MASK64)
-
-
-def dropout_uniform(seed: int, step: int, layer: int, index: int) -> float:
-    """The uniform number in ``[0, 1)`` drawn for one element (scalar reference of the hash)."""
-    key = dropout_stream_key(seed, step, layer)
-    bits = mix64((key + index * HASH_STEP) & MASK64)
-    return (bits >> 40) * 2.0 ** -24
+__all__ = ["ACTIVATION_ALIASES", "ACTIVATIONS", "ACTIVATIONS_NEEDING_PREACTIVATION", "Backend",
+           "BatchHooks", "DEFAULT_ALPHA", "HASH_STEP", "LOSSES", "MASK64", "PROBABILITY_EPSILON",
+           "Step", "TrainingPlan", "batch_count", "dropout_stream_key", "dropout_uniform",
+           "mix64", "resolve_activation", "resolve_alpha"]

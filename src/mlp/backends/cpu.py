@@ -6,22 +6,28 @@ kernel codes, and pins BLAS to one thread while the kernels split GEMMs across O
 """
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import List
 
 import numpy as np
 
 from ..kernels import _kernels
-from .._threading import blas_single_thread
+from .._threading import blas_single_thread, needs_pinning
 from .base import (
     ACTIVATIONS_NEEDING_PREACTIVATION,
     LOSSES,
     PROBABILITY_EPSILON,
     Backend,
+    Step,
     resolve_activation,
     resolve_alpha,
 )
+from .codes import ACTIVATION_CODES, LOSS_CODES
+from .cpu_plan import FusedCPUPlan
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_UNCHANGED = contextlib.nullcontext()
 MASK64 = (1 << 64) - 1
 
 
@@ -73,6 +79,21 @@ class CPUBackend(Backend):
 
     name = "cpu"
 
+    # ------------------------------------------------------------ capabilities
+    def all_finite(self, array):
+        if array.flags.c_contiguous and array.dtype in FLOAT_DTYPES:
+            return _kernels.all_finite(array.reshape(-1))
+        return bool(np.all(np.isfinite(array)))
+
+    def blas_scope(self, flops=None):
+        return blas_single_thread(flops) if needs_pinning(flops) else _UNCHANGED
+
+    def make_plan(self, steps: List[Step], params, grads, loss_kernel, optimizer, batch_size,
+                  delta=1.0) -> FusedCPUPlan:
+        """The whole-epoch plan of :mod:`mlp.backends.cpu_plan`: one call into Cython."""
+        return FusedCPUPlan(self, steps, params, grads, loss_kernel, optimizer, batch_size,
+                            delta)
+
     # ------------------------------------------------------------------ arrays
     def asarray(self, x, dtype=None):
         return np.ascontiguousarray(x, dtype=dtype)
@@ -105,7 +126,7 @@ class CPUBackend(Backend):
         dtype = _dtype_of(z)
         z = _c(z, dtype)
         out = _out(out, z.shape, dtype)
-        _kernels.activation_forward(z, out, _kernels.ACTIVATION_CODES[activation],
+        _kernels.activation_forward(z, out, ACTIVATION_CODES[activation],
                                     resolve_alpha(activation, alpha))
         return out
 
@@ -115,7 +136,7 @@ class CPUBackend(Backend):
         dy, y = _c(dy, dtype), _c(y, dtype)
         z = self._preact(z, activation, dtype)
         out = _out(out, dy.shape, dtype)
-        _kernels.activation_backward(dy, y, z, out, _kernels.ACTIVATION_CODES[activation],
+        _kernels.activation_backward(dy, y, z, out, ACTIVATION_CODES[activation],
                                      resolve_alpha(activation, alpha))
         return out
 
@@ -137,7 +158,7 @@ class CPUBackend(Backend):
         out = _out(out, shape, dtype)
         preact = None if preact is None else _out(preact, shape, dtype)
         with blas_single_thread(2.0 * x.shape[0] * x.shape[1] * w.shape[1]):
-            _kernels.dense_forward(x, w, b, out, preact, _kernels.ACTIVATION_CODES[activation],
+            _kernels.dense_forward(x, w, b, out, preact, ACTIVATION_CODES[activation],
                                    resolve_alpha(activation, alpha))
         return out
 
@@ -154,7 +175,7 @@ class CPUBackend(Backend):
         flops = 2.0 * x.shape[0] * x.shape[1] * w.shape[1] * (2 if need_dx else 1)
         with blas_single_thread(flops):
             _kernels.dense_backward(x, w, y, dy, preact, dz, dw, db, dx,
-                                    _kernels.ACTIVATION_CODES[activation],
+                                    ACTIVATION_CODES[activation],
                                     resolve_alpha(activation, alpha))
         return dw, db, dx
 
@@ -174,7 +195,7 @@ class CPUBackend(Backend):
         weight = None if sample_weight is None else _c(sample_weight, dtype)
         grad = _out(grad, pred.shape, dtype)
         row_loss = np.empty(pred.shape[0], dtype=np.float64)
-        value = _kernels.loss(_kernels.LOSS_CODES[name], pred, target_arr, labels, weight, grad,
+        value = _kernels.loss(LOSS_CODES[name], pred, target_arr, labels, weight, grad,
                               row_loss, float(delta), PROBABILITY_EPSILON)
         return float(value), grad
 

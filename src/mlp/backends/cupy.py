@@ -44,6 +44,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from . import BackendUnavailableError
+from .codes import ACTIVATION_CODES, LOSS_CODES
+from .cuda_sources import BLOCK_REDUCE, HASH, LOSS_SOURCE, MATH, SOFTMAX_SOURCE
 from .base import (
     ACTIVATIONS_NEEDING_PREACTIVATION,
     HASH_STEP,
@@ -63,14 +65,6 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 cp: Any = None
 """The ``cupy`` module, bound by :func:`load_cupy` once CuPy imported and a GPU was found."""
-
-ACTIVATION_CODES = {"linear": 0, "relu": 1, "leaky_relu": 2, "elu": 3, "sigmoid": 4, "tanh": 5,
-                    "softmax": 6, "gelu": 7, "swish": 8}
-LOSS_CODES = {name: code for code, name in enumerate(LOSSES)}
-"""Kernel codes of the losses: the order of :data:`~mlp.backends.base.LOSSES` (0 = MSE, ...)."""
-assert LOSSES == ("mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
-                  "binary_crossentropy_from_logits", "categorical_crossentropy",
-                  "categorical_crossentropy_from_logits"), "update the loss kernel's codes"
 
 MAX_BLOCK = 256
 """Threads per block of the row kernels (softmax, losses): a power of two, 32 to 256."""
@@ -119,311 +113,6 @@ def load_cupy():
     return cupy
 
 
-def availability() -> Tuple[bool, str]:
-    """``(True, "")`` when the backend can be created here, else ``(False, the reason)``."""
-    try:
-        load_cupy()
-    except BackendUnavailableError as error:
-        return False, str(error)
-    return True, ""
-
-
-# =========================================================================== CUDA sources
-_MATH = r"""
-__device__ __forceinline__ float mlp_exp(float x) { return expf(x); }
-__device__ __forceinline__ double mlp_exp(double x) { return exp(x); }
-__device__ __forceinline__ float mlp_expm1(float x) { return expm1f(x); }
-__device__ __forceinline__ double mlp_expm1(double x) { return expm1(x); }
-__device__ __forceinline__ float mlp_log(float x) { return logf(x); }
-__device__ __forceinline__ double mlp_log(double x) { return log(x); }
-__device__ __forceinline__ float mlp_log1p(float x) { return log1pf(x); }
-__device__ __forceinline__ double mlp_log1p(double x) { return log1p(x); }
-__device__ __forceinline__ float mlp_tanh(float x) { return tanhf(x); }
-__device__ __forceinline__ double mlp_tanh(double x) { return tanh(x); }
-__device__ __forceinline__ float mlp_erf(float x) { return erff(x); }
-__device__ __forceinline__ double mlp_erf(double x) { return erf(x); }
-__device__ __forceinline__ float mlp_sqrt(float x) { return sqrtf(x); }
-__device__ __forceinline__ double mlp_sqrt(double x) { return sqrt(x); }
-__device__ __forceinline__ float mlp_abs(float x) { return fabsf(x); }
-__device__ __forceinline__ double mlp_abs(double x) { return fabs(x); }
-
-/* Logistic function that never overflows: exp is only taken of -|z|. */
-template <typename F> __device__ __forceinline__ F mlp_sigmoid(F z) {
-    const F e = mlp_exp(-mlp_abs(z));
-    const F s = (F)1 / ((F)1 + e);
-    return z >= (F)0 ? s : e * s;
-}
-
-/* sign(x) with sign(0) = 0 and NaN kept. */
-template <typename F> __device__ __forceinline__ F mlp_sign(F x) {
-    return x > (F)0 ? (F)1 : (x < (F)0 ? (F)-1 : x);
-}
-
-/* Activation codes: 0 linear, 1 relu, 2 leaky_relu, 3 elu, 4 sigmoid, 5 tanh, 6 softmax (done by
-   the row kernel, linear here), 7 gelu (exact, erf), 8 swish. */
-template <typename F> __device__ __forceinline__ F mlp_act(F z, int act, F alpha) {
-    switch (act) {
-    case 1: return z <= (F)0 ? (F)0 : z;
-    case 2: return z > (F)0 ? z : alpha * z;
-    case 3: return z > (F)0 ? z : alpha * mlp_expm1(z);
-    case 4: return mlp_sigmoid(z);
-    case 5: return mlp_tanh(z);
-    case 7: return (F)0.5 * z * ((F)1 + mlp_erf(z * (F)0.70710678118654752440));
-    case 8: return z * mlp_sigmoid(z);
-    default: return z;
-    }
-}
-
-/* dy * f'(z), written with the output y except for gelu and swish, which need z. */
-template <typename F> __device__ __forceinline__ F mlp_act_grad(F dy, F y, F z, int act, F alpha) {
-    switch (act) {
-    case 1: return y > (F)0 ? dy : (F)0;
-    case 2: return y > (F)0 ? dy : alpha * dy;
-    case 3: return y > (F)0 ? dy : dy * (y + alpha);
-    case 4: return dy * (y * ((F)1 - y));
-    case 5: return dy * ((F)1 - y * y);
-    case 7: return dy * ((F)0.5 * ((F)1 + mlp_erf(z * (F)0.70710678118654752440))
-                         + z * ((F)0.39894228040143267794 * mlp_exp((F)-0.5 * z * z)));
-    case 8: {
-        const F s = mlp_sigmoid(z);
-        return dy * (s * ((F)1 + z * ((F)1 - s)));
-    }
-    default: return dy;
-    }
-}
-"""
-
-_HASH = r"""
-/* The SplitMix64 finaliser (mlp.backends.base.mix64); unsigned arithmetic wraps mod 2**64. */
-__device__ __forceinline__ unsigned long long mlp_mix64(unsigned long long z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-"""
-
-_BLOCK_REDUCE = r"""
-/* Block-wide reductions; blockDim.x must be a power of two <= 256 and every thread must call
-   them (they synchronise). The order of the additions is fixed, so results are reproducible. */
-__device__ __forceinline__ double mlp_block_sum(double v, double* sh) {
-    const int tid = threadIdx.x;
-    sh[tid] = v;
-    __syncthreads();
-    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
-        if (tid < s) sh[tid] += sh[tid + s];
-        __syncthreads();
-    }
-    const double r = sh[0];
-    __syncthreads();
-    return r;
-}
-
-template <typename F> __device__ __forceinline__ F mlp_block_max(F v, F* sh) {
-    const int tid = threadIdx.x;
-    sh[tid] = v;
-    __syncthreads();
-    for (int s = blockDim.x >> 1; s > 0; s >>= 1) {
-        if (tid < s) {
-            const F other = sh[tid + s];
-            if (other > sh[tid]) sh[tid] = other;
-        }
-        __syncthreads();
-    }
-    const F r = sh[0];
-    __syncthreads();
-    return r;
-}
-"""
-
-_SOFTMAX_SOURCE = r"""
-/* One thread block per row of a C-contiguous (rows, cols) array; y may be z (in place). */
-extern "C" __global__ void mlp_softmax_rows(const T* z, T* y, const long long rows,
-                                            const long long cols) {
-    __shared__ T sh_max[256];
-    __shared__ double sh_sum[256];
-    const long long row = blockIdx.x;
-    if (row >= rows) return;
-    const int tid = threadIdx.x;
-    const int nt = blockDim.x;
-    const T* zr = z + row * cols;
-    T* yr = y + row * cols;
-    T top = zr[0];
-    for (long long j = tid; j < cols; j += nt) {
-        const T v = zr[j];
-        if (v > top) top = v;
-    }
-    top = mlp_block_max(top, sh_max);          /* every read of z ends before any write of y */
-    double total = 0.0;
-    for (long long j = tid; j < cols; j += nt) {
-        const T e = mlp_exp(zr[j] - top);
-        yr[j] = e;
-        total += (double)e;
-    }
-    total = mlp_block_sum(total, sh_sum);
-    const T inv = (T)(1.0 / total);
-    for (long long j = tid; j < cols; j += nt) yr[j] = yr[j] * inv;
-}
-
-/* dz = y * (dy - sum(dy * y)) row by row; dz may be dy (in place). */
-extern "C" __global__ void mlp_softmax_grad_rows(const T* dy, const T* y, T* dz,
-                                                 const long long rows, const long long cols) {
-    __shared__ double sh_sum[256];
-    const long long row = blockIdx.x;
-    if (row >= rows) return;
-    const int tid = threadIdx.x;
-    const int nt = blockDim.x;
-    const T* dyr = dy + row * cols;
-    const T* yr = y + row * cols;
-    T* dzr = dz + row * cols;
-    double dot = 0.0;
-    for (long long j = tid; j < cols; j += nt) dot += (double)(dyr[j] * yr[j]);
-    dot = mlp_block_sum(dot, sh_sum);          /* every read of dy ends before any write of dz */
-    const T d = (T)dot;
-    for (long long j = tid; j < cols; j += nt) dzr[j] = yr[j] * (dyr[j] - d);
-}
-"""
-
-_LOSS_SOURCE = r"""
-/* Loss codes: the order of mlp.backends.base.LOSSES. */
-#define L_MSE 0
-#define L_MAE 1
-#define L_HUBER 2
-#define L_BCE 3
-#define L_BCE_LOGITS 4
-#define L_CCE 5
-#define L_CCE_LOGITS 6
-
-/* One thread block per row: writes the gradient of the weighted mean loss for the row into grad
-   and w_i * l_i into row_loss[i]. target is read when use_target, labels (int64 class indices)
-   when use_labels, weight when use_weight; unused pointers may point anywhere. A label outside
-   [0, m) gives a NaN loss and a zero gradient row (never an out-of-bounds access). */
-extern "C" __global__ void mlp_loss_rows(
-        const T* pred, const T* target, const long long* labels, const T* weight, T* grad,
-        double* row_loss, const long long rows, const long long m, const int kind,
-        const int use_target, const int use_labels, const int use_weight,
-        const T inv_n, const T delta, const T eps) {
-    __shared__ double sh_sum[256];
-    __shared__ T sh_max[256];
-    const long long row = blockIdx.x;
-    if (row >= rows) return;
-    const int tid = threadIdx.x;
-    const int nt = blockDim.x;
-    const T* p = pred + row * m;
-    const T* t = target + (use_target ? row * m : 0);
-    T* g = grad + row * m;
-    const T w = use_weight ? weight[row] : (T)1;
-    const T scale = w * inv_n;
-    const T mean_scale = scale / (T)m;
-    const T lo = eps;
-    const T hi = (T)1 - eps;
-    double acc = 0.0;
-    double value = 0.0;
-    long long j;
-
-    if (kind == L_MSE) {
-        for (j = tid; j < m; j += nt) {
-            const T e = p[j] - t[j];
-            acc += (double)(e * e);
-            g[j] = (T)2 * e * mean_scale;
-        }
-        value = mlp_block_sum(acc, sh_sum) / (double)m;
-    } else if (kind == L_MAE) {
-        for (j = tid; j < m; j += nt) {
-            const T e = p[j] - t[j];
-            acc += (double)mlp_abs(e);
-            g[j] = mlp_sign(e) * mean_scale;
-        }
-        value = mlp_block_sum(acc, sh_sum) / (double)m;
-    } else if (kind == L_HUBER) {
-        for (j = tid; j < m; j += nt) {
-            const T e = p[j] - t[j];
-            const T a = mlp_abs(e);
-            if (a <= delta) {
-                acc += (double)((T)0.5 * e * e);
-                g[j] = e * mean_scale;
-            } else {
-                acc += (double)(delta * (a - (T)0.5 * delta));
-                g[j] = delta * mlp_sign(e) * mean_scale;
-            }
-        }
-        value = mlp_block_sum(acc, sh_sum) / (double)m;
-    } else if (kind == L_BCE) {
-        for (j = tid; j < m; j += nt) {
-            T pc = p[j];
-            pc = pc < lo ? lo : (pc > hi ? hi : pc);
-            const T tj = t[j];
-            acc -= (double)(tj * mlp_log(pc) + ((T)1 - tj) * mlp_log1p(-pc));
-            g[j] = (pc - tj) / (pc * ((T)1 - pc)) * mean_scale;
-        }
-        value = mlp_block_sum(acc, sh_sum) / (double)m;
-    } else if (kind == L_BCE_LOGITS) {
-        for (j = tid; j < m; j += nt) {
-            const T e = p[j];
-            const T tj = t[j];
-            acc += (double)((e > (T)0 ? e : (T)0) - e * tj + mlp_log1p(mlp_exp(-mlp_abs(e))));
-            g[j] = (mlp_sigmoid(e) - tj) * mean_scale;
-        }
-        value = mlp_block_sum(acc, sh_sum) / (double)m;
-    } else if (kind == L_CCE) {
-        if (use_labels) {
-            const long long label = labels[row];
-            if (label >= 0 && label < m) {
-                T pc = p[label];
-                pc = pc < lo ? lo : (pc > hi ? hi : pc);
-                const T gl = -scale / pc;
-                for (j = tid; j < m; j += nt) g[j] = j == label ? gl : (T)0;
-                value = -(double)mlp_log(pc);
-            } else {
-                for (j = tid; j < m; j += nt) g[j] = (T)0;
-                value = __longlong_as_double(0x7ff8000000000000LL);
-            }
-        } else {
-            for (j = tid; j < m; j += nt) {
-                T pc = p[j];
-                pc = pc < lo ? lo : (pc > hi ? hi : pc);
-                acc -= (double)(t[j] * mlp_log(pc));
-                g[j] = -t[j] / pc * scale;
-            }
-            value = mlp_block_sum(acc, sh_sum);
-        }
-    } else {  /* L_CCE_LOGITS: softmax + cross-entropy from logits */
-        T top = p[0];
-        for (j = tid; j < m; j += nt) {
-            const T v = p[j];
-            if (v > top) top = v;
-        }
-        top = mlp_block_max(top, sh_max);
-        double s = 0.0;
-        for (j = tid; j < m; j += nt) {
-            const T e = mlp_exp(p[j] - top);
-            g[j] = e;                           /* this thread reads it back below */
-            s += (double)e;
-        }
-        const T st = (T)mlp_block_sum(s, sh_sum);
-        const T lse = top + mlp_log(st);
-        if (use_labels) {
-            const long long label = labels[row];
-            const bool ok = label >= 0 && label < m;
-            for (j = tid; j < m; j += nt) {
-                const T soft = g[j] / st * scale;
-                g[j] = ok ? (j == label ? soft - scale : soft) : (T)0;
-            }
-            value = ok ? (double)(lse - p[label]) : __longlong_as_double(0x7ff8000000000000LL);
-        } else {
-            double tsum = 0.0;
-            for (j = tid; j < m; j += nt) {
-                tsum += (double)t[j];
-                acc += (double)(t[j] * (lse - p[j]));
-            }
-            const T ts = (T)mlp_block_sum(tsum, sh_sum);
-            value = mlp_block_sum(acc, sh_sum);
-            for (j = tid; j < m; j += nt) g[j] = (g[j] / st * ts - t[j]) * scale;
-        }
-    }
-    if (tid == 0) row_loss[row] = (double)w * value;
-}
-"""
-
 _C_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 
@@ -434,7 +123,7 @@ _raw: Dict[Tuple[str, np.dtype], Any] = {}
 """``RawKernel`` objects by (name, dtype)."""
 
 
-def _ew(name: str, in_params: str, out_params: str, body: str, preamble: str = _MATH):
+def _ew(name: str, in_params: str, out_params: str, body: str, preamble: str = MATH):
     """The ElementwiseKernel ``name``, created on first use."""
     kernel = _elementwise.get(name)
     if kernel is None:
@@ -458,7 +147,7 @@ def _raw_kernel(name: str, source: str, dtype: np.dtype):
     key = (name, dtype)
     kernel = _raw.get(key)
     if kernel is None:
-        code = f"typedef {_C_TYPES[dtype]} T;\n" + _MATH + _BLOCK_REDUCE + source
+        code = f"typedef {_C_TYPES[dtype]} T;\n" + MATH + BLOCK_REDUCE + source
         kernel = cp.RawKernel(code, name)
         _raw[key] = kernel
     return kernel
@@ -488,7 +177,7 @@ def _dropout_kernel():
                const double u = (double)(bits >> 40) * 5.9604644775390625e-08;
                const T mask = u >= rate ? keep : (T)0;
                y = x * mask;
-               """, preamble=_HASH)
+               """, preamble=HASH)
 
 
 def _sgd_kernel(momentum: bool):
@@ -609,6 +298,8 @@ class CupyBackend(Backend):
     """
 
     name = "cupy"
+    keeps_loss_on_device = True
+    takes_device_arrays = True
 
     def __init__(self, device: Optional[int] = None):
         cupy = load_cupy()
@@ -688,9 +379,6 @@ class CupyBackend(Backend):
             raise ValueError(f"grad: expected {param.size} elements like param, got {grad.size}")
         return grad
 
-    def _scalar(self, dtype, value: float):
-        return np.dtype(dtype).type(value)
-
     def _gemm(self, trans_a: bool, trans_b: bool, a, b, out, alpha: float, beta: float) -> None:
         """``out = alpha * op(a) @ op(b) + beta * out`` through cuBLAS, written into ``out``."""
         if out.size == 0:
@@ -717,14 +405,14 @@ class CupyBackend(Backend):
         rows, cols = z.shape
         if rows == 0 or cols == 0:
             return
-        kernel = _raw_kernel("mlp_softmax_rows", _SOFTMAX_SOURCE, np.dtype(z.dtype))
+        kernel = _raw_kernel("mlp_softmax_rows", SOFTMAX_SOURCE, np.dtype(z.dtype))
         kernel((rows,), (_block_for(cols),), (z, y, np.int64(rows), np.int64(cols)))
 
     def _softmax_grad(self, dy, y, dz) -> None:
         rows, cols = dy.shape
         if rows == 0 or cols == 0:
             return
-        kernel = _raw_kernel("mlp_softmax_grad_rows", _SOFTMAX_SOURCE, np.dtype(dy.dtype))
+        kernel = _raw_kernel("mlp_softmax_grad_rows", SOFTMAX_SOURCE, np.dtype(dy.dtype))
         kernel((rows,), (_block_for(cols),), (dy, y, dz, np.int64(rows), np.int64(cols)))
 
     def _bias_act(self, z, b, activation: str, alpha: float, y, preact) -> None:
@@ -925,7 +613,7 @@ class CupyBackend(Backend):
         with cp.cuda.Device(self.device_id):
             row_loss = cp.empty(rows, dtype=np.float64)
         if rows and cols:
-            kernel = _raw_kernel("mlp_loss_rows", _LOSS_SOURCE, dtype)
+            kernel = _raw_kernel("mlp_loss_rows", LOSS_SOURCE, dtype)
             scalar = dtype.type
             kernel((rows,), (_block_for(cols),), (
                 pred, pred if target is None else target, pred if labels is None else labels,

@@ -50,7 +50,7 @@ cdef extern from "_simd.h" nogil:
     void mlp_relu_grad_bias_f64(const double* dy, const double* y, double* dz, double* acc,
                                 Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t width, int relu)
 
-# Activation codes (the Python side maps names to these).
+# Activation codes: the values of mlp.backends.codes.ACTIVATION_CODES (the callers' one table).
 cdef enum: A_LINEAR = 0
 cdef enum: A_RELU = 1
 cdef enum: A_LEAKY_RELU = 2
@@ -61,7 +61,7 @@ cdef enum: A_SOFTMAX = 6
 cdef enum: A_GELU = 7
 cdef enum: A_SWISH = 8
 
-# Loss codes.
+# Loss codes: the values of mlp.backends.codes.LOSS_CODES.
 cdef enum: L_MSE = 0
 cdef enum: L_MAE = 1
 cdef enum: L_HUBER = 2
@@ -69,17 +69,6 @@ cdef enum: L_BCE = 3
 cdef enum: L_BCE_LOGITS = 4
 cdef enum: L_CCE = 5
 cdef enum: L_CCE_LOGITS = 6
-
-ACTIVATION_CODES = {
-    "linear": A_LINEAR, "relu": A_RELU, "leaky_relu": A_LEAKY_RELU, "elu": A_ELU,
-    "sigmoid": A_SIGMOID, "tanh": A_TANH, "softmax": A_SOFTMAX, "gelu": A_GELU, "swish": A_SWISH,
-}
-
-LOSS_CODES = {
-    "mean_squared_error": L_MSE, "mean_absolute_error": L_MAE, "huber": L_HUBER,
-    "binary_crossentropy": L_BCE, "binary_crossentropy_from_logits": L_BCE_LOGITS,
-    "categorical_crossentropy": L_CCE, "categorical_crossentropy_from_logits": L_CCE_LOGITS,
-}
 
 # Size thresholds (measured on a 2-core machine; see benchmarks/kernels.py).
 cdef enum: CHUNK = 8192                  # elements per part of a flat elementwise loop
@@ -1685,7 +1674,8 @@ cdef class FusedPlan:
 
         ``steps``: dicts with the StepSpec fields and the arrays ``out``, ``preact`` (or None)
         and ``dout``; ``slots``: up to three optimizer-state arrays (None when unused);
-        ``optimizer``: the fields of OptimizerArgs plus clip settings; ``workspaces``: dict of
+        ``optimizer``: ``Optimizer.kernel_spec()`` with ``kind`` as its code, plus the clip
+        settings; ``workspaces``: dict of
         ``xb``, ``tb``, ``lb``, ``wb``, ``row_loss`` arrays.
         """
         cdef int i
@@ -1737,7 +1727,8 @@ cdef class FusedPlan:
         self.spec.opt.amsgrad = optimizer.get("amsgrad", False)
         self.spec.opt.centered = optimizer.get("centered", False)
         self.spec.opt.beta_1 = optimizer.get("beta_1", 0.0)
-        self.spec.opt.beta_2 = optimizer.get("beta_2", 0.0)
+        # RMSprop's rho has the field of Adam's beta_2 (the spec names it as its update does)
+        self.spec.opt.beta_2 = optimizer.get("beta_2", optimizer.get("rho", 0.0))
         self.spec.opt.epsilon = optimizer.get("epsilon", 0.0)
         self.spec.clipvalue = optimizer.get("clipvalue") or 0.0
         self.spec.clipnorm = optimizer.get("clipnorm") or 0.0

@@ -1,18 +1,22 @@
-"""Checks of user input at the public API: clear errors before anything reaches a kernel.
+"""Checks of the arrays given to ``fit`` / ``evaluate`` / ``predict``: clear errors before
+anything reaches a kernel, made once at the boundary.
 
-Every message names the argument, what was expected and what came in.
+Like the checks of :mod:`mlp.validation`, each takes ``(name, value, ...)`` and every message
+names the argument, what was expected and what came in. ``all_finite`` is the model's backend's
+finiteness test of a host array (:meth:`mlp.backends.base.Backend.all_finite`).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
-from .kernels import _kernels
-from .losses import Loss
+from ..nn.losses import Loss
+
+AllFinite = Callable[[np.ndarray], bool]
 
 
-def _as_array(value, name: str) -> np.ndarray:
+def _as_array(name: str, value) -> np.ndarray:
     if value is None:
         raise ValueError(f"{name}: expected an array, got None")
     if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
@@ -30,14 +34,8 @@ def _as_array(value, name: str) -> np.ndarray:
     return array
 
 
-def _all_finite(array: np.ndarray) -> bool:
-    if array.flags.c_contiguous and array.dtype in (np.float32, np.float64):
-        return _kernels.all_finite(array.reshape(-1))
-    return bool(np.all(np.isfinite(array)))
-
-
-def _check_finite(array: np.ndarray, name: str) -> None:
-    if array.dtype.kind == "f" and not _all_finite(array):
+def _check_finite(name: str, array: np.ndarray, all_finite: AllFinite) -> None:
+    if array.dtype.kind == "f" and not all_finite(array):
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
         raise ValueError(
             f"{name}: expected finite numbers, got {bad} NaN or infinite value(s) — impute "
@@ -45,7 +43,8 @@ def _check_finite(array: np.ndarray, name: str) -> None:
         )
 
 
-def check_features(x, dtype, n_features: Optional[int] = None, name: str = "x") -> np.ndarray:
+def check_features(name: str, x, dtype, n_features: Optional[int], all_finite: AllFinite
+                   ) -> np.ndarray:
     """Validate a feature matrix and return it as a C-contiguous array of ``dtype``.
 
     Raises
@@ -57,9 +56,9 @@ def check_features(x, dtype, n_features: Optional[int] = None, name: str = "x") 
     """
     if (isinstance(x, np.ndarray) and x.dtype == dtype and x.ndim == 2 and x.flags.c_contiguous
             and x.size and (n_features is None or x.shape[1] == n_features)):
-        _check_finite(x, name)
+        _check_finite(name, x, all_finite)
         return x
-    array = _as_array(x, name)
+    array = _as_array(name, x)
     if array.ndim != 2:
         hint = " (use x.reshape(-1, 1) for a single feature)" if array.ndim == 1 else ""
         raise ValueError(
@@ -74,26 +73,26 @@ def check_features(x, dtype, n_features: Optional[int] = None, name: str = "x") 
             f"got {array.shape[1]}"
         )
     array = np.ascontiguousarray(array, dtype=dtype)
-    _check_finite(array, name)
+    _check_finite(name, array, all_finite)
     return array
 
 
-def check_targets(y, loss: Loss, n_outputs: int, n_samples: int, dtype,
-                  name: str = "y") -> np.ndarray:
+def check_targets(name: str, y, loss: Loss, n_outputs: int, n_samples: int, dtype,
+                  all_finite: AllFinite) -> np.ndarray:
     """Validate targets for ``loss`` and a model with ``n_outputs`` outputs.
 
     Returns a ``(n, n_outputs)`` array of ``dtype``, or for sparse categorical losses a
     ``(n,)`` int64 array of class indices.
     """
-    array = _as_array(y, name)
+    array = _as_array(name, y)
     if array.shape[:1] != (n_samples,):
         raise ValueError(
             f"{name}: expected {n_samples} samples (as many as x), got shape {array.shape}"
         )
     if array.dtype.kind == "f":
-        _check_finite(array, name)
+        _check_finite(name, array, all_finite)
     if loss.targets == "labels":
-        return _check_labels(array, n_outputs, name)
+        return _check_labels(name, array, n_outputs)
     if loss.targets == "one_hot" and (array.ndim != 2 or array.shape[1] != n_outputs):
         hint = (" — for integer class labels use loss='sparse_categorical_crossentropy' or "
                 "one-hot encode them" if array.ndim == 1 else "")
@@ -117,7 +116,7 @@ def check_targets(y, loss: Loss, n_outputs: int, n_samples: int, dtype,
     return array
 
 
-def _check_labels(array: np.ndarray, n_classes: int, name: str) -> np.ndarray:
+def _check_labels(name: str, array: np.ndarray, n_classes: int) -> np.ndarray:
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1:
@@ -136,31 +135,72 @@ def _check_labels(array: np.ndarray, n_classes: int, name: str) -> np.ndarray:
     return np.ascontiguousarray(labels)
 
 
-def check_sample_weight(weight, n_samples: int, dtype, name: str = "sample_weight"):
+def check_sample_weight(name: str, weight, n_samples: int, dtype, all_finite: AllFinite):
     """Validate per-sample weights: shape (n,), finite, non-negative, not all zero."""
     if weight is None:
         return None
-    array = _as_array(weight, name)
+    array = _as_array(name, weight)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.shape != (n_samples,):
         raise ValueError(f"{name}: expected shape ({n_samples},), got {array.shape}")
     array = np.ascontiguousarray(array, dtype=dtype)
-    _check_finite(array, name)
+    _check_finite(name, array, all_finite)
     if array.min() < 0 or not array.any():
         raise ValueError(f"{name}: expected weights >= 0, not all zero")
     return array
 
 
-def check_positive_int(value, name: str) -> int:
-    """An integer >= 1 (booleans refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
-    return int(value)
+def check_verbose(name: str, verbose) -> int:
+    """``0``, ``1``, ``2`` or ``"auto"`` (which is ``1``), returned as an int."""
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or not isinstance(verbose, (int, np.integer)) or verbose not in (
+            0, 1, 2):
+        raise ValueError(f"{name}: expected 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
 
 
-def check_non_negative_int(value, name: str) -> int:
-    """An integer >= 0 (booleans refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name}: expected an integer >= 0, got {value!r}")
-    return int(value)
+
+def apply_class_weight(class_weight, target, weight, dtype, loss, n_outputs: int):
+    """Multiply each sample's weight by the weight of its class.
+
+    The class of a sample is its label (sparse targets), the argmax of its row (one-hot or
+    several outputs) or its rounded target (one sigmoid output), as in Keras. Keys must be
+    integer class indices the model can output, and every class present in the targets needs
+    one (Keras 3 would silently give a missing class the weight 1).
+    """
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight: expected a dict class index -> weight, got "
+                        f"{type(class_weight).__name__}")
+    if loss.targets not in ("binary", "one_hot", "labels"):
+        raise ValueError(f"class_weight: needs a classification loss (binary, categorical or "
+                         f"sparse categorical cross-entropy), got {loss.name}")
+    if target.ndim == 1:
+        classes = target.astype(np.int64)
+    elif target.shape[1] == 1:
+        classes = (target[:, 0] > 0.5).astype(np.int64)
+    else:
+        classes = target.argmax(axis=1)
+    n_classes = max(n_outputs, 2)
+    for key, value in class_weight.items():
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"class_weight: expected integer class indices as keys, got "
+                            f"{key!r}")
+        if not 0 <= key < n_classes:
+            raise ValueError(f"class_weight: the key {key!r} is not a class of this model "
+                             f"(expected 0 to {n_classes - 1})")
+        if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                               np.floating))
+                or not np.isfinite(value) or value < 0):
+            raise ValueError(f"class_weight: expected finite weights >= 0, got {value!r} for "
+                             f"class {key!r}")
+    present = [int(c) for c in np.unique(classes)]
+    missing = [c for c in present if c not in class_weight]
+    if missing:
+        raise ValueError(f"class_weight: the classes {missing} are in the data but have no "
+                         f"weight; give one for every class present ({present})")
+    factors = np.empty(len(classes), dtype=dtype)
+    for key, value in class_weight.items():
+        factors[classes == key] = value
+    return factors if weight is None else factors * weight

@@ -1,6 +1,6 @@
 """The CPU backend's training plan: a whole epoch in one call into Cython.
 
-:class:`FusedCPUPlan` keeps the buffers of :class:`mlp.engine.TrainingPlan` and hands pointers
+:class:`FusedCPUPlan` keeps the buffers of :class:`mlp.backends.plan.TrainingPlan` and hands pointers
 to them to ``mlp.kernels._kernels.FusedPlan``, which runs gather, forward, loss, backward,
 regularization, clipping and the optimizer update for every batch without the GIL. The
 arithmetic is the same kernels the step-by-step plan calls, in the same order.
@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import _kernels
-from ._threading import needs_pinning
-from .backends.base import PROBABILITY_EPSILON
-from .engine import TrainingPlan
+from .._threading import needs_pinning
+from ..kernels import _kernels
+from .plan import TrainingPlan, batch_count
+from .spec import PROBABILITY_EPSILON
+from .codes import ACTIVATION_CODES, LOSS_CODES, OPTIMIZER_CODES, STEP_CODES
 
-_STEP_KINDS = {"dense": 0, "dropout": 1, "activation": 2}
-_OPTIMIZER_KINDS = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3}
-_SLOT_ORDER = {
+_SLOT_ORDER = {  # the state buffers s1, s2, s3 of the C plan, by update rule
     "sgd": ("velocity",),
     "adam": ("m", "v", "v_max"),
     "rmsprop": ("mean_square", "velocity", "mean_grad"),
@@ -25,7 +24,7 @@ _SLOT_ORDER = {
 
 
 class FusedCPUPlan(TrainingPlan):
-    """:class:`TrainingPlan` whose epochs, batches and inference run in ``_kernels.FusedPlan``."""
+    """A :class:`~mlp.backends.plan.TrainingPlan` whose epochs, batches and inference run in ``_kernels.FusedPlan``."""
 
     def _allocate(self, rows: int) -> None:
         super()._allocate(rows)
@@ -43,12 +42,9 @@ class FusedCPUPlan(TrainingPlan):
     def _slots(self):
         if self.optimizer is None:
             return (None, None, None), {"kind": 0}
-        self.optimizer.build(self.params.size, self.dtype, self.backend)
-        spec = dict(self.optimizer.kernel_spec())
-        kind = spec.pop("kind")
-        if kind == "rmsprop":
-            spec["beta_2"] = spec.pop("rho")
-        spec.update(kind=_OPTIMIZER_KINDS[kind], clipvalue=self.optimizer.clipvalue,
+        spec = self.optimizer.kernel_spec()  # the optimizer was built with the plan
+        kind = spec["kind"]
+        spec.update(kind=OPTIMIZER_CODES[kind], clipvalue=self.optimizer.clipvalue,
                     clipnorm=self.optimizer.clipnorm,
                     global_clipnorm=self.optimizer.global_clipnorm)
         slots = tuple(self.optimizer.slots.get(name) for name in _SLOT_ORDER[kind])
@@ -68,8 +64,8 @@ class FusedCPUPlan(TrainingPlan):
                                            self.output_grads):
             offsets = [s.start for s in step.param_slices] + [0, 0]
             steps.append({
-                "kind": _STEP_KINDS[step.kind], "index": step.index, "in_dim": step.in_dim,
-                "out_dim": step.out_dim, "act": _kernels.ACTIVATION_CODES[step.activation],
+                "kind": STEP_CODES[step.kind], "index": step.index, "in_dim": step.in_dim,
+                "out_dim": step.out_dim, "act": ACTIVATION_CODES[step.activation],
                 "alpha": step.alpha, "rate": step.rate, "seed": step.seed,
                 "need_dx": step.need_dx, "use_bias": step.use_bias, "l1": step.l1,
                 "l2": step.l2, "w_off": offsets[0], "b_off": offsets[1] if step.use_bias else 0,
@@ -79,7 +75,7 @@ class FusedCPUPlan(TrainingPlan):
             key = id(self.params)
         plan = _kernels.FusedPlan()
         plan.configure(steps, self.params, self.grads, slots, spec, self.segments,
-                       _kernels.LOSS_CODES.get(self.loss_kernel, 0), self.delta,
+                       LOSS_CODES.get(self.loss_kernel, 0), self.delta,
                        PROBABILITY_EPSILON, self._workspaces)
         self._c_plan = plan
         self._configured_with = key
@@ -107,7 +103,7 @@ class FusedCPUPlan(TrainingPlan):
         loss times its rows."""
         self._ensure_configured()
         optimizer = self.optimizer
-        n_batches = -(-len(order) // batch_size)
+        n_batches = batch_count(len(order), batch_size)
         start = optimizer.iterations
         lrs = np.array([optimizer.learning_rate_at(start + k) for k in range(n_batches)],
                        dtype=np.float64)

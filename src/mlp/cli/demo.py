@@ -28,13 +28,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from . import metrics
-from .callbacks import Callback, EarlyStopping
-from .data import SimpleImputer, StandardScaler, to_categorical, train_test_split
-from .datasets import load_breast_cancer, load_digits
-from .layers import Dense, Dropout
-from .model import Sequential
-from .optimizers import Adam
+from .. import metrics
+from ..training.callbacks import Callback, EarlyStopping
+from ..data import SimpleImputer, StandardScaler, to_categorical, train_test_split
+from ..datasets import load_breast_cancer, load_digits
+from ..nn.layers import Dense, Dropout
+from ..model import Sequential
+from ..optim.optimizers import Adam
 
 DEFAULT_EPOCHS = 200
 """Most epochs either flow trains for; early stopping usually ends them well before."""
@@ -264,7 +264,7 @@ def run_demo(backend: Optional[str] = None, epochs: int = DEFAULT_EPOCHS, seed: 
         if verbose:
             print(line, flush=True)
 
-    from .backends import get_backend
+    from ..backends import get_backend
 
     name = get_backend(backend).name if backend is not None else get_backend().name
     started = time.perf_counter()

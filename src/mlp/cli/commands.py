@@ -48,9 +48,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from . import backends as _backends
+from .. import backends as _backends
 
-BACKEND_CHOICES = tuple(getattr(_backends, "ALL_BACKENDS", _backends.BACKENDS))
+BACKEND_CHOICES = _backends.ALL_BACKENDS
 
 MISSING_TOKENS = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
 """Cell values read as a missing value (compared lower-case, after stripping spaces)."""
@@ -66,8 +66,6 @@ class CLIError(Exception):
     """An error in the user's input: printed as one line, exit status 1."""
 
 
-_BACKEND_UNAVAILABLE = getattr(_backends, "BackendUnavailableError", CLIError)
-"""Asking for a backend this machine cannot run (e.g. ``cupy`` without a GPU)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -424,7 +422,7 @@ def read_target(table: Table, name: str, task: str) -> Target:
 # ======================================================================= preprocessing
 def fit_preprocessing(X_train: np.ndarray) -> Dict[str, Any]:
     """Median imputation and standardisation, both fitted on the training rows."""
-    from .data import SimpleImputer, StandardScaler
+    from ..data import SimpleImputer, StandardScaler
 
     imputer = SimpleImputer(strategy="median").fit(X_train)
     scaler = StandardScaler().fit(imputer.transform(X_train))
@@ -449,7 +447,7 @@ def preprocessing_path(model_path: str) -> str:
 
 
 def _write_json_atomic(path: str, document: Dict[str, Any]) -> None:
-    from .io import write_atomically
+    from ..saving.format import write_atomically
 
     text = json.dumps(document, indent=1) + "\n"
     write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
@@ -496,9 +494,9 @@ def load_preprocessing(model_path: str) -> Dict[str, Any]:
 def build_model(n_features: int, task: str, n_classes: int, hidden: Sequence[int],
                 dropout: float, learning_rate: float, seed: int, backend: Optional[str]):
     """The network ``mlp train`` trains: ReLU hidden layers (each followed by dropout)."""
-    from .layers import Dense, Dropout
-    from .model import Sequential
-    from .optimizers import Adam
+    from ..nn.layers import Dense, Dropout
+    from ..model import Sequential
+    from ..optim.optimizers import Adam
 
     layers = []
     for i, units in enumerate(hidden):
@@ -524,7 +522,7 @@ def build_model(n_features: int, task: str, n_classes: int, hidden: Sequence[int
 def _scores(task: str, truth: np.ndarray, output: np.ndarray,
             classes: Optional[List[str]]) -> str:
     """One line of metrics: truth as class codes (classification) or values (regression)."""
-    from . import metrics
+    from .. import metrics
 
     if task == "regression":
         mse = metrics.mean_squared_error(truth, output)
@@ -547,7 +545,7 @@ def _say(line: str = "") -> None:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    from ._demo import run_demo
+    from .demo import run_demo
 
     result = run_demo(args.backend, epochs=args.epochs, seed=args.seed)
     accuracies = (result["breast_cancer"]["accuracy"], result["digits"]["accuracy"])
@@ -555,9 +553,9 @@ def command_demo(args: argparse.Namespace) -> int:
 
 
 def command_train(args: argparse.Namespace) -> int:
-    from ._demo import EpochPrinter, describe_architecture
-    from .callbacks import EarlyStopping
-    from .data import to_categorical, train_test_split
+    from .demo import EpochPrinter, describe_architecture
+    from ..training.callbacks import EarlyStopping
+    from ..data import to_categorical, train_test_split
 
     table = read_csv(args.data, args.delimiter)
     table.require(args.target, "target column")
@@ -695,7 +693,7 @@ def _format_number(value: float) -> str:
 
 
 def command_predict(args: argparse.Namespace) -> int:
-    from .io import load_model
+    from ..io import load_model
 
     prep = load_preprocessing(args.model)
     try:
@@ -770,7 +768,7 @@ def command_predict(args: argparse.Namespace) -> int:
 
 
 def command_info(args: argparse.Namespace) -> int:
-    from ._config import show_config
+    from .._config import show_config
 
     show_config()
     return 0
@@ -796,7 +794,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = show_warning
             return COMMANDS[args.command](args)
-    except (CLIError, _BACKEND_UNAVAILABLE) as exc:
+    except (CLIError, _backends.BackendUnavailableError) as exc:
         print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:

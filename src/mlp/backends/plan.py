@@ -1,29 +1,31 @@
-"""The compiled training plan of a model (DESIGN.md section 4).
+"""The training plan of a compiled model (DESIGN.md section 4): its buffers and loops.
 
-``compile()`` turns the layer list into a :class:`TrainingPlan`: gradient and optimizer-state
-buffers over the model's flat parameter buffer, and activation workspaces sized for the batch,
-allocated once. :class:`TrainingPlan` runs every step through the backend's operations from
-Python and works on every backend; on the CPU backend :class:`FusedCPUPlan` (in
-:mod:`mlp._fused_plan`) runs a whole epoch in one call into Cython instead, with the same
-arithmetic.
+``compile()`` turns the layer list into :class:`Step` descriptions (:mod:`mlp.training.plan`)
+and the model's backend into a plan (:meth:`Backend.make_plan
+<mlp.backends.base.Backend.make_plan>`): gradient and optimizer-state buffers over the model's
+flat parameter buffer, and activation workspaces sized for the batch, allocated once.
+:class:`TrainingPlan` runs every step through the backend's operations from Python and works on
+every backend; the CPU backend's plan (:mod:`mlp.backends.cpu_plan`) runs a whole epoch in one
+call into Cython instead, with the same arithmetic.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
-from scipy.special import expit
+from .spec import ACTIVATIONS_NEEDING_PREACTIVATION
 
-from .backends.base import ACTIVATIONS_NEEDING_PREACTIVATION, Backend
-from .layers import Activation, Dense, Dropout, Layer
-from .losses import Loss
+
+def batch_count(rows: int, batch_size: int) -> int:
+    """The number of batches of at most ``batch_size`` rows that ``rows`` rows make."""
+    return -(-rows // batch_size)
 
 
 @dataclass
 class Step:
-    """One layer as the plan runs it."""
+    """One compute layer as a plan runs it (described by :func:`mlp.training.plan.build_steps`)."""
 
     kind: str                      # "dense", "dropout" or "activation"
     index: int                     # position among the compute layers (the dropout hash's layer)
@@ -44,65 +46,6 @@ class Step:
         return self.kind == "dense" and self.activation in ACTIVATIONS_NEEDING_PREACTIVATION
 
 
-def compute_layers(layers: Sequence[Layer]) -> List[Layer]:
-    """The layers that compute something (``Input`` only declares the width)."""
-    return [layer for layer in layers if isinstance(layer, (Dense, Dropout, Activation))]
-
-
-def output_activation(layers: Sequence[Layer]) -> str:
-    """The activation of the last layer that has one (``"linear"`` if none)."""
-    for layer in reversed(compute_layers(layers)):
-        if isinstance(layer, (Dense, Activation)):
-            return layer.activation
-    return "linear"
-
-
-def fused_output(layers: Sequence[Layer], loss: Loss) -> Optional[str]:
-    """The output activation that training folds into the loss, or ``None``.
-
-    Sigmoid + binary cross-entropy and softmax + categorical cross-entropy train from logits.
-    """
-    if loss.from_logits or loss.fuses_with is None:
-        return None
-    compute = compute_layers(layers)
-    last = compute[-1] if compute else None
-    if isinstance(last, (Dense, Activation)) and last.activation == loss.fuses_with:
-        return loss.fuses_with
-    return None
-
-
-def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List[slice]],
-                fused: Optional[str], model_seed: int) -> List[Step]:
-    """Describe each compute layer for the plan; ``fused`` drops the last probability activation."""
-    compute = compute_layers(layers)
-    last_activation = max((i for i, layer in enumerate(compute)
-                           if isinstance(layer, (Dense, Activation))), default=-1)
-    steps: List[Step] = []
-    width = input_dim
-    has_params_before = False
-    for index, layer in enumerate(compute):
-        out_dim = layer.output_dim(width)
-        step = Step(kind="dense" if isinstance(layer, Dense) else
-                    "dropout" if isinstance(layer, Dropout) else "activation",
-                    index=index, in_dim=width, out_dim=out_dim,
-                    need_dx=has_params_before, param_slices=param_slices[index])
-        if isinstance(layer, (Dense, Activation)):
-            step.activation = "linear" if (fused and index == last_activation) else layer.activation
-            step.alpha = layer.alpha
-        if isinstance(layer, Dense):
-            step.use_bias = layer.use_bias
-            regularizer = layer.kernel_regularizer
-            step.l1 = float(getattr(regularizer, "l1", 0.0)) if regularizer else 0.0
-            step.l2 = float(getattr(regularizer, "l2", 0.0)) if regularizer else 0.0
-            has_params_before = True
-        if isinstance(layer, Dropout):
-            step.rate = layer.rate
-            step.seed = layer.seed if layer.seed is not None else (model_seed + 7919 * index)
-        steps.append(step)
-        width = out_dim
-    return steps
-
-
 class BatchHooks:
     """Per-batch callbacks of the epoch loop (the per-batch path of ``fit``)."""
 
@@ -115,7 +58,9 @@ class BatchHooks:
 
 
 class TrainingPlan:
-    """Buffers and the training / inference loops of one compiled model, on any backend.
+    """Buffers and the training / inference loops of one compiled model, on any backend: every
+    step through the backend's operations (the default of :meth:`Backend.make_plan
+    <mlp.backends.base.Backend.make_plan>`).
 
     Parameters
     ----------
@@ -125,14 +70,18 @@ class TrainingPlan:
     loss_kernel : str
         The backend loss computed on the last step's output.
     optimizer : mlp.optimizers.Optimizer
-        Already built for ``params.size`` parameters.
+        Already built for ``params.size`` parameters (``None`` with ``grads`` for an
+        inference-only plan).
     batch_size : int
         Rows of the workspaces; smaller (last) batches use their leading rows.
     delta : float
         The Huber threshold.
     """
 
-    def __init__(self, backend: Backend, steps: List[Step], params, grads, loss_kernel: str,
+    fused: Optional[str] = None
+    """The output activation folded into the loss (set by the trainer), or ``None``."""
+
+    def __init__(self, backend, steps: List[Step], params, grads, loss_kernel: str,
                  optimizer, batch_size: int, delta: float = 1.0):
         self.backend = backend
         self.steps = steps
@@ -225,7 +174,7 @@ class TrainingPlan:
     def train_batch(self, x, target, weight, sync: bool = True):
         """One optimizer step on one batch; returns the batch loss (with regularization).
 
-        ``sync=False`` (backends with ``loss_on_device``, i.e. the GPU) returns the loss as a
+        ``sync=False`` (backends that keep the loss on the device, i.e. the GPU) returns the loss as a
         0-d device array instead of a float, so the step never waits for the GPU.
         """
         rows = x.shape[0]
@@ -246,11 +195,11 @@ class TrainingPlan:
                 if step.l1 or step.l2:
                     value = value + self.backend.penalty_on_device(
                         self.params[step.param_slices[0]], step.l1, step.l2)
-        self.optimizer.apply(self.backend, self.params, self.grads, self.segments)
+        self.optimizer.update(self.backend, self.params, self.grads, self.segments)
         return value
 
     def train_epoch(self, x, target, weight, order, batch_size: int, outputs,
-                    hooks: Optional["BatchHooks"] = None,
+                    hooks: Optional[BatchHooks] = None,
                     loss_sum: float = 0.0) -> Tuple[float, int]:
         """Train on ``x[order]`` in batches; write each sample's output to ``outputs``.
 
@@ -263,7 +212,7 @@ class TrainingPlan:
             order = self.backend.asarray(np.asarray(order, dtype=np.int64))
         # without per-batch hooks, a GPU backend sums the batch losses on the device and the
         # sum is read once, at the end (the same double additions, so parts still add exactly)
-        sync = hooks is not None or not hasattr(self.backend, "loss_on_device")
+        sync = hooks is not None or not self.backend.keeps_loss_on_device
         total, seen = loss_sum, 0
         for batch, begin in enumerate(range(0, len(order), batch_size)):
             idx = order[begin:begin + batch_size]
@@ -314,25 +263,3 @@ class TrainingPlan:
         """The loss of given outputs (training activations) against targets, with regularization."""
         value, _ = self.backend.loss(self.loss_kernel, outputs, target, weight, delta=self.delta)
         return value + self.penalty()
-
-
-def apply_output_activation(outputs: np.ndarray, fused: Optional[str]) -> np.ndarray:
-    """Turn logits of a fused output into probabilities (in place); other outputs pass through."""
-    if fused == "sigmoid":
-        expit(outputs, out=outputs)
-    elif fused == "softmax":
-        outputs -= outputs.max(axis=1, keepdims=True)
-        np.exp(outputs, out=outputs)
-        outputs /= outputs.sum(axis=1, keepdims=True)
-    return outputs
-
-
-
-
-def make_plan(backend: Backend, *args, **kwargs) -> TrainingPlan:
-    """The fastest plan for ``backend``: the fused one on ``cpu``, the step-by-step one elsewhere."""
-    if backend.name == "cpu":
-        from ._fused_plan import FusedCPUPlan
-
-        return FusedCPUPlan(backend, *args, **kwargs)
-    return TrainingPlan(backend, *args, **kwargs)

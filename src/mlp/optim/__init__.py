@@ -1,0 +1,1 @@
+"""Optimizers (hyperparameters and state over flat buffers) and learning-rate schedules."""

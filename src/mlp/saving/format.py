@@ -1,0 +1,316 @@
+"""The mlp file format: a JSON header and raw tensors in one file, no pickle. It knows no model.
+
+File layout
+-----------
+The file follows the `safetensors <https://github.com/huggingface/safetensors>`_ layout, so any
+safetensors reader can open it; it is written by the small code below (no dependency)::
+
+    bytes 0..7       N, the header length: unsigned 64-bit little-endian integer
+    bytes 8..8+N     the header: UTF-8 JSON, padded with spaces so the data starts at a
+                     multiple of 8 bytes
+    bytes 8+N..end   the tensor data: raw little-endian values, C order, back to back
+
+The header maps each tensor name to ``{"dtype", "shape", "data_offsets"}``: ``dtype`` is one of
+``"F32"``, ``"F64"``, ``"I64"``, ``"U8"``; ``shape`` a list of non-negative integers;
+``data_offsets`` ``[begin, end]`` relative to the start of the data, with
+``end - begin == itemsize * prod(shape)``. The tensors tile the data exactly: no overlap, no gap,
+nothing after the last one.
+
+The header's ``"__metadata__"`` entry maps strings to strings, as safetensors requires::
+
+    {"format": "mlp", "format_version": "1", "mlp_version": "0.1.0", "config": "<JSON>"}
+
+where ``config`` is the JSON document of the file's writer (for models, see
+:mod:`mlp.saving.model`).
+
+Loading never unpickles or evaluates anything: the header is parsed as JSON and each tensor is
+copied from its checked byte range with :func:`numpy.frombuffer`. Every malformed, truncated or
+hostile file gives a ``ValueError`` saying what is wrong.
+
+Writing goes to a temporary file in the target's folder, which is flushed, synced to disk and
+then renamed onto the target (:func:`os.replace`, atomic): a crash or an error mid-save leaves any
+previous file as it was and no temporary file behind.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+from typing import Any, BinaryIO, Callable, Dict, List, Tuple
+
+import numpy as np
+
+from .._version import __version__
+
+FORMAT = "mlp"
+"""The value of ``__metadata__["format"]`` in every file this module writes."""
+
+FORMAT_VERSION = "1"
+"""The layout version written; loading refuses other versions."""
+
+MAX_HEADER_BYTES = 100 * 1024 * 1024
+"""Largest header accepted on load (as safetensors: 100 MB)."""
+
+_DTYPES: Dict[str, np.dtype] = {
+    "F32": np.dtype("<f4"),
+    "F64": np.dtype("<f8"),
+    "I64": np.dtype("<i8"),
+    "U8": np.dtype("u1"),
+}
+_DTYPE_CODES = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64",
+                np.dtype(np.int64): "I64", np.dtype(np.uint8): "U8"}
+
+
+# ====================================================================== writing
+def _encode_header(config: Dict[str, Any], tensors: List[Tuple[str, np.ndarray]]
+                   ) -> Tuple[bytes, List[np.ndarray]]:
+    """The 8-byte length and the padded JSON header, and the arrays to write after it."""
+    try:
+        config_text = json.dumps(config, separators=(",", ":"), allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"save: the configuration holds a NaN or infinite number ({exc})"
+                         ) from exc
+    header: Dict[str, Any] = {"__metadata__": {"format": FORMAT,
+                                               "format_version": FORMAT_VERSION,
+                                               "mlp_version": str(__version__),
+                                               "config": config_text}}
+    arrays, offset = [], 0
+    for name, array in tensors:
+        code = _DTYPE_CODES.get(np.dtype(array.dtype).newbyteorder("="))
+        if code is None:
+            raise TypeError(f"save: tensor {name!r} has unsupported dtype {array.dtype}")
+        array = np.ascontiguousarray(array, dtype=_DTYPES[code])
+        header[name] = {"dtype": code, "shape": [int(d) for d in array.shape],
+                        "data_offsets": [offset, offset + array.nbytes]}
+        offset += array.nbytes
+        arrays.append(array)
+    text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    text += b" " * (-(8 + len(text)) % 8)
+    return len(text).to_bytes(8, "little") + text, arrays
+
+
+def _write_tensor(stream, array: np.ndarray) -> None:
+    """Write one C-contiguous little-endian array's bytes."""
+    if array.size:
+        stream.write(memoryview(array.reshape(-1)).cast("B"))
+
+
+def write_file(path, config: Dict[str, Any], tensors: List[Tuple[str, np.ndarray]]) -> None:
+    """Write header and tensors to a temporary file in the same folder, then rename it."""
+    header, arrays = _encode_header(config, tensors)
+
+    def write(handle) -> None:
+        handle.write(header)
+        for array in arrays:
+            _write_tensor(handle, array)
+
+    write_atomically(path, write)
+
+
+def write_atomically(path, write: Callable[[BinaryIO], None]) -> None:
+    """Create or replace the file ``path`` with what ``write(binary_handle)`` writes, so that
+    a crash leaves either the old file or the new one, never a part: the bytes go to a
+    temporary file in the same folder, are synced, get the replaced file's mode (or the
+    default for a new file), and the temporary file is renamed over ``path``."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    mode = _file_mode(path)
+    handle = tempfile.NamedTemporaryFile(mode="wb", delete=False, dir=directory,
+                                         prefix="." + os.path.basename(path) + ".",
+                                         suffix=".tmp")
+    temporary = handle.name
+    try:
+        with handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+    _sync_directory(directory)
+
+
+def _file_mode(path: str) -> int:
+    """The mode of the file being replaced, or the default for a new file (0o666 & ~umask)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        pass
+    umask = None
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    umask = int(line.split()[1], 8)
+                    break
+    except (OSError, ValueError, IndexError):
+        umask = None
+    if umask is None:
+        umask = 0o022
+    return 0o666 & ~umask
+
+
+def _sync_directory(directory: str) -> None:
+    """Make the rename durable (POSIX); a no-op where folders cannot be opened."""
+    if sys.platform.startswith("win"):
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ====================================================================== reading
+def describe(path) -> str:
+    return f"{os.fspath(path)!s}"
+
+
+def _no_duplicates(pairs):
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _parse_json(data: bytes, what: str, path) -> Any:
+    try:
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{describe(path)}: {what} is not valid UTF-8 ({exc}); not a mlp "
+                         f"model file") from exc
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{describe(path)}: {what} is not valid JSON ({exc}); not a mlp model "
+                         f"file") from exc
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def read_file(path, check_config: Callable[[Any, Any], None]
+              ) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+    """Read and check a file; return its config and its tensors (NumPy copies).
+
+    ``check_config(config, path)`` checks the writer's JSON document before the tensors are read.
+    """
+    where = describe(path)
+    with open(path, "rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        prefix = stream.read(8)
+        if len(prefix) < 8:
+            raise ValueError(f"{where}: file too short ({len(prefix)} bytes) to be a mlp model "
+                             f"file: it must start with an 8-byte header length")
+        header_length = int.from_bytes(prefix, "little")
+        if header_length > MAX_HEADER_BYTES:
+            raise ValueError(f"{where}: header length {header_length} is absurd (more than "
+                             f"{MAX_HEADER_BYTES} bytes); the file is corrupt or not a mlp "
+                             f"model file")
+        if header_length > size - 8:
+            raise ValueError(f"{where}: header length {header_length} is larger than the rest "
+                             f"of the file ({size - 8} bytes); the file is truncated or corrupt")
+        header_bytes = stream.read(header_length)
+        if len(header_bytes) != header_length:
+            raise ValueError(f"{where}: file truncated inside the header")
+        data = stream.read()
+    header = _parse_json(header_bytes, "the header", path)
+    if not isinstance(header, dict):
+        raise ValueError(f"{where}: the header is not a JSON object; not a mlp model file")
+    metadata = header.pop("__metadata__", None)
+    if not isinstance(metadata, dict) or "format" not in metadata:
+        raise ValueError(f"{where}: missing format marker (__metadata__['format']); not a mlp "
+                         f"model file")
+    if metadata["format"] != FORMAT:
+        raise ValueError(f"{where}: unknown format marker {metadata['format']!r}; expected "
+                         f"{FORMAT!r}")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise ValueError(f"{where}: __metadata__ must map strings to strings")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{where}: unsupported format version "
+                         f"{metadata.get('format_version')!r}; this mlp reads version "
+                         f"{FORMAT_VERSION!r}")
+    if "config" not in metadata:
+        raise ValueError(f"{where}: missing __metadata__['config']")
+    config = _parse_json(metadata["config"], "__metadata__['config']", path)
+    check_config(config, path)
+    tensors = _read_tensors(header, data, path)
+    return config, tensors
+
+
+def _read_tensors(header: Dict[str, Any], data: bytes, path) -> Dict[str, np.ndarray]:
+    """Check every tensor entry and the tiling of the data; return NumPy copies."""
+    where = describe(path)
+    entries = []
+    for name, entry in header.items():
+        label = f"{where}: tensor {name!r}"
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise ValueError(f"{label}: expected an object with exactly the keys 'dtype', "
+                             f"'shape' and 'data_offsets', got {entry!r:.200}")
+        code = entry["dtype"]
+        if not isinstance(code, str) or code not in _DTYPES:
+            raise ValueError(f"{label}: unknown dtype {code!r:.100}; expected one of "
+                             f"{sorted(_DTYPES)}")
+        shape = entry["shape"]
+        if not isinstance(shape, list) or not all(is_int(d) and d >= 0 for d in shape):
+            raise ValueError(f"{label}: shape must be a list of non-negative integers, got "
+                             f"{shape!r:.200}")
+        offsets = entry["data_offsets"]
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(is_int(o) and o >= 0 for o in offsets) or offsets[0] > offsets[1]):
+            raise ValueError(f"{label}: data_offsets must be [begin, end] with 0 <= begin <= "
+                             f"end, got {offsets!r:.200}")
+        begin, end = offsets
+        if end > len(data):
+            raise ValueError(f"{label}: data_offsets {offsets} out of range: the data holds "
+                             f"{len(data)} bytes (file truncated or corrupt)")
+        dtype = _DTYPES[code]
+        count = math.prod(shape)
+        if end - begin != count * dtype.itemsize:
+            raise ValueError(f"{label}: data_offsets {offsets} span {end - begin} bytes but "
+                             f"{code} with shape {shape} needs {count * dtype.itemsize}")
+        entries.append((begin, end, name, dtype, shape, count))
+    expected = 0
+    for begin, end, name, _, _, _ in sorted(entries, key=lambda e: (e[0], e[1])):
+        if begin < expected:
+            raise ValueError(f"{where}: tensor {name!r} overlaps the previous tensor (bytes "
+                             f"{begin}..{end})")
+        if begin > expected:
+            raise ValueError(f"{where}: unused bytes {expected}..{begin} before tensor "
+                             f"{name!r}; the file is corrupt")
+        expected = end
+    if expected != len(data):
+        raise ValueError(f"{where}: {len(data) - expected} trailing bytes after the last "
+                         f"tensor; the file is corrupt")
+    native = {}
+    for begin, _, name, dtype, shape, count in entries:
+        try:
+            if count:
+                array = np.frombuffer(data, dtype=dtype, count=count, offset=begin)
+                array = array.astype(dtype.newbyteorder("="), copy=True).reshape(shape)
+            else:
+                array = np.empty(shape, dtype=dtype.newbyteorder("="))
+        except (ValueError, OverflowError, MemoryError) as exc:
+            raise ValueError(f"{where}: tensor {name!r}: shape {shape!r:.200} cannot be "
+                             f"read ({exc})") from exc
+        native[name] = array
+    return native
+
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "MAX_HEADER_BYTES", "describe", "is_int", "read_file",
+           "write_atomically", "write_file"]
