@@ -7,7 +7,7 @@ The kernels' own enums (``A_*``, ``L_*``, ``STEP_*`` and ``OptimizerArgs.kind`` 
 """
 from __future__ import annotations
 
-from .base import ACTIVATIONS, LOSSES
+from .spec import ACTIVATIONS, LOSSES
 
 ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
 """0 linear, 1 relu, 2 leaky_relu, 3 elu, 4 sigmoid, 5 tanh, 6 softmax, 7 gelu, 8 swish."""
