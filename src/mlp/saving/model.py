@@ -167,7 +167,7 @@ def load_model(path, model_class, backend: Optional[str] = None):
     >>> model.build()
     >>> path = os.path.join(tempfile.mkdtemp(), "model.mlp")
     >>> save_model(model, path)
-    >>> load_model(path, mlp.Sequential, backend="reference").count_params()
+    >>> load_model(path, backend="reference").count_params()
     8
     """
     get_backend(backend)  # a bad backend name is the caller's error, not the file's
