@@ -3,7 +3,7 @@
 ``mlp demo``
     Trains the two classic flows on the bundled datasets and prints their progress and test
     metrics: binary classification (breast cancer) and multi-class classification (digits);
-    see :mod:`mlp._demo`.
+    see :mod:`mlp.cli.demo`.
 ``mlp train DATA.csv --target COL``
     Trains a network on a CSV file with a header row: the target column is named, every other
     column is a numeric feature (an empty cell, ``NA``, ``NaN``, ``null``, ``None``, ``N/A`` or

@@ -16,7 +16,7 @@ the same numbers on every run and every thread count; only the timings change.
 
 Examples
 --------
->>> from mlp._demo import run_demo
+>>> from mlp.cli.demo import run_demo
 >>> results = run_demo(verbose=False)            # doctest: +SKIP
 >>> results["breast_cancer"]["accuracy"] >= 0.95  # doctest: +SKIP
 True

@@ -1,7 +1,7 @@
 """Layers of a :class:`mlp.Sequential` model: ``Input``, ``Dense``, ``Dropout``, ``Activation``.
 
 Layers describe the network; they do no arithmetic themselves. The model's training plan
-(:mod:`mlp.engine`) runs them on the model's backend. A layer's parameters live in the model's
+(:mod:`mlp.training`) runs them on the model's backend. A layer's parameters live in the model's
 flat parameter buffer; ``get_weights`` returns NumPy copies and ``set_weights`` writes into the
 buffer after checking shapes.
 """

@@ -17,7 +17,7 @@ IPython is never imported by this module unless a kernel is already running.
 Examples
 --------
 >>> import io
->>> from mlp.progress import LineProgress
+>>> from mlp.training.progress import LineProgress
 >>> out = io.StringIO()
 >>> bar = LineProgress(out)
 >>> bar.begin_epoch(0, 3, steps=4, samples=100)

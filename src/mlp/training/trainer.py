@@ -202,7 +202,7 @@ class Trainer:
 
         ``verbose``: ``0`` silent; ``1`` a live progress bar per epoch in a terminal or a
         notebook, one line per epoch when standard output is neither; ``2`` one line per
-        epoch. ``"auto"`` (the default) is ``1``. See :mod:`mlp.progress`.
+        epoch. ``"auto"`` (the default) is ``1``. See :mod:`mlp.training.progress`.
 
         If the training loss becomes NaN or infinite, training stops, the weights and optimizer
         state of the end of the last finite epoch are restored, a ``RuntimeWarning`` says so and
