@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from .metrics import _confusion
+from .metrics.report import _confusion
 
 MISSING_MATPLOTLIB = "matplotlib is required for plotting: pip install matplotlib"
 
