@@ -17,6 +17,7 @@ import pytest
 
 import mlp
 from mlp.cli import commands as cli
+from mlp.cli import tables
 from mlp.cli.demo import format_confusion_matrix, run_demo
 from mlp.datasets import load_breast_cancer, load_digits
 
@@ -342,7 +343,7 @@ def test_train_is_deterministic_with_a_seed(cancer_csv, tmp_path):
 ])
 def test_task_detection(cells, n, task, expected):
     column = [cells[i % len(cells)] for i in range(n)]
-    table = cli.Table("t.csv", ["y"], [[c] for c in column], list(range(2, n + 2)))
+    table = tables.Table("t.csv", ["y"], [[c] for c in column], list(range(2, n + 2)))
     target = cli.read_target(table, "y", task)
     assert target.task == expected
     if expected != "regression":
