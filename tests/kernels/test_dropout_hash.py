@@ -17,16 +17,6 @@ BACKEND_NAMES = ["reference", "cpu"]
 DTYPES = [np.float32, np.float64]
 
 
-@pytest.fixture(params=BACKEND_NAMES)
-def backend(request):
-    return get_backend(request.param)
-
-
-@pytest.fixture(params=DTYPES, ids=["float32", "float64"])
-def dtype(request):
-    return request.param
-
-
 def scalar_uniforms(shape, seed: int, step: int, layer: int) -> np.ndarray:
     """``dropout_uniform`` for every element of ``shape``, one Python call per element."""
     size = int(np.prod(shape))

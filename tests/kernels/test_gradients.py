@@ -16,7 +16,6 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from mlp.backends import get_backend
 from mlp.backends.base import (
     ACTIVATIONS,
     ACTIVATIONS_NEEDING_PREACTIVATION,
@@ -25,7 +24,6 @@ from mlp.backends.base import (
     PROBABILITY_EPSILON,
 )
 
-BACKEND_NAMES = ["reference", "cpu"]
 STEP = 1e-6
 """Central-difference step."""
 RTOL = 1e-6
@@ -45,11 +43,6 @@ LOSS_CASES = (
 )
 """``(loss, target kind, delta)``. Categorical losses take one-hot, integer and soft targets; the
 soft rows do not sum to 1, which the formulas of ``base.py`` allow."""
-
-
-@pytest.fixture(params=BACKEND_NAMES)
-def backend(request):
-    return get_backend(request.param)
 
 
 def numeric_gradient(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:

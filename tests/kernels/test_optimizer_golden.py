@@ -13,24 +13,12 @@ from typing import Callable, Dict, NamedTuple, Sequence
 import numpy as np
 import pytest
 
-from mlp.backends import get_backend
 
-BACKEND_NAMES = ["reference", "cpu"]
 TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-14)}
 
 P0 = [1.0, -2.0, 0.5]
 GRADS = ([0.5, -1.0, 2.0], [1.0, 0.3, -0.4])
 STATE_NAMES = ("velocity", "m", "v", "v_max", "mean_square", "mean_grad", "accumulator")
-
-
-@pytest.fixture(params=BACKEND_NAMES)
-def backend(request):
-    return get_backend(request.param)
-
-
-@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
-def dtype(request):
-    return request.param
 
 
 class Golden(NamedTuple):

@@ -16,7 +16,6 @@ from mlp.backends.base import ACTIVATIONS, PROBABILITY_EPSILON
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 """A stable form never overflows on the way: NumPy's overflow and invalid warnings are failures."""
 
-BACKEND_NAMES = ["reference", "cpu"]
 BIG = 1e4
 
 EXTREME_Z = [[BIG, -BIG, 0.5], [-BIG, BIG, BIG]]
@@ -34,16 +33,6 @@ LIMITS = {
 }
 """``(f(z), f'(z))`` on the first two columns of :data:`EXTREME_Z` for the elementwise
 activations (default ``alpha``)."""
-
-
-@pytest.fixture(params=BACKEND_NAMES)
-def backend(request):
-    return get_backend(request.param)
-
-
-@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
-def dtype(request):
-    return request.param
 
 
 def assert_finite_in_dtype(x, dtype, what: str) -> np.ndarray:

@@ -16,20 +16,9 @@ from mlp.backends import get_backend
 from mlp.optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 from mlp.schedules import ExponentialDecay, PiecewiseConstantDecay
 
-BACKEND_NAMES = ["reference", "cpu"]
 TOLERANCE = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-14)}
 N_PARAMS = 7
 N_STEPS = 4
-
-
-@pytest.fixture(params=BACKEND_NAMES)
-def backend(request):
-    return get_backend(request.param)
-
-
-@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
-def dtype(request):
-    return request.param
 
 
 def problem(dtype, seed: int = 0):

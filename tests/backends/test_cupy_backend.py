@@ -49,7 +49,7 @@ from mlp import backends
 from mlp.backends import ALL_BACKENDS, BackendUnavailableError, get_backend
 from mlp.backends.base import ACTIVATIONS, HASH_STEP, LOSSES, Backend
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 CUPY_MODULE_PATH = Path(importlib.util.find_spec("mlp.backends.cupy").origin)
 _MISSING = object()
 

@@ -11,7 +11,7 @@ import pytest
 import mlp.nn.perceptron
 from mlp.perceptron import Perceptron
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "perceptron_xor.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "perceptron_xor.py"
 
 X_GATE = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 AND = np.array([0, 0, 0, 1])
