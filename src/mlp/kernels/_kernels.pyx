@@ -2,7 +2,7 @@
 """Cython + OpenMP kernels of the CPU backend: arithmetic only.
 
 Every function here trusts its arguments: shapes, dtypes, contiguity and value ranges are checked
-by the Python callers (``mlp.backends.cpu``). All loops run without the GIL, over float32 or
+by the Python callers (``mlp.backends.cpu`` and ``mlp.backends.cpu_plan``). All loops run without the GIL, over float32 or
 float64 through the ``floating`` fused type.
 
 Threading (DESIGN.md section 3): work is split into parts whose boundaries depend only on the
@@ -10,7 +10,11 @@ problem size, never on the thread count, and every output element is produced by
 in a fixed order, so results are bit-identical for any number of threads. GEMMs are split by rows
 or by columns into single-threaded BLAS calls, one per part; the caller pins BLAS to one thread
 while this happens. Below a size threshold everything runs on the calling thread.
-Every entry point sets flush-to-zero on each thread it uses and restores it afterwards.
+Flush-to-zero: the GEMM, activation, dense-layer, loss and optimizer-update kernels (and the fused
+plan's steps through them) set it on each thread they use and restore it afterwards; the
+elementwise helpers ``scale_inplace``, ``clip_inplace`` and ``add_penalty_gradient``, the
+reductions ``sum_of_squares``, ``sum_of_abs`` and ``all_finite``, and ``dropout`` run in the
+caller's floating-point mode.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
