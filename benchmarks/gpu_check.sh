@@ -9,7 +9,7 @@
 #      version); the script prints which;
 #   3. this package installed into the venv (pip install .);
 #   4. CuPy and mlp's cupy backend see the GPU (else: exit 2);
-#   5. tests/test_cupy_backend.py on the GPU (the kernel suite against the NumPy reference,
+#   5. tests/backends/test_cupy_backend.py on the GPU (the kernel suite against the NumPy reference,
 #      CPU-vs-GPU agreement, the backend switch, save / load across backends);
 #   6. the whole test suite with MLP_BACKEND=cupy (models built without a backend use the GPU;
 #      CPU-only tests still run). It goes on past failures, up to $PYTEST_MAXFAIL, rather than
@@ -152,9 +152,9 @@ PY
   finish 2
 fi
 
-step "5. tests/test_cupy_backend.py on the GPU"
+step "5. tests/backends/test_cupy_backend.py on the GPU"
 t0=$SECONDS
-timeout "$(limit 240 200)" "$py" -m pytest tests/test_cupy_backend.py -q -rs -p no:cacheprovider \
+timeout "$(limit 240 200)" "$py" -m pytest tests/backends/test_cupy_backend.py -q -rs -p no:cacheprovider \
   -k "not emulated" 2>&1 | tee "$work/test_cupy_backend.log"
 rc_cupy=${PIPESTATUS[0]}
 note "cupy backend tests: rc=$rc_cupy ($((SECONDS - t0))s): $(tail -1 "$work/test_cupy_backend.log")"
@@ -165,9 +165,9 @@ step "6. the whole suite with MLP_BACKEND=cupy (stops after $maxfail failures)"
 t0=$SECONDS
 MLP_BACKEND=cupy timeout "$(limit 200 100)" "$py" -m pytest tests -q -p no:cacheprovider \
   --maxfail="$maxfail" -k "not emulated" \
-  --deselect tests/test_backends.py::test_default_is_cpu \
-  --deselect tests/test_backends.py::test_use_backend_is_scoped_and_nests \
-  --deselect tests/test_backends.py::test_set_backend_changes_the_default \
+  --deselect tests/backends/test_backends.py::test_default_is_cpu \
+  --deselect tests/backends/test_backends.py::test_use_backend_is_scoped_and_nests \
+  --deselect tests/backends/test_backends.py::test_set_backend_changes_the_default \
   2>&1 | tee "$work/test_suite_mlp_backend_cupy.log" \
   | grep -E "^(FAILED|ERROR)|passed|failed" | tail -40
 rc_suite=${PIPESTATUS[0]}
