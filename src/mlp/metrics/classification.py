@@ -5,6 +5,8 @@ import warnings
 from typing import Callable, Optional
 
 import numpy as np
+
+from ..validation import check_int
 from ._common import (
     AVERAGES,
     _arrays,
@@ -163,8 +165,7 @@ def top_k_accuracy(y_true, y_pred, sample_weight=None, k: int = 5) -> float:
     >>> top_k_accuracy([1, 0, 2], scores, k=2)
     0.6666666666666666
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k: expected a positive integer, got {k!r}")
+    check_int("k", k, 1, wrong_type=ValueError, expected="a positive integer")
     y_true, y_pred, weight = _arrays(y_true, y_pred, sample_weight)
     truth = _to_classes(y_true)
     if _single_output(y_pred):

@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from ..validation import check_non_negative_int
 from ._common import (
     NORMALIZE,
     _arrays,
@@ -138,8 +140,7 @@ def classification_report(y_true, y_pred, target_names: Optional[Sequence[str]] 
     weighted avg       0.70      0.60      0.61         5
     <BLANKLINE>
     """
-    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 0:
-        raise ValueError(f"digits: expected an integer >= 0, got {digits!r}")
+    check_non_negative_int("digits", digits)
     zero_division = _check_zero_division(zero_division)
     y_true, y_pred, weight = _arrays(y_true, y_pred, sample_weight)
     truth, predicted = _to_classes(y_true), _to_classes(y_pred)

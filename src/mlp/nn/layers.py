@@ -13,6 +13,7 @@ import numpy as np
 
 from . import initializers, regularizers
 from ..backends.base import resolve_activation, resolve_alpha
+from ..validation import check_int
 
 
 class Layer:
@@ -173,12 +174,11 @@ class Dense(Layer):
                  kernel_regularizer: Any = None, input_dim: Optional[int] = None,
                  alpha: Optional[float] = None, name: Optional[str] = None):
         super().__init__(name)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"units: expected a positive integer, got {units!r}")
-        if input_dim is not None and (isinstance(input_dim, bool) or not isinstance(
-                input_dim, (int, np.integer)) or input_dim < 1):
-            raise ValueError(f"input_dim: expected a positive integer, got {input_dim!r}")
-        self.units = int(units)
+        self.units = check_int("units", units, 1, wrong_type=ValueError,
+                               expected="a positive integer")
+        if input_dim is not None:
+            check_int("input_dim", input_dim, 1, wrong_type=ValueError,
+                      expected="a positive integer")
         self.activation = resolve_activation(activation)
         self.alpha = resolve_alpha(self.activation, alpha)
         self.use_bias = bool(use_bias)

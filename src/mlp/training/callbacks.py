@@ -35,6 +35,8 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 
+from ..validation import check_non_negative_int
+
 
 class Callback:
     """Base class; ``self.model`` is set by ``fit`` before ``on_train_begin``."""
@@ -456,8 +458,7 @@ class ReduceLROnPlateau(MonitorCallback):
             raise ValueError(f"factor: expected a number with 0 < factor < 1 (a factor >= 1 "
                              f"would not reduce the rate), got {factor!r}")
         for name, value in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{name}: expected an integer >= 0, got {value!r}")
+            check_non_negative_int(name, value)
         if not (isinstance(min_lr, numbers.Real) and math.isfinite(min_lr) and min_lr >= 0):
             raise ValueError(f"min_lr: expected a finite number >= 0, got {min_lr!r}")
         self.factor = float(factor)
