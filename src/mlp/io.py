@@ -23,7 +23,7 @@ from typing import Optional
 
 from .model import Sequential
 from .saving import model as _model_file
-from .saving.format import FORMAT, FORMAT_VERSION, write_atomically
+from .saving.format import FORMAT, FORMAT_VERSION, MAX_HEADER_BYTES, write_atomically
 
 
 def _check_model(model, function: str) -> None:
@@ -61,5 +61,5 @@ def load_weights(model: Sequential, path) -> None:
     _model_file.load_weights(model, path)
 
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "load_model", "load_weights", "save_model",
-           "save_weights", "write_atomically"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MAX_HEADER_BYTES", "load_model", "load_weights",
+           "save_model", "save_weights", "write_atomically"]

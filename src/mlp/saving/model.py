@@ -36,19 +36,7 @@ and its ``config`` is a JSON document with the keys
 ``rng`` (``"model"`` files)
     The NumPy ``bit_generator.state`` of the model's shuffling and initialisation generators.
 
-Examples
---------
->>> import os, tempfile
->>> import numpy as np, mlp
->>> from mlp.io import load_model, save_model
->>> model = mlp.Sequential([mlp.Dense(4, activation="relu", input_dim=3), mlp.Dense(1)], seed=0)
->>> model.compile(optimizer="adam", loss="mse")
->>> path = os.path.join(tempfile.mkdtemp(), "model.mlp")
->>> save_model(model, path)
->>> loaded = load_model(path)
->>> x = np.ones((2, 3), dtype="float32")
->>> bool(np.array_equal(loaded.predict(x), model.predict(x)))
-True
+The public functions are those of :mod:`mlp.io` (with examples there).
 """
 from __future__ import annotations
 
