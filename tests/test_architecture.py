@@ -88,7 +88,8 @@ def read_graph(root: Path, package: str = "mlp") -> Graph:
     return graph
 
 
-CYTHON_IMPORT = re.compile(r"^\s*(?:from\s+(\S+)\s+c?import|c?import\s+(\S+)|include\s+\"([^\"]+)\")")
+CYTHON_IMPORT = re.compile(
+    r"^\s*(?:from\s+(\S+)\s+c?import|c?import\s+(\S+)|include\s+\"([^\"]+)\")")
 
 
 def cython_imports(root: Path, package: str = "mlp") -> Dict[str, Set[str]]:
@@ -241,7 +242,8 @@ PLANTED = {
     "mlp/backends/base.py": "",
     "mlp/backends/cpu.py": "import mlp.nn.layers\n",
     "mlp/nn/__init__.py": "",
-    "mlp/nn/layers.py": "def f():\n    from ..backends.cpu import x\n    from .. import _threading\n",
+    "mlp/nn/layers.py": ("def f():\n    from ..backends.cpu import x\n"
+                         "    from .. import _threading\n"),
     "mlp/optim/__init__.py": "",
     "mlp/optim/adam.py": "from mlp.kernels import _kernels\n",
     "mlp/training/__init__.py": "",

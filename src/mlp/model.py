@@ -1,4 +1,7 @@
-"""``Sequential``: a stack of layers and their weights; training comes from :class:`~mlp.training.trainer.Trainer`.
+"""``Sequential``: a stack of layers and their weights.
+
+Training (``compile`` / ``fit`` / ``evaluate`` / ``predict``) comes from
+:class:`~mlp.training.trainer.Trainer`, which ``Sequential`` inherits.
 
 Examples
 --------
@@ -256,8 +259,8 @@ class Sequential(Trainer):
 
     # ------------------------------------------------------------- generators
     def get_rng_state(self) -> Dict[str, Any]:
-        """The state of the shuffling and initialisation generators (NumPy
-        ``bit_generator.state`` dicts under ``"shuffle"`` and ``"init"``), as saved files hold it."""
+        """The state of the shuffling and initialisation generators, as saved files hold it:
+        NumPy ``bit_generator.state`` dicts under ``"shuffle"`` and ``"init"``."""
         return {"shuffle": self._shuffle_rng.bit_generator.state,
                 "init": self._init_rng.bit_generator.state}
 

@@ -1,3 +1,3 @@
-"""Weight regularizers: the public path ``mlp.regularizers`` of :mod:`mlp.nn.regularizers`, where they are defined."""
+"""Weight regularizers: the public path ``mlp.regularizers`` of :mod:`mlp.nn.regularizers`."""
 from .nn.regularizers import *  # noqa: F401,F403
 from .nn.regularizers import __all__  # noqa: F401

@@ -27,6 +27,6 @@ assert ACTIVATIONS == ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh",
                        "gelu", "swish"), "the kernels' activation codes follow this order"
 assert LOSSES == ("mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
                   "binary_crossentropy_from_logits", "categorical_crossentropy",
-                  "categorical_crossentropy_from_logits"), "the kernels' loss codes follow this order"
+                  "categorical_crossentropy_from_logits"), "the kernels' loss codes follow it"
 
 __all__ = ["ACTIVATION_CODES", "LOSS_CODES", "OPTIMIZER_CODES", "STEP_CODES"]

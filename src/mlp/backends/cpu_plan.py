@@ -1,7 +1,7 @@
 """The CPU backend's training plan: a whole epoch in one call into Cython.
 
-:class:`FusedCPUPlan` keeps the buffers of :class:`mlp.backends.plan.TrainingPlan` and hands pointers
-to them to ``mlp.kernels._kernels.FusedPlan``, which runs gather, forward, loss, backward,
+:class:`FusedCPUPlan` keeps the buffers of :class:`mlp.backends.plan.TrainingPlan` and hands
+pointers to them to ``mlp.kernels._kernels.FusedPlan``, which runs gather, forward, loss, backward,
 regularization, clipping and the optimizer update for every batch without the GIL. The
 arithmetic is the same kernels the step-by-step plan calls, in the same order.
 """
@@ -24,7 +24,8 @@ _SLOT_ORDER = {  # the state buffers s1, s2, s3 of the C plan, by update rule
 
 
 class FusedCPUPlan(TrainingPlan):
-    """A :class:`~mlp.backends.plan.TrainingPlan` whose epochs, batches and inference run in ``_kernels.FusedPlan``."""
+    """A :class:`~mlp.backends.plan.TrainingPlan` whose epochs, batches and inference run in
+    ``_kernels.FusedPlan``."""
 
     def _allocate(self, rows: int) -> None:
         super()._allocate(rows)

@@ -174,7 +174,7 @@ class TrainingPlan:
     def train_batch(self, x, target, weight, sync: bool = True):
         """One optimizer step on one batch; returns the batch loss (with regularization).
 
-        ``sync=False`` (backends that keep the loss on the device, i.e. the GPU) returns the loss as a
+        ``sync=False`` (backends that keep the loss on the device: the GPU) returns the loss as a
         0-d device array instead of a float, so the step never waits for the GPU.
         """
         rows = x.shape[0]

@@ -1,1 +1,2 @@
-"""The compiled kernels of the CPU backend (``_kernels.pyx``): arithmetic only, imports nothing of mlp."""
+"""The compiled kernels of the CPU backend (``_kernels.pyx``): arithmetic only; they import
+nothing of mlp."""
