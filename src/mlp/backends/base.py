@@ -17,6 +17,15 @@ Conventions shared by all backends
 * Dropout masks come from a counter-based hash of ``(seed, step, layer, element index)``
   (see :func:`dropout_uniform`), so every backend and every thread count draws the same mask.
 
+Optional capabilities
+---------------------
+What only some backends can do (run a whole epoch in one call, keep the loss on the device, tell
+whether data fit on the device, pin host BLAS, ...) is declared here too, with a default every
+backend inherits (:meth:`Backend.make_plan`, :meth:`Backend.loss_on_device`,
+:meth:`Backend.fits_in_memory`, :meth:`Backend.blas_scope`, ...); a backend that has the
+capability overrides it. The trainer calls them as they are and never probes a backend for a
+method: this module is all it knows of backends.
+
 Validation of user input happens in the public API, not here: backends trust their arguments.
 """
 from __future__ import annotations
