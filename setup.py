@@ -57,7 +57,7 @@ def _extensions():
             compile_args.append("-march=native")
     kernels = Extension(
         "mlp._kernels",
-        ["src/mlp/_kernels.pyx"],
+        ["src/mlp/_kernels.pyx", "src/mlp/_pool.c"],
         include_dirs=["src/mlp"],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
