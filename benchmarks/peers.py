@@ -81,16 +81,17 @@ def build_mlp(config: Config, x, y) -> Peer:
 
 
 def _mlp_variant(config: Config, x, y, threads=None, blas_only=False, runtime=None,
-                 tuning=True) -> Peer:
+                 tuning=True, blas=None) -> Peer:
     """mlp with other thread settings for its calls only, restored afterwards: ``threads`` for
     mlp and its BLAS together; ``blas_only``: mlp's own loops on one thread, BLAS on the run's
     thread count with its own threads; ``runtime`` another parallel runtime of the kernels
     (``"openmp-static"``: the one before the pool); ``tuning=False`` keeps the configured thread
-    count in every training step instead of letting the loop choose by measurement."""
+    count in every training step instead of letting the loop choose by measurement; ``blas``
+    another BLAS for the kernels (``"scipy"``: scipy's bundled OpenBLAS)."""
     import contextlib
 
     import mlp
-    from mlp import _kernels
+    from mlp import _blas_choice, _kernels
     from mlp._threading import _blas_controller
 
     peer = build_mlp(config, x, y)
@@ -107,9 +108,13 @@ def _mlp_variant(config: Config, x, y, threads=None, blas_only=False, runtime=No
             _blas_controller().limit(limits=before)
         if runtime is not None:
             _kernels.set_runtime_mode(runtime)
+        if blas is not None:
+            _blas_choice.choose(blas)
         try:
             yield
         finally:
+            if blas is not None:
+                _blas_choice.choose()
             _kernels.set_runtime_mode(mode)
             _kernels.set_thread_tuning(tuned)
             mlp.set_num_threads(before)
@@ -387,6 +392,7 @@ PEERS = {
     "mlp-openmp": lambda config, x, y: _mlp_variant(config, x, y, runtime="openmp-static",
                                                     tuning=False),
     "mlp-untuned": lambda config, x, y: _mlp_variant(config, x, y, tuning=False),
+    "mlp-scipy-blas": lambda config, x, y: _mlp_variant(config, x, y, blas="scipy"),
     "numpy": build_numpy,
     "torch": build_torch,
     "torch-fused": build_torch_fused,
@@ -400,5 +406,6 @@ PEERS = {
 runs mlp's loops on one thread and lets BLAS use two threads of its own (the usual alternative
 to splitting GEMMs ourselves); ``mlp-openmp`` runs the kernels' parts through one OpenMP
 parallel region per job on every step, as mlp did before its own pool; ``mlp-untuned`` is mlp's
-pool on every step, without the loop's measured choice of thread count. ``torch-fused`` is PyTorch eager with fused Adam and flush-to-zero;
+pool on every step, without the loop's measured choice of thread count; ``mlp-scipy-blas``
+calls scipy's bundled OpenBLAS instead of the private ``scipy-openblas32`` copy. ``torch-fused`` is PyTorch eager with fused Adam and flush-to-zero;
 ``jax-fixed-order`` is the JAX scan without the per-epoch shuffle every other peer does."""

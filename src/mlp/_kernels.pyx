@@ -18,7 +18,10 @@ from libc.math cimport erf, erff, exp, expf, expm1, expm1f, fabs, fabsf, log, lo
 from libc.math cimport pow, sqrt, sqrtf, tanh, tanhf
 from libc.stdint cimport int64_t, uint64_t
 
-from ._blas cimport gemm_rowmajor
+from ._blas cimport (gemm_rowmajor, mlp_dgemm, mlp_dgemm_fn, mlp_dgemv, mlp_dgemv_fn, mlp_sgemm,
+                     mlp_sgemm_fn, mlp_sgemv, mlp_sgemv_fn)
+from scipy.linalg cimport cython_blas
+from libc.stdint cimport uintptr_t
 
 cdef extern from "_platform.h" nogil:
     int mlp_openmp_enabled()
@@ -147,6 +150,42 @@ cdef int _num_threads = mlp_runtime_default_threads()
 # _num_threads); see _plan_epoch.
 cdef int _step_threads = 1 << 30
 cdef bint _tuning = True
+
+
+# --------------------------------------------------------------------------- BLAS
+cdef str _blas_name = "scipy"
+
+
+def use_scipy_blas():
+    """Route the kernels' GEMMs to ``scipy.linalg.cython_blas`` (the default at import)."""
+    global mlp_sgemm, mlp_dgemm, mlp_sgemv, mlp_dgemv, _blas_name
+    mlp_sgemm = <mlp_sgemm_fn>cython_blas.sgemm
+    mlp_dgemm = <mlp_dgemm_fn>cython_blas.dgemm
+    mlp_sgemv = <mlp_sgemv_fn>cython_blas.sgemv
+    mlp_dgemv = <mlp_dgemv_fn>cython_blas.dgemv
+    _blas_name = "scipy"
+
+
+def use_blas(str name, uintptr_t sgemm, uintptr_t dgemm, uintptr_t sgemv, uintptr_t dgemv):
+    """Route the kernels' GEMMs to another library's Fortran BLAS functions (addresses of
+    ``sgemm_``, ``dgemm_``, ``sgemv_``, ``dgemv_`` with 32-bit integers; the caller vouches for
+    the signatures and keeps the library loaded). Not while a kernel runs."""
+    global mlp_sgemm, mlp_dgemm, mlp_sgemv, mlp_dgemv, _blas_name
+    if not (sgemm and dgemm and sgemv and dgemv):
+        raise ValueError("use_blas: every function address must be non-zero")
+    mlp_sgemm = <mlp_sgemm_fn>sgemm
+    mlp_dgemm = <mlp_dgemm_fn>dgemm
+    mlp_sgemv = <mlp_sgemv_fn>sgemv
+    mlp_dgemv = <mlp_dgemv_fn>dgemv
+    _blas_name = name
+
+
+def blas_name():
+    """Which BLAS the kernels call (``"scipy"`` or the name given to :func:`use_blas`)."""
+    return _blas_name
+
+
+use_scipy_blas()
 
 
 # --------------------------------------------------------------------------- threads / platform

@@ -8,22 +8,35 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import os
 import threading
 from typing import Iterator, List, Optional, Tuple
 
-from . import _kernels
+from . import _blas_choice, _kernels
 
 _controller = None
 
 
 def _blas_controller():
-    """The threadpoolctl controller of the loaded BLAS libraries (created once, it is slow)."""
+    """The threadpoolctl controller of the loaded BLAS libraries but the kernels' private one,
+    which stays on one thread (created once, it is slow)."""
     global _controller
     if _controller is None:
         from threadpoolctl import ThreadpoolController
 
-        _controller = ThreadpoolController().select(user_api="blas")
+        private = _blas_choice.private_library_path()
+        libraries = ThreadpoolController().select(user_api="blas")
+        paths = [lib.filepath for lib in libraries.lib_controllers
+                 if private is None or not _same_file(lib.filepath, private)]
+        _controller = libraries.select(filepath=paths)
     return _controller
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def set_num_threads(n: int) -> None:
@@ -64,8 +77,10 @@ and BLAS runs such small products on one thread anyway."""
 
 
 def needs_pinning(flops: Optional[float]) -> bool:
-    """Whether :func:`blas_single_thread` would pin BLAS for work of ``flops``."""
-    return _kernels.get_num_threads() >= 2 and (flops is None or flops >= PIN_MIN_FLOPS)
+    """Whether :func:`blas_single_thread` would pin BLAS for work of ``flops`` (never when the
+    kernels call a private BLAS, which stays on one thread for good)."""
+    return (_kernels.get_num_threads() >= 2 and not _blas_choice.is_private()
+            and (flops is None or flops >= PIN_MIN_FLOPS))
 
 
 _pin_lock = threading.Lock()

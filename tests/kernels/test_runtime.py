@@ -202,7 +202,17 @@ def test_short_steps_make_longer_blocks():
     assert set(picked[96:]) == {2}
 
 
-def test_blas_is_pinned_from_any_python_thread(runtime):
+@pytest.fixture
+def scipy_blas():
+    """The kernels on scipy's BLAS for the test, the import-time choice restored after."""
+    from mlp import _blas_choice
+
+    _blas_choice.choose("scipy")
+    yield
+    _blas_choice.choose()
+
+
+def test_blas_is_pinned_from_any_python_thread(runtime, scipy_blas):
     from threadpoolctl import threadpool_info
 
     from mlp._threading import blas_single_thread
@@ -218,3 +228,39 @@ def test_blas_is_pinned_from_any_python_thread(runtime):
     worker.start()
     worker.join()
     assert seen and set(seen) == {1}
+
+
+def test_both_blas_choices_agree_with_each_other(runtime):
+    from mlp import _blas_choice
+
+    if not _blas_choice.is_private():
+        pytest.skip("scipy-openblas32 is not installed: one BLAS only")
+    on_private = fingerprint(2)
+    try:
+        _blas_choice.choose("scipy")
+        on_scipy = fingerprint(2)
+    finally:
+        _blas_choice.choose()
+    for name, value in on_private.items():
+        tol = 1e-4 if "float32" in name else 1e-10
+        np.testing.assert_allclose(on_scipy[name], value, rtol=tol, atol=tol, err_msg=name)
+
+
+def test_private_blas_stays_on_one_thread(runtime):
+    from mlp import _blas_choice
+
+    if not _blas_choice.is_private():
+        pytest.skip("scipy-openblas32 is not installed")
+    from threadpoolctl import threadpool_info
+
+    mlp.set_num_threads(2)
+    private = _blas_choice.private_library_path()
+    counts = [i["num_threads"] for i in threadpool_info() if i["filepath"] == private]
+    assert counts == [1]
+
+
+def test_unknown_blas_choice_is_refused():
+    from mlp import _blas_choice
+
+    with pytest.raises(ValueError, match="MLP_BLAS: expected one of"):
+        _blas_choice.choose("mkl-please")
