@@ -42,7 +42,17 @@ def test_set_num_threads_rejects_bad_values(bad, error):
         mlp.set_num_threads(bad)
 
 
-def test_blas_is_pinned_only_inside_the_block(restore_threads):
+@pytest.fixture
+def scipy_blas():
+    """The kernels on scipy's BLAS (the one that needs pinning); the import-time choice after."""
+    from mlp import _blas_choice
+
+    _blas_choice.choose("scipy")
+    yield
+    _blas_choice.choose()
+
+
+def test_blas_is_pinned_only_inside_the_block(restore_threads, scipy_blas):
     mlp.set_num_threads(2)
 
     def blas_threads():
