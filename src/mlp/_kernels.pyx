@@ -430,6 +430,15 @@ cdef inline Py_ssize_t _row_parts(Py_ssize_t rows, Py_ssize_t cols) noexcept nog
     return (rows + per_block - 1) // per_block
 
 
+cdef inline void _chunk(Py_ssize_t n, Py_ssize_t length, ptrdiff_t p, Py_ssize_t* i0,
+                        Py_ssize_t* i1) noexcept nogil:
+    """[i0, i1): chunk ``p`` of ``n`` items cut into chunks of ``length`` (the last shorter)."""
+    i0[0] = p * length
+    i1[0] = (p + 1) * length
+    if i1[0] > n:
+        i1[0] = n
+
+
 cdef inline Py_ssize_t _block_start(Py_ssize_t n, Py_ssize_t parts, Py_ssize_t p) noexcept nogil:
     """Start of block ``p`` when ``n`` items are cut into ``parts`` near-equal blocks."""
     return (n * p) // parts
@@ -904,9 +913,8 @@ cdef struct GradBiasJob:
 
 cdef void _grad_bias_task(void* job, ptrdiff_t t) noexcept nogil:
     cdef GradBiasJob* j = <GradBiasJob*>job
-    cdef Py_ssize_t c0 = t * j.width, c1 = (t + 1) * j.width
-    if c1 > j.cols:
-        c1 = j.cols
+    cdef Py_ssize_t c0, c1
+    _chunk(j.cols, j.width, t, &c0, &c1)
     if j.f64:
         _grad_bias_tile(<const double*>j.dy, <const double*>j.y, <const double*>j.z,
                         <double*>j.dz, <double*>j.db, j.rows, j.cols, c0, c1, j.act, j.alpha,
@@ -1259,9 +1267,8 @@ cdef struct UpdateJob:
 
 cdef void _update_task(void* job, ptrdiff_t p) noexcept nogil:
     cdef UpdateJob* j = <UpdateJob*>job
-    cdef Py_ssize_t i0 = p * j.length, i1 = (p + 1) * j.length
-    if i1 > j.n:
-        i1 = j.n
+    cdef Py_ssize_t i0, i1
+    _chunk(j.n, j.length, p, &i0, &i1)
     if j.f64:
         _update_range(<double*>j.param, <const double*>j.grad, <double*>j.s1, <double*>j.s2,
                       <double*>j.s3, i0, i1, j.o)
@@ -1304,17 +1311,10 @@ cdef struct FlatJob:
     int* flag
 
 
-cdef inline void _flat_range(FlatJob* j, ptrdiff_t q, Py_ssize_t* i0, Py_ssize_t* i1) noexcept nogil:
-    i0[0] = q * j.length
-    i1[0] = (q + 1) * j.length
-    if i1[0] > j.n:
-        i1[0] = j.n
-
-
 cdef void _elementwise_task(void* job, ptrdiff_t q) noexcept nogil:
     cdef FlatJob* j = <FlatJob*>job
     cdef Py_ssize_t i0, i1
-    _flat_range(j, q, &i0, &i1)
+    _chunk(j.n, j.length, q, &i0, &i1)
     if j.f64:
         _elementwise_range(j.kind, <double*>j.x, <const double*>j.p, i0, i1, j.a, j.b)
     else:
@@ -1429,7 +1429,7 @@ cdef void _dropout(const floating* x, floating* y, Py_ssize_t n, uint64_t key, d
 cdef void _dropout_task(void* job, ptrdiff_t q) noexcept nogil:
     cdef FlatJob* j = <FlatJob*>job
     cdef Py_ssize_t i0, i1
-    _flat_range(j, q, &i0, &i1)
+    _chunk(j.n, j.length, q, &i0, &i1)
     if j.f64:
         _dropout_range(<const double*>j.p, <double*>j.x, i0, i1, j.key, j.a, j.b)
     else:
@@ -1649,7 +1649,7 @@ cdef void _nonfinite_task(void* job, ptrdiff_t q) noexcept nogil:
     cdef FlatJob* j = <FlatJob*>job
     cdef Py_ssize_t i0, i1
     cdef int found
-    _flat_range(j, q, &i0, &i1)
+    _chunk(j.n, j.length, q, &i0, &i1)
     if j.f64:
         found = _nonfinite_range(<const double*>j.p, i0, i1)
     else:
