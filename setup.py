@@ -57,7 +57,7 @@ def _extensions():
             compile_args.append("-march=native")
     kernels = Extension(
         "mlp.kernels._kernels",
-        ["src/mlp/kernels/_kernels.pyx"],
+        ["src/mlp/kernels/_kernels.pyx", "src/mlp/kernels/_pool.c"],
         include_dirs=["src/mlp/kernels"],
         extra_compile_args=compile_args,
         extra_link_args=link_args,

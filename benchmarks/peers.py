@@ -80,6 +80,55 @@ def build_mlp(config: Config, x, y) -> Peer:
                 model.predict)
 
 
+def _mlp_variant(config: Config, x, y, threads=None, blas_only=False, runtime=None,
+                 tuning=True, blas=None) -> Peer:
+    """mlp with other thread settings for its calls only, restored afterwards: ``threads`` for
+    mlp and its BLAS together; ``blas_only``: mlp's own loops on one thread, BLAS on the run's
+    thread count with its own threads; ``runtime`` another parallel runtime of the kernels
+    (``"openmp-static"``: the one before the pool); ``tuning=False`` keeps the configured thread
+    count in every training step instead of letting the loop choose by measurement; ``blas``
+    another BLAS for the kernels (``"scipy"``: scipy's bundled OpenBLAS)."""
+    import contextlib
+
+    import mlp
+    from mlp import _blas_choice
+    from mlp.kernels import _kernels
+    from mlp._threading import _blas_controller
+
+    peer = build_mlp(config, x, y)
+
+    @contextlib.contextmanager
+    def settings():
+        before = mlp.get_num_threads()
+        mode, tuned = _kernels.runtime_mode(), _kernels.thread_tuning()
+        _kernels.set_thread_tuning(tuning)
+        if threads is not None:
+            mlp.set_num_threads(threads)
+        if blas_only:
+            mlp.set_num_threads(1)
+            _blas_controller().limit(limits=before)
+        if runtime is not None:
+            _kernels.set_runtime_mode(runtime)
+        if blas is not None:
+            _blas_choice.choose(blas)
+        try:
+            yield
+        finally:
+            if blas is not None:
+                _blas_choice.choose()
+            _kernels.set_runtime_mode(mode)
+            _kernels.set_thread_tuning(tuned)
+            mlp.set_num_threads(before)
+
+    def wrap(fn):
+        def call(*args):
+            with settings():
+                return fn(*args)
+        return call
+
+    return Peer(wrap(peer.train_epoch), wrap(peer.predict), wrap(peer.predict_one))
+
+
 # --------------------------------------------------------------------------------------- numpy
 def build_numpy(config: Config, x, y) -> Peer:
     """A plain NumPy MLP with Adam, written the straightforward way."""
@@ -339,6 +388,12 @@ def build_sklearn(config: Config, x, y) -> Peer:
 
 PEERS = {
     "mlp": build_mlp,
+    "mlp-1t": lambda config, x, y: _mlp_variant(config, x, y, threads=1),
+    "mlp-blas-threads": lambda config, x, y: _mlp_variant(config, x, y, blas_only=True),
+    "mlp-openmp": lambda config, x, y: _mlp_variant(config, x, y, runtime="openmp-static",
+                                                    tuning=False),
+    "mlp-untuned": lambda config, x, y: _mlp_variant(config, x, y, tuning=False),
+    "mlp-scipy-blas": lambda config, x, y: _mlp_variant(config, x, y, blas="scipy"),
     "numpy": build_numpy,
     "torch": build_torch,
     "torch-fused": build_torch_fused,
@@ -348,5 +403,10 @@ PEERS = {
     "keras": build_keras,
     "sklearn": build_sklearn,
 }
-"""Peer name -> builder. ``torch-fused`` is PyTorch eager with fused Adam and flush-to-zero;
+"""Peer name -> builder. ``mlp-1t`` is mlp on one thread (BLAS too); ``mlp-blas-threads``
+runs mlp's loops on one thread and lets BLAS use two threads of its own (the usual alternative
+to splitting GEMMs ourselves); ``mlp-openmp`` runs the kernels' parts through one OpenMP
+parallel region per job on every step, as mlp did before its own pool; ``mlp-untuned`` is mlp's
+pool on every step, without the loop's measured choice of thread count; ``mlp-scipy-blas``
+calls scipy's bundled OpenBLAS instead of the private ``scipy-openblas32`` copy. ``torch-fused`` is PyTorch eager with fused Adam and flush-to-zero;
 ``jax-fixed-order`` is the JAX scan without the per-epoch shuffle every other peer does."""

@@ -11,6 +11,12 @@ single-sample predict latency, peak resident memory of a separate process traini
 Also: numpy GEMM calibration (GFLOP/s) and, for config D, the GEMM-only floor of one training
 step with the BLAS mlp uses.
 
+Machine states (DESIGN.md section 6): ``--load N`` starts N busy processes of its own beside the
+timed rounds (each bounded in time and ended by its pid at exit), so every peer is measured with
+cores taken by somebody else; ``--mixed`` measures mlp alone and with PyTorch and JAX models
+trained in the same process between its epochs. Every training result carries the CPU seconds
+of its epoch beside the wall seconds.
+
 Results go to ``benchmarks/results/<date>.json`` and ``.md`` (and ``.png`` with matplotlib).
 ``--quick`` (CI's smoke test) runs configs A and B with mlp and numpy only, in well under 2
 minutes. Set ``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE`` as your machine needs; this machine
@@ -20,6 +26,7 @@ forces a Haswell kernel through them, which slows every OpenBLAS user: unset bot
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime
 import json
 import os
@@ -75,6 +82,7 @@ def bench_config(config: Config, peer_names: List[str], repeats: int) -> Dict[st
     for name, peer in peers.items():
         peer.train_epoch()  # warm-up (and compilation for torch.compile / JAX)
     train = {name: [] for name in peers}
+    cpu = {name: [] for name in peers}
     for _ in range(repeats):
         for name, peer in peers.items():
             # An untimed epoch first: the previous peer's thread pools keep spinning for a few
@@ -83,9 +91,10 @@ def bench_config(config: Config, peer_names: List[str], repeats: int) -> Dict[st
             # sleep). Timing the second of two back-to-back epochs measures every peer in the
             # steady state of a multi-epoch fit.
             peer.train_epoch()
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             peer.train_epoch()
             train[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
     batch = make_data(Config(config.name, config.sizes, config.hidden, config.output,
                              config.loss, config.batch, 10_000), seed=1)[0]
     row = np.ascontiguousarray(batch[:1])
@@ -99,6 +108,7 @@ def bench_config(config: Config, peer_names: List[str], repeats: int) -> Dict[st
         epoch = statistics.median(train[name])
         results[name] = {"train_samples_per_s": config.samples / epoch,
                          "train_epoch_s": epoch,
+                         "train_cpu_s": statistics.median(cpu[name]),
                          "infer_samples_per_s": len(batch) / infer,
                          "latency_us": one * 1e6}
     base = results.get("mlp", {}).get("train_epoch_s")
@@ -106,6 +116,56 @@ def bench_config(config: Config, peer_names: List[str], repeats: int) -> Dict[st
         if base and "train_epoch_s" in numbers:
             numbers["peer_time_over_mlp"] = numbers["train_epoch_s"] / base
     return results
+
+
+def bench_mixed(config: Config, repeats: int) -> Dict[str, Dict]:
+    """mlp's epoch alone, and right after a PyTorch (fused Adam) and a JAX epoch in the same
+    process: the cost of sharing the process, and the cores, with other frameworks' pools."""
+    x, y = make_data(config)
+    mlp_peer = PEERS["mlp"](config, x, y)
+    others = {}
+    for name in ("torch-fused", "jax"):
+        try:
+            others[name] = PEERS[name](config, x, y)
+            others[name].train_epoch()
+        except ImportError:
+            pass
+    alone, mixed = [], []
+    mlp_peer.train_epoch()
+    for _ in range(repeats):
+        mlp_peer.train_epoch()
+        start = time.perf_counter()
+        mlp_peer.train_epoch()
+        alone.append(time.perf_counter() - start)
+        for peer in others.values():
+            peer.train_epoch()
+        start = time.perf_counter()
+        mlp_peer.train_epoch()
+        mixed.append(time.perf_counter() - start)
+    a, m = statistics.median(alone), statistics.median(mixed)
+    return {"peers_between": list(others), "alone_samples_per_s": config.samples / a,
+            "mixed_samples_per_s": config.samples / m, "mixed_over_alone": a / m,
+            "alone_epochs_s": alone, "mixed_epochs_s": mixed}
+
+
+def start_load(count: int, seconds: float) -> List[subprocess.Popen]:
+    """``count`` busy processes (a Python loop each) that stop by themselves after ``seconds``
+    or when this process is gone, and are killed by pid when this process exits."""
+    code = ("import os, time\n"
+            "parent, end = os.getppid(), time.monotonic() + float(os.environ['MLP_LOAD_S'])\n"
+            "while time.monotonic() < end and os.getppid() == parent:\n"
+            "    for _ in range(100000): pass\n")
+    env = dict(os.environ, MLP_LOAD_S=str(seconds))
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(count)]
+
+    def stop():
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    atexit.register(stop)
+    time.sleep(0.5)  # let the scheduler see them
+    return procs
 
 
 def gemm_calibration(threads: int) -> Dict[str, float]:
@@ -116,9 +176,13 @@ def gemm_calibration(threads: int) -> Dict[str, float]:
     return {"numpy_sgemm_2048_gflops": 2 * 2048 ** 3 / seconds / 1e9, "threads": threads}
 
 
-def gemm_floor(config: Config, repeats: int) -> float:
-    """Seconds per training step spent in the step's GEMMs alone, with scipy's BLAS."""
+def gemm_floor(config: Config, repeats: int) -> Dict[str, float]:
+    """Seconds per training step spent in the step's GEMMs alone: with scipy's BLAS on its own
+    threads (``"scipy_blas"``), and with the kernels' own split GEMM on the BLAS they call
+    (``"mlp_gemm"``; the part of mlp's step that is not GEMM is the rest)."""
     from scipy.linalg.blas import sgemm
+
+    import mlp
 
     rng = np.random.default_rng(0)
     acts = [np.asfortranarray(rng.standard_normal((config.batch, w)).astype(np.float32))
@@ -126,14 +190,32 @@ def gemm_floor(config: Config, repeats: int) -> float:
     weights = [np.asfortranarray(rng.standard_normal((a, b)).astype(np.float32))
                for a, b in zip(config.sizes[:-1], config.sizes[1:])]
 
-    def step():
+    def scipy_step():
         for i, w in enumerate(weights):
             sgemm(1.0, acts[i], w)                       # forward
             sgemm(1.0, acts[i], acts[i + 1], trans_a=1)  # dW
             if i:
                 sgemm(1.0, acts[i + 1], w, trans_b=1)    # dX
-    step()
-    return time_call(step, repeats)
+
+    cpu = mlp.get_backend("cpu")
+    c_acts = [np.ascontiguousarray(a) for a in acts]
+    c_weights = [np.ascontiguousarray(w) for w in weights]
+    outs = [np.empty((config.batch, w.shape[1]), np.float32) for w in c_weights]
+    dws = [np.empty_like(w) for w in c_weights]
+    dxs = [np.empty_like(a) for a in c_acts[:-1]]
+
+    def mlp_step():
+        for i, w in enumerate(c_weights):
+            cpu.matmul(c_acts[i], w, out=outs[i])
+            cpu.matmul(c_acts[i], c_acts[i + 1], out=dws[i], trans_a=True)
+            if i:
+                cpu.matmul(c_acts[i + 1], w, out=dxs[i], trans_b=True)
+
+    floors = {}
+    for name, step in (("scipy_blas", scipy_step), ("mlp_gemm", mlp_step)):
+        step()
+        floors[name] = time_call(step, repeats)
+    return floors
 
 
 def memory_probe(peer: str, config_key: str) -> int:
@@ -152,27 +234,39 @@ def memory_probe(peer: str, config_key: str) -> int:
 
 def markdown(report: Dict) -> str:
     """The results as markdown tables."""
+    load = report["machine"].get("busy_processes_beside", 0)
     lines = [f"# Benchmarks {report['date']}", "",
-             f"{report['machine']['cpu']}, {report['threads']} threads, float32. "
+             f"{report['machine']['cpu']}, {report['threads']} threads, float32, "
+             f"{load} busy process(es) beside. "
              f"numpy sgemm 2048^3: {report['calibration']['numpy_sgemm_2048_gflops']:.1f} "
              f"GFLOP/s.", ""]
+    if report.get("mixed"):
+        lines += ["## mlp alone vs with PyTorch and JAX epochs between its own", "",
+                  "| config | alone samples/s | mixed samples/s | mixed / alone |",
+                  "|---|---:|---:|---:|"]
+        lines += [f"| {key} | {r['alone_samples_per_s']:,.0f} | {r['mixed_samples_per_s']:,.0f} "
+                  f"| {r['mixed_over_alone']:.2f} |" for key, r in report["mixed"].items()]
+        lines.append("")
     for key, results in report["configs"].items():
         config = CONFIGS[key]
         lines += [f"## {config.name} {'-'.join(map(str, config.sizes))}, batch {config.batch}",
-                  "", "| peer | train samples/s | peer time / mlp time | infer samples/s (10k) "
-                  "| 1-sample latency (µs) |", "|---|---:|---:|---:|---:|"]
+                  "", "| peer | train samples/s | peer time / mlp time | CPU s / wall s "
+                  "| infer samples/s (10k) | 1-sample latency (µs) |",
+                  "|---|---:|---:|---:|---:|---:|"]
         for name, r in results.items():
             if "skipped" in r:
-                lines.append(f"| {name} | {r['skipped']} | | | |")
+                lines.append(f"| {name} | {r['skipped']} | | | | |")
                 continue
             lines.append(f"| {name} | {r['train_samples_per_s']:,.0f} | "
                          f"{r.get('peer_time_over_mlp', float('nan')):.2f} | "
+                         f"{r['train_cpu_s'] / r['train_epoch_s']:.2f} | "
                          f"{r['infer_samples_per_s']:,.0f} | {r['latency_us']:,.1f} |")
         if key in report.get("gemm_floor_s", {}):
-            floor = report["gemm_floor_s"][key]
             mlp_step = results["mlp"]["train_epoch_s"] / (config.samples / config.batch)
-            lines += ["", f"GEMM-only floor of one step: {floor * 1e3:.1f} ms; mlp's step: "
-                          f"{mlp_step * 1e3:.1f} ms ({floor / mlp_step:.0%} of the floor's speed)"]
+            for name, floor in report["gemm_floor_s"][key].items():
+                lines += ["", f"GEMM-only floor of one step ({name}): {floor * 1e3:.1f} ms; "
+                              f"mlp's step: {mlp_step * 1e3:.1f} ms ({floor / mlp_step:.0%} of "
+                              f"the floor's speed)"]
         lines.append("")
     if report.get("memory_kib"):
         lines += ["## Peak resident memory, one process training config B", "",
@@ -191,6 +285,8 @@ def plot(report: Dict, path: Path) -> None:
     except ImportError:
         return
     keys = list(report["configs"])
+    if not keys:
+        return
     names = sorted({n for r in report["configs"].values() for n in r
                     if "train_samples_per_s" in r[n]})
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -216,6 +312,12 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory", action="store_true", help="also measure peak memory (B)")
+    parser.add_argument("--load", type=int, default=0, metavar="N",
+                        help="busy processes beside the timed rounds")
+    parser.add_argument("--load-seconds", type=float, default=3600.0,
+                        help="the longest the busy processes run")
+    parser.add_argument("--mixed", action="store_true",
+                        help="mlp alone vs with PyTorch and JAX epochs between its own")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     peer_names = ["mlp", "numpy"] if args.quick else args.peers.split(",")
@@ -228,11 +330,16 @@ def main(argv=None) -> int:
                      f"{list(PEERS)}, configs {list(CONFIGS)}")
     set_threads(args.threads)
     import mlp
+    from mlp.kernels import _kernels
+
+    if args.load:
+        start_load(args.load, args.load_seconds)
 
     report = {"date": datetime.date.today().isoformat(), "threads": args.threads,
               "machine": {"cpu": _cpu_name(), "platform": platform.platform(),
                           "python": platform.python_version(),
-                          "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")},
+                          "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+                          "cpus": os.cpu_count(), "busy_processes_beside": args.load},
               "mlp": mlp._config.config(), "calibration": gemm_calibration(args.threads),
               "configs": {}, "gemm_floor_s": {}}
     for key in config_keys:
@@ -242,14 +349,21 @@ def main(argv=None) -> int:
                             config.loss, config.batch, min(config.samples, 6_400))
             CONFIGS[key] = config
         print(f"{config.name}...", file=sys.stderr, flush=True)
+        _kernels.runtime_stats(reset=True)
+        if args.mixed:
+            report.setdefault("mixed", {})[key] = bench_mixed(config, repeats)
+            continue
         report["configs"][key] = bench_config(config, peer_names, repeats)
+        report["configs"][key]["mlp"]["runtime_stats"] = _kernels.runtime_stats(reset=True)
         if key == "D":
             report["gemm_floor_s"][key] = gemm_floor(config, repeats)
     if args.memory:
         report["memory_kib"] = {name: memory_probe(name, "B") for name in peer_names}
     report["mlp"]["peak_rss_kib_this_run"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     args.output.mkdir(parents=True, exist_ok=True)
-    stem = args.output / (report["date"] + ("-quick" if args.quick else ""))
+    suffix = ("-quick" if args.quick else "") + (f"-load{args.load}" if args.load else "") + (
+        "-mixed" if args.mixed else "")
+    stem = args.output / (report["date"] + suffix)
     stem.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str))
     text = markdown(report)
     stem.with_suffix(".md").write_text(text)

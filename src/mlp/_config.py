@@ -33,6 +33,8 @@ def config() -> Dict[str, Any]:
         "platform": platform.platform(),
         "openmp": _kernels.openmp_enabled(),
         "threads": _kernels.get_num_threads(),
+        "parallel_runtime": _kernels.runtime_mode(),
+        "kernel_blas": _kernels.blas_name(),
         "flush_to_zero": _kernels.ftz_supported(),
         "backend": get_backend().name,
         "blas": blas,
@@ -51,7 +53,8 @@ def show_config() -> None:
     info = config()
     print(f"mlp {info['version']} (Python {info['python']}, {info['platform']})")
     print(f"  OpenMP:        {'on' if info['openmp'] else 'off (single-threaded kernels)'}")
-    print(f"  threads:       {info['threads']}")
+    print(f"  threads:       {info['threads']} ({info['parallel_runtime']} runtime)")
+    print(f"  kernels' BLAS: {info['kernel_blas']}")
     print(f"  flush-to-zero: {'yes' if info['flush_to_zero'] else 'not on this platform'}")
     print(f"  backend:       {info['backend']}")
     for lib in info["blas"]:

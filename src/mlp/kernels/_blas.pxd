@@ -1,10 +1,25 @@
-# Row-major GEMM over scipy.linalg.cython_blas (sgemm / dgemm, and gemv for vector shapes).
+# Row-major GEMM over the BLAS the kernels were given (sgemm / dgemm, and gemv for vector
+# shapes): scipy.linalg.cython_blas by default, or another library's Fortran BLAS functions of
+# the same signatures, swapped in at import by mlp._blas_choice (see set_blas in _kernels.pyx).
 #
 # BLAS is column-major; a row-major matrix is the transpose of the same memory read column-major,
 # so C = op(A) op(B) in row-major is computed as C^T = op(B)^T op(A)^T in column-major: swap the
 # operands, their transposition flags and M with N.
 from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
+
+cdef extern from "_blas_table.h" nogil:
+    ctypedef void (*mlp_sgemm_fn)(char*, char*, int*, int*, int*, float*, float*, int*, float*,
+                                  int*, float*, float*, int*) noexcept nogil
+    ctypedef void (*mlp_dgemm_fn)(char*, char*, int*, int*, int*, double*, double*, int*,
+                                  double*, int*, double*, double*, int*) noexcept nogil
+    ctypedef void (*mlp_sgemv_fn)(char*, int*, int*, float*, float*, int*, float*, int*, float*,
+                                  float*, int*) noexcept nogil
+    ctypedef void (*mlp_dgemv_fn)(char*, int*, int*, double*, double*, int*, double*, int*,
+                                  double*, double*, int*) noexcept nogil
+    mlp_sgemm_fn mlp_sgemm
+    mlp_dgemm_fn mlp_dgemm
+    mlp_sgemv_fn mlp_sgemv
+    mlp_dgemv_fn mlp_dgemv
 
 
 cdef inline void gemm_rowmajor(bint trans_a, bint trans_b, int m, int n, int k,
@@ -43,13 +58,15 @@ cdef inline void gemm_rowmajor(bint trans_a, bint trans_b, int m, int n, int k,
             rows = m if trans_a else k
             cols = k if trans_a else m
         if floating is float:
-            sgemv(&tv, &rows, &cols, &alpha, <float*>mat, &ld, <float*>vec, &inc_x, &beta, c,
-                  &inc_y)
+            mlp_sgemv(&tv, &rows, &cols, &alpha, <float*>mat, &ld, <float*>vec, &inc_x, &beta,
+                      c, &inc_y)
         else:
-            dgemv(&tv, &rows, &cols, &alpha, <double*>mat, &ld, <double*>vec, &inc_x, &beta, c,
-                  &inc_y)
+            mlp_dgemv(&tv, &rows, &cols, &alpha, <double*>mat, &ld, <double*>vec, &inc_x, &beta,
+                      c, &inc_y)
         return
     if floating is float:
-        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*>b, &ldb, <float*>a, &lda, &beta, c, &ldc)
+        mlp_sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*>b, &ldb, <float*>a, &lda, &beta, c,
+                  &ldc)
     else:
-        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*>b, &ldb, <double*>a, &lda, &beta, c, &ldc)
+        mlp_dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*>b, &ldb, <double*>a, &lda, &beta, c,
+                  &ldc)

@@ -1,28 +1,31 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Cython + OpenMP kernels of the CPU backend: arithmetic only.
+"""Cython kernels of the CPU backend: arithmetic only.
 
 Every function here trusts its arguments: shapes, dtypes, contiguity and value ranges are checked
-by the Python callers (``mlp.backends.cpu`` and ``mlp.backends.cpu_plan``). All loops run without the GIL, over float32 or
-float64 through the ``floating`` fused type.
+by the Python callers (``mlp.backends.cpu`` and ``mlp.backends.cpu_plan``). All loops run without
+the GIL, over float32 or float64 through the ``floating`` fused type.
 
 Threading (DESIGN.md section 3): work is split into parts whose boundaries depend only on the
-problem size, never on the thread count, and every output element is produced by exactly one part
-in a fixed order, so results are bit-identical for any number of threads. GEMMs are split by rows
-or by columns into single-threaded BLAS calls, one per part; the caller pins BLAS to one thread
-while this happens. Below a size threshold everything runs on the calling thread.
-Flush-to-zero: the GEMM, activation, dense-layer, loss and optimizer-update kernels (and the fused
-plan's steps through them) set it on each thread they use and restore it afterwards; the
-elementwise helpers ``scale_inplace``, ``clip_inplace`` and ``add_penalty_gradient``, the
-reductions ``sum_of_squares``, ``sum_of_abs`` and ``all_finite``, and ``dropout`` run in the
-caller's floating-point mode.
+problem size, never on the thread count, and every output element is produced by exactly one part,
+so results are bit-identical for any number of threads and any order in which parts run. Parts
+run through ``_run`` on the runtime of ``_pool.c`` (whichever thread is running takes the next
+part; nobody waits for a thread that has not started). GEMMs are split by rows or by columns
+into single-threaded BLAS calls, one per part (``_blas.pxd``; the BLAS is chosen by
+``mlp._blas_choice``). Below a size threshold everything runs on the calling thread.
+Flush-to-zero: every kernel that goes through ``_run`` sets it on the calling thread and restores
+it afterwards, and the pool's own threads keep it on for good; only the flat reductions
+``sum_of_squares`` and ``sum_of_abs`` below one part (32768 elements) run in the caller's mode.
 """
 from cython cimport floating
-from cython.parallel cimport parallel, prange
+from libc.stddef cimport ptrdiff_t
 from libc.math cimport erf, erff, exp, expf, expm1, expm1f, fabs, fabsf, log, log1p, log1pf, logf
 from libc.math cimport pow, sqrt, sqrtf, tanh, tanhf
 from libc.stdint cimport int64_t, uint64_t
 
-from ._blas cimport gemm_rowmajor
+from ._blas cimport (gemm_rowmajor, mlp_dgemm, mlp_dgemm_fn, mlp_dgemv, mlp_dgemv_fn, mlp_sgemm,
+                     mlp_sgemm_fn, mlp_sgemv, mlp_sgemv_fn)
+from scipy.linalg cimport cython_blas
+from libc.stdint cimport uintptr_t
 
 cdef extern from "_platform.h" nogil:
     int mlp_openmp_enabled()
@@ -31,6 +34,34 @@ cdef extern from "_platform.h" nogil:
     void mlp_ftz_exit(unsigned long long old)
     int mlp_ftz_supported()
     int mlp_ftz_active()
+
+cdef extern from "_pool.h" nogil:
+    ctypedef void (*mlp_part_fn)(void* ctx, ptrdiff_t part) noexcept nogil
+    ctypedef struct mlp_runtime_stats:
+        long long jobs
+        long long serial_jobs
+        long long parts_by_workers
+        long long stalls
+        long long solo_periods
+    void mlp_run_parts(ptrdiff_t parts, int threads, mlp_part_fn fn, void* ctx)
+    int mlp_runtime_threads_available()
+    int mlp_runtime_default_threads()
+    int mlp_runtime_mode()
+    int mlp_runtime_set_mode(int mode)
+    double mlp_runtime_spin_us()
+    void mlp_runtime_set_spin_us(double us)
+    void mlp_runtime_get_stats(mlp_runtime_stats* out)
+    void mlp_runtime_reset_stats()
+    void mlp_flag_raise(int* flag)
+    ctypedef struct mlp_tuner:
+        int trial
+        int choice
+        int block_steps
+        long long trials
+    void mlp_tuner_reset(mlp_tuner* t)
+    int mlp_tuner_threads(const mlp_tuner* t, int threads)
+    void mlp_tuner_record(mlp_tuner* t, long long ns, double rows)
+    long long mlp_now_ns()
 
 cdef extern from "_simd.h" nogil:
     void mlp_adam_f32(float* param, const float* grad, float* m, float* v, float* vmax,
@@ -107,7 +138,47 @@ cdef double INV_SQRT_2PI = 0.39894228040143267794
 
 cdef uint64_t HASH_STEP = 0x9E3779B97F4A7C15ULL
 
-cdef int _num_threads = mlp_omp_max_threads() if mlp_omp_max_threads() > 0 else 1
+cdef int _num_threads = mlp_runtime_default_threads()
+# The thread count chosen by the training loop's tuner for its current step (at most
+# _num_threads); see _plan_epoch.
+cdef int _step_threads = 1 << 30
+cdef bint _tuning = True
+
+
+# --------------------------------------------------------------------------- BLAS
+cdef str _blas_name = "scipy"
+
+
+def use_scipy_blas():
+    """Route the kernels' GEMMs to ``scipy.linalg.cython_blas`` (the default at import)."""
+    global mlp_sgemm, mlp_dgemm, mlp_sgemv, mlp_dgemv, _blas_name
+    mlp_sgemm = <mlp_sgemm_fn>cython_blas.sgemm
+    mlp_dgemm = <mlp_dgemm_fn>cython_blas.dgemm
+    mlp_sgemv = <mlp_sgemv_fn>cython_blas.sgemv
+    mlp_dgemv = <mlp_dgemv_fn>cython_blas.dgemv
+    _blas_name = "scipy"
+
+
+def use_blas(str name, uintptr_t sgemm, uintptr_t dgemm, uintptr_t sgemv, uintptr_t dgemv):
+    """Route the kernels' GEMMs to another library's Fortran BLAS functions (addresses of
+    ``sgemm_``, ``dgemm_``, ``sgemv_``, ``dgemv_`` with 32-bit integers; the caller vouches for
+    the signatures and keeps the library loaded). Not while a kernel runs."""
+    global mlp_sgemm, mlp_dgemm, mlp_sgemv, mlp_dgemv, _blas_name
+    if not (sgemm and dgemm and sgemv and dgemv):
+        raise ValueError("use_blas: every function address must be non-zero")
+    mlp_sgemm = <mlp_sgemm_fn>sgemm
+    mlp_dgemm = <mlp_dgemm_fn>dgemm
+    mlp_sgemv = <mlp_sgemv_fn>sgemv
+    mlp_dgemv = <mlp_dgemv_fn>dgemv
+    _blas_name = name
+
+
+def blas_name():
+    """Which BLAS the kernels call (``"scipy"`` or the name given to :func:`use_blas`)."""
+    return _blas_name
+
+
+use_scipy_blas()
 
 
 # --------------------------------------------------------------------------- threads / platform
@@ -148,25 +219,116 @@ def set_parallel_thresholds(Py_ssize_t elements, double flops):
 
 
 def set_num_threads(int n):
-    """Set the number of OpenMP threads the kernels use (``n >= 1``; validated by the caller)."""
+    """Set the number of threads the kernels use (``n >= 1``; validated by the caller)."""
     global _num_threads
-    _num_threads = n if mlp_openmp_enabled() else 1
+    _num_threads = n if mlp_runtime_threads_available() else 1
 
 
 def get_num_threads():
-    """The number of OpenMP threads the kernels use."""
+    """The number of threads the kernels use."""
     return _num_threads
 
 
 def default_num_threads():
-    """OpenMP's default thread count (``OMP_NUM_THREADS`` or the number of cores); 1 without OpenMP."""
-    return max(1, mlp_omp_max_threads())
+    """The default thread count: ``OMP_NUM_THREADS``, else the CPUs this process may run on
+    (1 in a build without threads)."""
+    return mlp_runtime_default_threads() if mlp_runtime_threads_available() else 1
+
+
+RUNTIME_MODES = {"pool": 0, "openmp-static": 1, "openmp-dynamic": 2, "reversed": 3}
+
+
+def runtime_mode():
+    """The parallel runtime in use: ``"pool"`` (the default), ``"openmp-static"``,
+    ``"openmp-dynamic"`` or ``"reversed"`` (see ``_pool.h``)."""
+    cdef int mode = mlp_runtime_mode()
+    for name, value in RUNTIME_MODES.items():
+        if value == mode:
+            return name
+    return str(mode)
+
+
+def set_runtime_mode(str name):
+    """Switch the parallel runtime (benchmarks and tests); raises ValueError when this build
+    lacks it. Results are the same bits in every mode."""
+    if name not in RUNTIME_MODES or mlp_runtime_set_mode(RUNTIME_MODES[name]) != 0:
+        available = [m for m, v in RUNTIME_MODES.items() if v == 0 or mlp_openmp_enabled() or v == 3]
+        raise ValueError(f"runtime mode {name!r} is not available in this build; "
+                         f"available: {available}")
+
+
+def runtime_spin_us():
+    """Microseconds an idle pool thread spins before it sleeps."""
+    return mlp_runtime_spin_us()
+
+
+def set_runtime_spin_us(double us):
+    """Change how long idle pool threads spin before they sleep (benchmarks)."""
+    mlp_runtime_set_spin_us(us)
+
+
+def runtime_stats(bint reset=False):
+    """Counters of the pool since the last reset: jobs posted, jobs run on the caller alone,
+    parts run by workers, stalls (the caller waited for a descheduled worker) and solo periods."""
+    cdef mlp_runtime_stats st
+    mlp_runtime_get_stats(&st)
+    if reset:
+        mlp_runtime_reset_stats()
+    return {"jobs": st.jobs, "serial_jobs": st.serial_jobs,
+            "parts_by_workers": st.parts_by_workers, "stalls": st.stalls,
+            "solo_periods": st.solo_periods}
+
+
+def threads_available():
+    """True when this build can run the kernels' parts on several threads."""
+    return bool(mlp_runtime_threads_available())
+
+
+def _tuner_replay(double ns_per_row_many, double ns_per_row_one, int steps, double rows=64,
+                  int threads=2, dict slow_steps=None):
+    """Drive a fresh tuner for ``steps`` steps in which a row costs the given nanoseconds on many
+    threads and on one (step ``k`` ``slow_steps[k]`` times slower); return the thread count it
+    picked for each step. For the tests of the policy."""
+    cdef mlp_tuner t
+    cdef int k, n
+    cdef double ns
+    cdef list picked = []
+    mlp_tuner_reset(&t)
+    for k in range(steps):
+        n = mlp_tuner_threads(&t, threads)
+        picked.append(n)
+        ns = (ns_per_row_one if n == 1 else ns_per_row_many) * rows
+        if slow_steps and k in slow_steps:
+            ns *= slow_steps[k]
+        mlp_tuner_record(&t, <long long>ns, rows)
+    return picked
+
+
+def thread_tuning():
+    """Whether the fused training loop chooses its thread count by measurement."""
+    return _tuning
+
+
+def set_thread_tuning(bint enabled):
+    """Let the fused training loop choose between the configured thread count and one thread
+    by measuring both (the default), or always use the configured count."""
+    global _tuning
+    _tuning = enabled
 
 
 cdef inline int _threads_for(Py_ssize_t parts) noexcept nogil:
+    cdef int limit = _num_threads if _num_threads < _step_threads else _step_threads
     if parts < 2:
         return 1
-    return <int>parts if parts < _num_threads else _num_threads
+    return <int>parts if parts < limit else limit
+
+
+cdef inline void _run(Py_ssize_t parts, int threads, mlp_part_fn fn, void* job) noexcept nogil:
+    """Run parts 0 .. parts-1 of ``fn`` on up to ``threads`` threads, flush-to-zero on (the pool's
+    own threads keep it on for good; the caller's state is restored)."""
+    cdef unsigned long long state = mlp_ftz_enter()
+    mlp_run_parts(parts, threads, fn, job)
+    mlp_ftz_exit(state)
 
 
 # --------------------------------------------------------------------------- scalar math
@@ -261,6 +423,15 @@ cdef inline Py_ssize_t _row_parts(Py_ssize_t rows, Py_ssize_t cols) noexcept nog
     return (rows + per_block - 1) // per_block
 
 
+cdef inline void _chunk(Py_ssize_t n, Py_ssize_t length, ptrdiff_t p, Py_ssize_t* i0,
+                        Py_ssize_t* i1) noexcept nogil:
+    """[i0, i1): chunk ``p`` of ``n`` items cut into chunks of ``length`` (the last shorter)."""
+    i0[0] = p * length
+    i1[0] = (p + 1) * length
+    if i1[0] > n:
+        i1[0] = n
+
+
 cdef inline Py_ssize_t _block_start(Py_ssize_t n, Py_ssize_t parts, Py_ssize_t p) noexcept nogil:
     """Start of block ``p`` when ``n`` items are cut into ``parts`` near-equal blocks."""
     return (n * p) // parts
@@ -324,24 +495,36 @@ cdef inline void _gemm_part(GemmPlan plan, int p, bint ta, bint tb, Py_ssize_t m
                       b + (start * ldb if tb else start), <int>ldb, beta, c + start, <int>ldc)
 
 
+cdef struct GemmJob:
+    GemmPlan plan
+    bint ta, tb, f64
+    Py_ssize_t m, n, k, lda, ldb, ldc
+    double alpha, beta
+    const void* a
+    const void* b
+    void* c
+
+
+cdef void _gemm_task(void* job, ptrdiff_t p) noexcept nogil:
+    cdef GemmJob* j = <GemmJob*>job
+    if j.f64:
+        _gemm_part(j.plan, <int>p, j.ta, j.tb, j.m, j.n, j.k, j.alpha, <const double*>j.a, j.lda,
+                   <const double*>j.b, j.ldb, j.beta, <double*>j.c, j.ldc)
+    else:
+        _gemm_part(j.plan, <int>p, j.ta, j.tb, j.m, j.n, j.k, <float>j.alpha, <const float*>j.a,
+                   j.lda, <const float*>j.b, j.ldb, <float>j.beta, <float*>j.c, j.ldc)
+
+
 cdef void _gemm(bint ta, bint tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating alpha,
                 const floating* a, Py_ssize_t lda, const floating* b, Py_ssize_t ldb,
                 floating beta, floating* c, Py_ssize_t ldc) noexcept nogil:
-    """Row-major GEMM split into size-determined parts, spread over the OpenMP threads."""
-    cdef GemmPlan plan = _gemm_plan(m, n, k)
-    cdef int p, nt = _threads_for(plan.parts)
-    cdef unsigned long long state = 0
-    if nt == 1:
-        state = mlp_ftz_enter()
-        for p in range(plan.parts):
-            _gemm_part(plan, p, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-        mlp_ftz_exit(state)
-        return
-    with parallel(num_threads=nt):
-        state = mlp_ftz_enter()
-        for p in prange(plan.parts, schedule="static"):
-            _gemm_part(plan, p, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-        mlp_ftz_exit(state)
+    """Row-major GEMM split into size-determined parts, spread over the threads."""
+    cdef GemmJob j
+    j.plan = _gemm_plan(m, n, k)
+    j.ta, j.tb, j.f64 = ta, tb, floating is double
+    j.m, j.n, j.k, j.lda, j.ldb, j.ldc = m, n, k, lda, ldb, ldc
+    j.alpha, j.beta, j.a, j.b, j.c = alpha, beta, a, b, c
+    _run(j.plan.parts, _threads_for(j.plan.parts), _gemm_task, &j)
 
 
 # --------------------------------------------------------------------------- activations
@@ -479,43 +662,52 @@ cdef inline void _act_grad_rows(const floating* dy, const floating* y, const flo
             dz[i] = _act_grad_scalar(dy[i], y[i], z[i], act, alpha)
 
 
+cdef struct RowsJob:
+    # a row-wise pass over (rows, cols) arrays in `parts` row blocks
+    Py_ssize_t rows, cols, parts
+    int act
+    double alpha
+    bint f64, backward
+    const void* dy      # backward only
+    const void* y
+    const void* z
+    void* out
+
+
+cdef void _rows_task(void* job, ptrdiff_t p) noexcept nogil:
+    cdef RowsJob* j = <RowsJob*>job
+    cdef Py_ssize_t r0 = _block_start(j.rows, j.parts, p), r1 = _block_start(j.rows, j.parts, p + 1)
+    if j.backward and j.f64:
+        _act_grad_rows(<const double*>j.dy, <const double*>j.y, <const double*>j.z,
+                       <double*>j.out, r0, r1, j.cols, j.act, j.alpha)
+    elif j.backward:
+        _act_grad_rows(<const float*>j.dy, <const float*>j.y, <const float*>j.z, <float*>j.out,
+                       r0, r1, j.cols, j.act, <float>j.alpha)
+    elif j.f64:
+        _act_rows(<const double*>j.z, <double*>j.out, r0, r1, j.cols, j.act, j.alpha)
+    else:
+        _act_rows(<const float*>j.z, <float*>j.out, r0, r1, j.cols, j.act, <float>j.alpha)
+
+
+cdef inline void _rows_pass(bint backward, const void* dy, const void* y, const void* z,
+                            void* out, Py_ssize_t rows, Py_ssize_t cols, int act, double alpha,
+                            bint f64) noexcept nogil:
+    cdef RowsJob j
+    j.rows, j.cols, j.parts = rows, cols, _row_parts(rows, cols)
+    j.act, j.alpha, j.f64, j.backward = act, alpha, f64, backward
+    j.dy, j.y, j.z, j.out = dy, y, z, out
+    _run(j.parts, _threads_for(j.parts), _rows_task, &j)
+
+
 cdef void _activation_forward(const floating* z, floating* y, Py_ssize_t rows, Py_ssize_t cols,
                               int act, floating alpha) noexcept nogil:
-    cdef Py_ssize_t parts = _row_parts(rows, cols)
-    cdef Py_ssize_t p
-    cdef int nt = _threads_for(parts)
-    cdef unsigned long long state = 0
-    if nt == 1:
-        state = mlp_ftz_enter()
-        _act_rows(z, y, 0, rows, cols, act, alpha)
-        mlp_ftz_exit(state)
-        return
-    with parallel(num_threads=nt):
-        state = mlp_ftz_enter()
-        for p in prange(parts, schedule="static"):
-            _act_rows(z, y, _block_start(rows, parts, p), _block_start(rows, parts, p + 1),
-                      cols, act, alpha)
-        mlp_ftz_exit(state)
+    _rows_pass(False, NULL, NULL, z, y, rows, cols, act, alpha, floating is double)
 
 
 cdef void _activation_backward(const floating* dy, const floating* y, const floating* z,
                                floating* dz, Py_ssize_t rows, Py_ssize_t cols, int act,
                                floating alpha) noexcept nogil:
-    cdef Py_ssize_t parts = _row_parts(rows, cols)
-    cdef Py_ssize_t p
-    cdef int nt = _threads_for(parts)
-    cdef unsigned long long state = 0
-    if nt == 1:
-        state = mlp_ftz_enter()
-        _act_grad_rows(dy, y, z, dz, 0, rows, cols, act, alpha)
-        mlp_ftz_exit(state)
-        return
-    with parallel(num_threads=nt):
-        state = mlp_ftz_enter()
-        for p in prange(parts, schedule="static"):
-            _act_grad_rows(dy, y, z, dz, _block_start(rows, parts, p),
-                           _block_start(rows, parts, p + 1), cols, act, alpha)
-        mlp_ftz_exit(state)
+    _rows_pass(True, dy, y, z, dz, rows, cols, act, alpha, floating is double)
 
 
 # --------------------------------------------------------------------------- dense layer
@@ -568,50 +760,56 @@ cdef inline void _dense_forward_part(GemmPlan plan, int p, const floating* x, co
         _bias_act_block(y, z_out, b, 0, rows, start, end, units, act, alpha)
 
 
+cdef struct DenseJob:
+    GemmPlan plan
+    Py_ssize_t rows, n_in, units, parts
+    int act
+    double alpha
+    bint epilogue, f64
+    const void* x
+    const void* w
+    const void* b
+    void* y
+    void* z_out
+
+
+cdef void _dense_forward_task(void* job, ptrdiff_t p) noexcept nogil:
+    cdef DenseJob* j = <DenseJob*>job
+    if j.f64:
+        _dense_forward_part(j.plan, <int>p, <const double*>j.x, <const double*>j.w,
+                            <const double*>j.b, <double*>j.y, <double*>j.z_out, j.rows, j.n_in,
+                            j.units, j.act, j.alpha, j.epilogue)
+    else:
+        _dense_forward_part(j.plan, <int>p, <const float*>j.x, <const float*>j.w,
+                            <const float*>j.b, <float*>j.y, <float*>j.z_out, j.rows, j.n_in,
+                            j.units, j.act, <float>j.alpha, j.epilogue)
+
+
+cdef void _softmax_epilogue_task(void* job, ptrdiff_t p) noexcept nogil:
+    cdef DenseJob* j = <DenseJob*>job
+    cdef Py_ssize_t r0 = _block_start(j.rows, j.parts, p), r1 = _block_start(j.rows, j.parts, p + 1)
+    if j.f64:
+        _bias_act_block(<double*>j.y, <double*>j.z_out, <const double*>j.b, r0, r1, 0, j.units,
+                        j.units, A_SOFTMAX, <double>0)
+    else:
+        _bias_act_block(<float*>j.y, <float*>j.z_out, <const float*>j.b, r0, r1, 0, j.units,
+                        j.units, A_SOFTMAX, <float>0)
+
+
 cdef void _dense_forward(const floating* x, const floating* w, const floating* b, floating* y,
                          floating* z_out, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t units,
                          int act, floating alpha) noexcept nogil:
     """y = f(x @ w + b); the epilogue runs on each GEMM part while it is still in cache."""
-    cdef GemmPlan plan = _gemm_plan(rows, units, n_in)
+    cdef DenseJob j
+    j.plan = _gemm_plan(rows, units, n_in)
+    j.rows, j.n_in, j.units, j.act, j.alpha = rows, n_in, units, act, alpha
     # softmax needs whole rows: with a column split it runs as a separate row pass
-    cdef bint fused_epilogue = plan.split_rows or act != A_SOFTMAX
-    cdef int p, nt = _threads_for(plan.parts)
-    cdef unsigned long long state = 0
-    if nt == 1:
-        state = mlp_ftz_enter()
-        for p in range(plan.parts):
-            _dense_forward_part(plan, p, x, w, b, y, z_out, rows, n_in, units, act, alpha,
-                                fused_epilogue)
-        mlp_ftz_exit(state)
-    else:
-        with parallel(num_threads=nt):
-            state = mlp_ftz_enter()
-            for p in prange(plan.parts, schedule="static"):
-                _dense_forward_part(plan, p, x, w, b, y, z_out, rows, n_in, units, act, alpha,
-                                    fused_epilogue)
-            mlp_ftz_exit(state)
-    if not fused_epilogue:
-        _dense_softmax_epilogue(y, z_out, b, rows, units)
-
-
-cdef void _dense_softmax_epilogue(floating* y, floating* z_out, const floating* b,
-                                  Py_ssize_t rows, Py_ssize_t units) noexcept nogil:
-    cdef Py_ssize_t parts = _row_parts(rows, units)
-    cdef Py_ssize_t p
-    cdef int nt = _threads_for(parts)
-    cdef unsigned long long state = 0
-    if nt == 1:
-        state = mlp_ftz_enter()
-        _bias_act_block(y, z_out, b, 0, rows, 0, units, units, A_SOFTMAX, <floating>0)
-        mlp_ftz_exit(state)
-        return
-    with parallel(num_threads=nt):
-        state = mlp_ftz_enter()
-        for p in prange(parts, schedule="static"):
-            _bias_act_block(y, z_out, b, _block_start(rows, parts, p),
-                            _block_start(rows, parts, p + 1), 0, units, units, A_SOFTMAX,
-                            <floating>0)
-        mlp_ftz_exit(state)
+    j.epilogue = j.plan.split_rows or act != A_SOFTMAX
+    j.f64, j.x, j.w, j.b, j.y, j.z_out = floating is double, x, w, b, y, z_out
+    _run(j.plan.parts, _threads_for(j.plan.parts), _dense_forward_task, &j)
+    if not j.epilogue:
+        j.parts = _row_parts(rows, units)
+        _run(j.parts, _threads_for(j.parts), _softmax_epilogue_task, &j)
 
 
 cdef inline void _grad_bias_tile(const floating* dy, const floating* y, const floating* z,
@@ -670,10 +868,10 @@ cdef void _grad_and_bias(const floating* dy, const floating* y, const floating* 
     # 4096-wide batch read 256 bytes per 16 KiB row, which the prefetcher does not follow).
     # The sums run over the rows in order whatever the tiling, so the tiling is free.
     cdef Py_ssize_t tiles = (cols + COL_TILE - 1) // COL_TILE
-    cdef Py_ssize_t width, t, c1
+    cdef Py_ssize_t width
     cdef bint apply_act = act != A_SOFTMAX
     cdef int nt = 1
-    cdef unsigned long long state = 0
+    cdef GradBiasJob j
     if not apply_act or db == NULL:
         # softmax couples a whole row: its derivative is a row pass, the bias sum a column pass
         _activation_backward(dy, y, z, dz, rows, cols, act, alpha)
@@ -689,48 +887,65 @@ cdef void _grad_and_bias(const floating* dy, const floating* y, const floating* 
     tiles = (cols + width - 1) // width
     if rows * cols >= PAR_MIN_ELEMENTS:
         nt = _threads_for(tiles)
-    if nt == 1:
-        state = mlp_ftz_enter()
-        for t in range(tiles):
-            c1 = (t + 1) * width
-            _grad_bias_tile(dy, y, z, dz, db, rows, cols, t * width, c1 if c1 < cols else cols,
-                            act, alpha, apply_act)
-        mlp_ftz_exit(state)
-        return
-    with parallel(num_threads=nt):
-        state = mlp_ftz_enter()
-        for t in prange(tiles, schedule="static"):
-            c1 = (t + 1) * width
-            _grad_bias_tile(dy, y, z, dz, db, rows, cols, t * width, c1 if c1 < cols else cols,
-                            act, alpha, apply_act)
-        mlp_ftz_exit(state)
+    j.rows, j.cols, j.width, j.act, j.alpha, j.apply_act = rows, cols, width, act, alpha, apply_act
+    j.f64, j.dy, j.y, j.z, j.dz, j.db = floating is double, dy, y, z, dz, db
+    _run(tiles, nt, _grad_bias_task, &j)
+
+
+cdef struct GradBiasJob:
+    Py_ssize_t rows, cols, width
+    int act
+    double alpha
+    bint apply_act, f64
+    const void* dy
+    const void* y
+    const void* z
+    void* dz
+    void* db
+
+
+cdef void _grad_bias_task(void* job, ptrdiff_t t) noexcept nogil:
+    cdef GradBiasJob* j = <GradBiasJob*>job
+    cdef Py_ssize_t c0, c1
+    _chunk(j.cols, j.width, t, &c0, &c1)
+    if j.f64:
+        _grad_bias_tile(<const double*>j.dy, <const double*>j.y, <const double*>j.z,
+                        <double*>j.dz, <double*>j.db, j.rows, j.cols, c0, c1, j.act, j.alpha,
+                        j.apply_act)
+    else:
+        _grad_bias_tile(<const float*>j.dy, <const float*>j.y, <const float*>j.z, <float*>j.dz,
+                        <float*>j.db, j.rows, j.cols, c0, c1, j.act, <float>j.alpha, j.apply_act)
 
 
 cdef void _dense_backward_gemms(const floating* x, const floating* w, const floating* dz,
                                 floating* dw, floating* dx, Py_ssize_t rows, Py_ssize_t n_in,
                                 Py_ssize_t units) noexcept nogil:
     """dw = x.T @ dz and (when dx is not NULL) dx = dz @ w.T, their parts run as one pool."""
-    cdef GemmPlan pw = _gemm_plan(n_in, units, rows)
-    cdef GemmPlan px = _gemm_plan(rows, n_in, units)
-    cdef int tasks = pw.parts + (px.parts if dx != NULL else 0)
-    cdef int p, nt = 1
-    cdef unsigned long long state = 0
+    cdef BackwardJob j
+    cdef int tasks, nt = 1
+    j.pw = _gemm_plan(n_in, units, rows)
+    j.px = _gemm_plan(rows, n_in, units)
+    tasks = j.pw.parts + (j.px.parts if dx != NULL else 0)
     if 2.0 * rows * n_in * units * (2 if dx != NULL else 1) >= GEMM_PAR_MIN_FLOPS:
         nt = _threads_for(tasks)
-    if nt == 1:
-        state = mlp_ftz_enter()
-        for p in range(tasks):
-            _backward_task(pw, px, p, x, w, dz, dw, dx, rows, n_in, units)
-        mlp_ftz_exit(state)
-        return
-    with parallel(num_threads=nt):
-        state = mlp_ftz_enter()
-        for p in prange(tasks, schedule="static"):
-            _backward_task(pw, px, p, x, w, dz, dw, dx, rows, n_in, units)
-        mlp_ftz_exit(state)
+    j.rows, j.n_in, j.units, j.f64 = rows, n_in, units, floating is double
+    j.x, j.w, j.dz, j.dw, j.dx = x, w, dz, dw, dx
+    _run(tasks, nt, _backward_task, &j)
 
 
-cdef inline void _backward_task(GemmPlan pw, GemmPlan px, int p, const floating* x,
+cdef struct BackwardJob:
+    GemmPlan pw
+    GemmPlan px
+    Py_ssize_t rows, n_in, units
+    bint f64
+    const void* x
+    const void* w
+    const void* dz
+    void* dw
+    void* dx
+
+
+cdef inline void _backward_part(GemmPlan pw, GemmPlan px, int p, const floating* x,
                                 const floating* w, const floating* dz, floating* dw,
                                 floating* dx, Py_ssize_t rows, Py_ssize_t n_in,
                                 Py_ssize_t units) noexcept nogil:
@@ -740,6 +955,16 @@ cdef inline void _backward_task(GemmPlan pw, GemmPlan px, int p, const floating*
     else:
         _gemm_part(px, p - pw.parts, False, True, rows, n_in, units, <floating>1, dz, units, w,
                    units, <floating>0, dx, n_in)
+
+
+cdef void _backward_task(void* job, ptrdiff_t p) noexcept nogil:
+    cdef BackwardJob* j = <BackwardJob*>job
+    if j.f64:
+        _backward_part(j.pw, j.px, <int>p, <const double*>j.x, <const double*>j.w,
+                       <const double*>j.dz, <double*>j.dw, <double*>j.dx, j.rows, j.n_in, j.units)
+    else:
+        _backward_part(j.pw, j.px, <int>p, <const float*>j.x, <const float*>j.w,
+                       <const float*>j.dz, <float*>j.dw, <float*>j.dx, j.rows, j.n_in, j.units)
 
 
 # --------------------------------------------------------------------------- losses
@@ -853,28 +1078,44 @@ cdef inline void _loss_rows(int kind, const floating* pred, const floating* targ
                                     grad + i * m, m, w * inv_n, delta, eps)
 
 
+cdef struct LossJob:
+    int kind
+    Py_ssize_t n, m, parts
+    double inv_n, delta, eps
+    bint f64
+    const void* pred
+    const void* target
+    const int64_t* labels
+    const void* weight
+    void* grad
+    double* row_loss
+
+
+cdef void _loss_task(void* job, ptrdiff_t p) noexcept nogil:
+    cdef LossJob* j = <LossJob*>job
+    cdef Py_ssize_t r0 = _block_start(j.n, j.parts, p), r1 = _block_start(j.n, j.parts, p + 1)
+    if j.f64:
+        _loss_rows(j.kind, <const double*>j.pred, <const double*>j.target, j.labels,
+                   <const double*>j.weight, <double*>j.grad, j.row_loss, r0, r1, j.m, j.inv_n,
+                   j.delta, j.eps)
+    else:
+        _loss_rows(j.kind, <const float*>j.pred, <const float*>j.target, j.labels,
+                   <const float*>j.weight, <float*>j.grad, j.row_loss, r0, r1, j.m,
+                   <float>j.inv_n, <float>j.delta, <float>j.eps)
+
+
 cdef double _loss(int kind, const floating* pred, const floating* target, const int64_t* labels,
                   const floating* weight, floating* grad, double* row_loss, Py_ssize_t n,
                   Py_ssize_t m, floating delta, floating eps) noexcept nogil:
     """Weighted mean loss over ``n`` rows; per-row values go to ``row_loss``, summed in order."""
-    cdef Py_ssize_t parts = _row_parts(n, m)
-    cdef Py_ssize_t p, i
-    cdef int nt = _threads_for(parts)
-    cdef floating inv_n = <floating>(1.0 / n)
-    cdef unsigned long long state = 0
+    cdef LossJob j
+    cdef Py_ssize_t i
     cdef double total = 0
-    if nt == 1:
-        state = mlp_ftz_enter()
-        _loss_rows(kind, pred, target, labels, weight, grad, row_loss, 0, n, m, inv_n, delta, eps)
-        mlp_ftz_exit(state)
-    else:
-        with parallel(num_threads=nt):
-            state = mlp_ftz_enter()
-            for p in prange(parts, schedule="static"):
-                _loss_rows(kind, pred, target, labels, weight, grad, row_loss,
-                           _block_start(n, parts, p), _block_start(n, parts, p + 1), m, inv_n,
-                           delta, eps)
-            mlp_ftz_exit(state)
+    j.kind, j.n, j.m, j.parts = kind, n, m, _row_parts(n, m)
+    j.inv_n, j.delta, j.eps, j.f64 = 1.0 / n, delta, eps, floating is double
+    j.pred, j.target, j.labels, j.weight, j.grad, j.row_loss = (
+        pred, target, labels, weight, grad, row_loss)
+    _run(j.parts, _threads_for(j.parts), _loss_task, &j)
     for i in range(n):
         total += row_loss[i]
     return total / n
@@ -999,22 +1240,34 @@ cdef inline void _update_range(floating* param, const floating* grad, floating* 
 cdef void _update(floating* param, const floating* grad, floating* s1, floating* s2,
                   floating* s3, Py_ssize_t n, OptimizerArgs* o) noexcept nogil:
     """One optimizer step over a flat buffer, in CHUNK-sized parts across the threads."""
+    cdef UpdateJob j
     cdef Py_ssize_t parts = _n_chunks(n)
-    cdef Py_ssize_t length = _chunk_len(n, parts)
-    cdef Py_ssize_t p, end
-    cdef int nt = _threads_for(parts)
-    cdef unsigned long long state = 0
-    if nt == 1:
-        state = mlp_ftz_enter()
-        _update_range(param, grad, s1, s2, s3, 0, n, o)
-        mlp_ftz_exit(state)
-        return
-    with parallel(num_threads=nt):
-        state = mlp_ftz_enter()
-        for p in prange(parts, schedule="static"):
-            end = (p + 1) * length
-            _update_range(param, grad, s1, s2, s3, p * length, end if end < n else n, o)
-        mlp_ftz_exit(state)
+    j.n, j.length, j.o, j.f64 = n, _chunk_len(n, parts), o, floating is double
+    j.param, j.grad, j.s1, j.s2, j.s3 = param, grad, s1, s2, s3
+    _run(parts, _threads_for(parts), _update_task, &j)
+
+
+cdef struct UpdateJob:
+    Py_ssize_t n, length
+    OptimizerArgs* o
+    bint f64
+    void* param
+    const void* grad
+    void* s1
+    void* s2
+    void* s3
+
+
+cdef void _update_task(void* job, ptrdiff_t p) noexcept nogil:
+    cdef UpdateJob* j = <UpdateJob*>job
+    cdef Py_ssize_t i0, i1
+    _chunk(j.n, j.length, p, &i0, &i1)
+    if j.f64:
+        _update_range(<double*>j.param, <const double*>j.grad, <double*>j.s1, <double*>j.s2,
+                      <double*>j.s3, i0, i1, j.o)
+    else:
+        _update_range(<float*>j.param, <const float*>j.grad, <float*>j.s1, <float*>j.s2,
+                      <float*>j.s3, i0, i1, j.o)
 
 
 # --------------------------------------------------------------------------- elementwise helpers
@@ -1039,18 +1292,36 @@ cdef inline void _elementwise_range(int kind, floating* x, const floating* p, Py
             x[i] = x[i] + a * _sign(p[i]) + b * p[i]
 
 
+cdef struct FlatJob:
+    # a pass over n elements in parts of `length` (elementwise ops, dropout, checks)
+    int kind
+    Py_ssize_t n, length
+    double a, b
+    bint f64
+    void* x
+    const void* p
+    uint64_t key
+    int* flag
+
+
+cdef void _elementwise_task(void* job, ptrdiff_t q) noexcept nogil:
+    cdef FlatJob* j = <FlatJob*>job
+    cdef Py_ssize_t i0, i1
+    _chunk(j.n, j.length, q, &i0, &i1)
+    if j.f64:
+        _elementwise_range(j.kind, <double*>j.x, <const double*>j.p, i0, i1, j.a, j.b)
+    else:
+        _elementwise_range(j.kind, <float*>j.x, <const float*>j.p, i0, i1, <float>j.a,
+                           <float>j.b)
+
+
 cdef void _elementwise(int kind, floating* x, const floating* p, Py_ssize_t n, floating a,
                        floating b) noexcept nogil:
+    cdef FlatJob j
     cdef Py_ssize_t parts = _n_chunks(n)
-    cdef Py_ssize_t length = _chunk_len(n, parts)
-    cdef Py_ssize_t q, end
-    cdef int nt = _threads_for(parts)
-    if nt == 1:
-        _elementwise_range(kind, x, p, 0, n, a, b)
-        return
-    for q in prange(parts, schedule="static", num_threads=nt):
-        end = (q + 1) * length
-        _elementwise_range(kind, x, p, q * length, end if end < n else n, a, b)
+    j.kind, j.n, j.length, j.a, j.b = kind, n, _chunk_len(n, parts), a, b
+    j.f64, j.x, j.p = floating is double, x, p
+    _run(parts, _threads_for(parts), _elementwise_task, &j)
 
 
 cdef inline double _reduce_range(int kind, const floating* x, Py_ssize_t i0,
@@ -1081,26 +1352,36 @@ cdef inline double _reduce_range(int kind, const floating* x, Py_ssize_t i0,
     return (s0 + s1) + (s2 + s3)
 
 
+cdef struct ReduceJob:
+    int kind
+    Py_ssize_t n, parts
+    bint f64
+    const void* x
+    double* partial
+
+
+cdef void _reduce_task(void* job, ptrdiff_t p) noexcept nogil:
+    cdef ReduceJob* j = <ReduceJob*>job
+    cdef Py_ssize_t i0 = _block_start(j.n, j.parts, p), i1 = _block_start(j.n, j.parts, p + 1)
+    if j.f64:
+        j.partial[p] = _reduce_range(j.kind, <const double*>j.x, i0, i1)
+    else:
+        j.partial[p] = _reduce_range(j.kind, <const float*>j.x, i0, i1)
+
+
 cdef double _reduce(int kind, const floating* x, Py_ssize_t n) noexcept nogil:
     """A flat reduction cut into size-determined parts, whose partial sums are added in order."""
     cdef double partial[REDUCE_MAX_PARTS]
     cdef Py_ssize_t parts = (n + REDUCE_CHUNK - 1) // REDUCE_CHUNK
     cdef Py_ssize_t p
     cdef double total = 0
-    cdef int nt
+    cdef ReduceJob j
     if parts <= 1:
         return _reduce_range(kind, x, 0, n)
     if parts > REDUCE_MAX_PARTS:
         parts = REDUCE_MAX_PARTS
-    nt = _threads_for(parts)
-    if nt == 1:
-        for p in range(parts):
-            partial[p] = _reduce_range(kind, x, _block_start(n, parts, p),
-                                       _block_start(n, parts, p + 1))
-    else:
-        for p in prange(parts, schedule="static", num_threads=nt):
-            partial[p] = _reduce_range(kind, x, _block_start(n, parts, p),
-                                       _block_start(n, parts, p + 1))
+    j.kind, j.n, j.parts, j.f64, j.x, j.partial = kind, n, parts, floating is double, x, partial
+    _run(parts, _threads_for(parts), _reduce_task, &j)
     for p in range(parts):
         total += partial[p]
     return total
@@ -1131,16 +1412,21 @@ cdef inline void _dropout_range(const floating* x, floating* y, Py_ssize_t i0, P
 
 cdef void _dropout(const floating* x, floating* y, Py_ssize_t n, uint64_t key, double rate,
                    floating keep_scale) noexcept nogil:
+    cdef FlatJob j
     cdef Py_ssize_t parts = _n_chunks(n)
-    cdef Py_ssize_t length = _chunk_len(n, parts)
-    cdef Py_ssize_t p, end
-    cdef int nt = _threads_for(parts)
-    if nt == 1:
-        _dropout_range(x, y, 0, n, key, rate, keep_scale)
-        return
-    for p in prange(parts, schedule="static", num_threads=nt):
-        end = (p + 1) * length
-        _dropout_range(x, y, p * length, end if end < n else n, key, rate, keep_scale)
+    j.n, j.length, j.key, j.a, j.b = n, _chunk_len(n, parts), key, rate, keep_scale
+    j.f64, j.x, j.p = floating is double, y, x
+    _run(parts, _threads_for(parts), _dropout_task, &j)
+
+
+cdef void _dropout_task(void* job, ptrdiff_t q) noexcept nogil:
+    cdef FlatJob* j = <FlatJob*>job
+    cdef Py_ssize_t i0, i1
+    _chunk(j.n, j.length, q, &i0, &i1)
+    if j.f64:
+        _dropout_range(<const double*>j.p, <double*>j.x, i0, i1, j.key, j.a, j.b)
+    else:
+        _dropout_range(<const float*>j.p, <float*>j.x, i0, i1, j.key, j.a, <float>j.b)
 
 
 # =========================================================================== Python entry points
@@ -1342,20 +1628,27 @@ def all_finite(const floating[::1] x):
     """
     cdef Py_ssize_t n = x.shape[0]
     cdef Py_ssize_t parts = _n_chunks(n) if n >= ALL_FINITE_PAR_FACTOR * PAR_MIN_ELEMENTS else 1
-    cdef Py_ssize_t length = _chunk_len(n, parts)
-    cdef Py_ssize_t p, end
     cdef int bad = 0
-    cdef int nt = _threads_for(parts)
+    cdef FlatJob j
     if n == 0:
         return True
+    j.n, j.length, j.f64, j.p, j.flag = n, _chunk_len(n, parts), floating is double, &x[0], &bad
     with nogil:
-        if nt == 1:
-            bad = _nonfinite_range(&x[0], 0, n)
-        else:
-            for p in prange(parts, schedule="static", num_threads=nt):
-                end = (p + 1) * length
-                bad |= _nonfinite_range(&x[0], p * length, end if end < n else n)
+        _run(parts, _threads_for(parts), _nonfinite_task, &j)
     return bad == 0
+
+
+cdef void _nonfinite_task(void* job, ptrdiff_t q) noexcept nogil:
+    cdef FlatJob* j = <FlatJob*>job
+    cdef Py_ssize_t i0, i1
+    cdef int found
+    _chunk(j.n, j.length, q, &i0, &i1)
+    if j.f64:
+        found = _nonfinite_range(<const double*>j.p, i0, i1)
+    else:
+        found = _nonfinite_range(<const float*>j.p, i0, i1)
+    if found:
+        mlp_flag_raise(j.flag)
 
 
 def sum_of_squares(const floating[::1] x):
@@ -1391,7 +1684,7 @@ def dropout(floating[::1] out, const floating[::1] x, uint64_t seed, uint64_t st
 
 # =========================================================================== the fused training plan
 # A whole network step, and a whole epoch, without returning to Python (DESIGN.md section 4).
-# The Python side (mlp._fused_plan) lays out every buffer once; this code only walks them.
+# The Python side (mlp.backends.cpu_plan) lays out every buffer once; this code only walks them.
 from cpython.buffer cimport PyBUF_STRIDES, PyBuffer_Release, PyObject_GetBuffer
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
@@ -1597,28 +1890,41 @@ cdef void _gather_rows(floating* dst, const floating* x, const int64_t* order, P
                        Py_ssize_t width) noexcept nogil:
     """dst[r] = x[order[r]] for r < rows. Large batches are copied by all threads: the rows
     come from main memory, and two cores fetch them faster than one (B: 4% per epoch)."""
-    cdef Py_ssize_t parts = _row_parts(rows, width)
-    cdef Py_ssize_t p, r
-    cdef int nt = _threads_for(parts)
-    if nt == 1:
-        for r in range(rows):
-            memcpy(dst + r * width, x + order[r] * width, width * sizeof(floating))
-        return
-    for p in prange(parts, schedule="static", num_threads=nt):
-        for r in range(_block_start(rows, parts, p), _block_start(rows, parts, p + 1)):
-            memcpy(dst + r * width, x + order[r] * width, width * sizeof(floating))
+    cdef GatherJob j
+    j.rows, j.parts, j.row_bytes = rows, _row_parts(rows, width), width * sizeof(floating)
+    j.dst, j.src, j.order = <char*>dst, <const char*>x, order
+    _run(j.parts, _threads_for(j.parts), _gather_task, &j)
+
+
+cdef struct GatherJob:
+    Py_ssize_t rows, parts, row_bytes
+    char* dst
+    const char* src
+    const int64_t* order
+
+
+cdef void _gather_task(void* job, ptrdiff_t p) noexcept nogil:
+    cdef GatherJob* j = <GatherJob*>job
+    cdef Py_ssize_t r
+    for r in range(_block_start(j.rows, j.parts, p), _block_start(j.rows, j.parts, p + 1)):
+        memcpy(j.dst + r * j.row_bytes, j.src + j.order[r] * j.row_bytes, j.row_bytes)
 
 
 cdef double _plan_epoch(PlanSpec* s, const floating* x, const floating* target,
                         const int64_t* labels, const floating* weight, const int64_t* order,
                         Py_ssize_t n, Py_ssize_t batch_size, floating* outputs,
                         const double* lrs, long long first_step,
-                        double total) noexcept nogil:
+                        double total, mlp_tuner* tuner) noexcept nogil:
     """Gather each batch of ``x[order]``, train on it, record its outputs.
 
     Returns ``total`` plus each batch's loss times its rows, added in batch order (so an epoch
     run in parts that carry ``total`` along sums exactly as one call does).
+
+    With ``tuner`` (not NULL), each step runs on the thread count the tuner picks, and its time
+    is reported back: results are the same bits whatever it picks.
     """
+    global _step_threads
+    cdef long long started = 0
     cdef Py_ssize_t begin, rows, r, src
     cdef Py_ssize_t in_dim = s.steps[0].in_dim
     cdef Py_ssize_t out_dim = s.steps[s.n_steps - 1].out_dim
@@ -1632,6 +1938,9 @@ cdef double _plan_epoch(PlanSpec* s, const floating* x, const floating* target,
     begin = 0
     while begin < n:
         rows = batch_size if n - begin > batch_size else n - begin
+        if tuner != NULL:
+            _step_threads = mlp_tuner_threads(tuner, _num_threads)
+            started = mlp_now_ns()
         _gather_rows(xb, x, order + begin, rows, in_dim)
         for r in range(rows):
             src = order[begin + r]
@@ -1646,19 +1955,23 @@ cdef double _plan_epoch(PlanSpec* s, const floating* x, const floating* target,
                                   wb if weight != NULL else NULL, rows, lrs[batch],
                                   first_step + batch)
         memcpy(outputs + begin * out_dim, last_out, rows * out_dim * sizeof(floating))
+        if tuner != NULL:
+            mlp_tuner_record(tuner, mlp_now_ns() - started, <double>rows)
         total += value * rows
         begin += rows
         batch += 1
+    _step_threads = 1 << 30
     return total
 
 
 cdef class FusedPlan:
-    """The C side of a compiled model: pointers into buffers owned by ``mlp._fused_plan``.
+    """The C side of a compiled model: pointers into buffers owned by ``mlp.backends.cpu_plan``.
 
     Created and filled by Python (``configure``), which keeps every buffer alive in ``_keep``.
     """
 
     cdef PlanSpec spec
+    cdef mlp_tuner tuner
     cdef list _keep
     cdef public bint is_double
 
@@ -1666,6 +1979,13 @@ cdef class FusedPlan:
         self.spec.steps = NULL
         self.spec.segments = NULL
         self._keep = []
+        mlp_tuner_reset(&self.tuner)
+
+    def tuner_state(self):
+        """The thread tuner of this plan's training loop: whether a trial runs, the choice
+        (``"many"`` or ``"one"`` thread), the steps per trial block and the trials so far."""
+        return {"trial": bool(self.tuner.trial), "choice": "one" if self.tuner.choice else "many",
+                "block_steps": self.tuner.block_steps, "trials": self.tuner.trials}
 
     def __dealloc__(self):
         free(self.spec.steps)
@@ -1762,17 +2082,18 @@ cdef class FusedPlan:
         cdef void* op = _address(outputs)
         cdef Py_ssize_t n = order.shape[0]
         cdef double total = loss_sum
+        cdef mlp_tuner* tuner = &self.tuner if _tuning and _num_threads > 1 else NULL
         if batch_size > self.spec.capacity:
             raise ValueError("batch_size: larger than the plan's workspaces")
         with nogil:
             if self.is_double:
                 total = _plan_epoch(&self.spec, <const double*>xp, <const double*>tp, lp,
                                     <const double*>wp, &order[0], n, batch_size, <double*>op,
-                                    &lrs[0], first_step, total)
+                                    &lrs[0], first_step, total, tuner)
             else:
                 total = _plan_epoch(&self.spec, <const float*>xp, <const float*>tp, lp,
                                     <const float*>wp, &order[0], n, batch_size, <float*>op,
-                                    &lrs[0], first_step, total)
+                                    &lrs[0], first_step, total, tuner)
         return total
 
     def forward(self, x, Py_ssize_t rows, out, bint check_finite=False):
