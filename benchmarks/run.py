@@ -176,13 +176,10 @@ def gemm_calibration(threads: int) -> Dict[str, float]:
     return {"numpy_sgemm_2048_gflops": 2 * 2048 ** 3 / seconds / 1e9, "threads": threads}
 
 
-def gemm_floor(config: Config, repeats: int) -> Dict[str, float]:
-    """Seconds per training step spent in the step's GEMMs alone: with scipy's BLAS on its own
-    threads (``"scipy_blas"``), and with the kernels' own split GEMM on the BLAS they call
-    (``"mlp_gemm"``; the part of mlp's step that is not GEMM is the rest)."""
+def gemm_floor(config: Config, repeats: int) -> float:
+    """Seconds per training step spent in the step's GEMMs alone, with scipy's BLAS on the run's
+    thread count (its own threads, one whole GEMM per call)."""
     from scipy.linalg.blas import sgemm
-
-    import mlp
 
     rng = np.random.default_rng(0)
     acts = [np.asfortranarray(rng.standard_normal((config.batch, w)).astype(np.float32))
@@ -190,32 +187,14 @@ def gemm_floor(config: Config, repeats: int) -> Dict[str, float]:
     weights = [np.asfortranarray(rng.standard_normal((a, b)).astype(np.float32))
                for a, b in zip(config.sizes[:-1], config.sizes[1:])]
 
-    def scipy_step():
+    def step():
         for i, w in enumerate(weights):
             sgemm(1.0, acts[i], w)                       # forward
             sgemm(1.0, acts[i], acts[i + 1], trans_a=1)  # dW
             if i:
                 sgemm(1.0, acts[i + 1], w, trans_b=1)    # dX
-
-    cpu = mlp.get_backend("cpu")
-    c_acts = [np.ascontiguousarray(a) for a in acts]
-    c_weights = [np.ascontiguousarray(w) for w in weights]
-    outs = [np.empty((config.batch, w.shape[1]), np.float32) for w in c_weights]
-    dws = [np.empty_like(w) for w in c_weights]
-    dxs = [np.empty_like(a) for a in c_acts[:-1]]
-
-    def mlp_step():
-        for i, w in enumerate(c_weights):
-            cpu.matmul(c_acts[i], w, out=outs[i])
-            cpu.matmul(c_acts[i], c_acts[i + 1], out=dws[i], trans_a=True)
-            if i:
-                cpu.matmul(c_acts[i + 1], w, out=dxs[i], trans_b=True)
-
-    floors = {}
-    for name, step in (("scipy_blas", scipy_step), ("mlp_gemm", mlp_step)):
-        step()
-        floors[name] = time_call(step, repeats)
-    return floors
+    step()
+    return time_call(step, repeats)
 
 
 def memory_probe(peer: str, config_key: str) -> int:
@@ -262,11 +241,10 @@ def markdown(report: Dict) -> str:
                          f"{r['train_cpu_s'] / r['train_epoch_s']:.2f} | "
                          f"{r['infer_samples_per_s']:,.0f} | {r['latency_us']:,.1f} |")
         if key in report.get("gemm_floor_s", {}):
+            floor = report["gemm_floor_s"][key]
             mlp_step = results["mlp"]["train_epoch_s"] / (config.samples / config.batch)
-            for name, floor in report["gemm_floor_s"][key].items():
-                lines += ["", f"GEMM-only floor of one step ({name}): {floor * 1e3:.1f} ms; "
-                              f"mlp's step: {mlp_step * 1e3:.1f} ms ({floor / mlp_step:.0%} of "
-                              f"the floor's speed)"]
+            lines += ["", f"GEMM-only floor of one step: {floor * 1e3:.1f} ms; mlp's step: "
+                          f"{mlp_step * 1e3:.1f} ms ({floor / mlp_step:.0%} of the floor's speed)"]
         lines.append("")
     if report.get("memory_kib"):
         lines += ["## Peak resident memory, one process training config B", "",

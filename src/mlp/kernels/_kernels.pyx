@@ -285,16 +285,20 @@ def threads_available():
 
 
 def _tuner_replay(double ns_per_row_many, double ns_per_row_one, int steps, double rows=64,
-                  int threads=2, dict slow_steps=None):
+                  int threads=2, dict slow_steps=None, int switch_at=-1,
+                  double ns_per_row_many_after=0, double ns_per_row_one_after=0):
     """Drive a fresh tuner for ``steps`` steps in which a row costs the given nanoseconds on many
-    threads and on one (step ``k`` ``slow_steps[k]`` times slower); return the thread count it
-    picked for each step. For the tests of the policy."""
+    threads and on one (from step ``switch_at`` on, the ``_after`` costs; step ``k``
+    ``slow_steps[k]`` times slower); return the thread count it picked for each step. For the
+    tests of the policy."""
     cdef mlp_tuner t
     cdef int k, n
     cdef double ns
     cdef list picked = []
     mlp_tuner_reset(&t)
     for k in range(steps):
+        if k == switch_at:
+            ns_per_row_many, ns_per_row_one = ns_per_row_many_after, ns_per_row_one_after
         n = mlp_tuner_threads(&t, threads)
         picked.append(n)
         ns = (ns_per_row_one if n == 1 else ns_per_row_many) * rows

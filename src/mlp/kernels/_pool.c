@@ -393,10 +393,9 @@ static void run_pool(Pool *pool, ptrdiff_t parts, int threads, mlp_part_fn fn, v
 #define TUNER_BLOCK_NS 4000000LL      /* a block lasts about this long (4 ms) ... */
 #define TUNER_MAX_BLOCK_STEPS 16      /* ... within these step counts */
 #define TUNER_MIN_BLOCK_STEPS 1
-#define TUNER_EXPLOIT_MANY 20         /* exploit phases, in trial durations */
-#define TUNER_EXPLOIT_ONE 10
+#define TUNER_EXPLOIT 20              /* exploit phases, in trial durations ... */
 #define TUNER_MIN_EXPLOIT_NS 200000000LL
-#define TUNER_MANY_MUST_WIN 0.95      /* many threads only when 5 % faster per row */
+#define TUNER_ONE_MUST_WIN 0.95       /* one thread only when 5 % faster per row */
 
 long long mlp_now_ns(void) {
 #if MLP_HAVE_POOL
@@ -460,12 +459,22 @@ void mlp_tuner_record(mlp_tuner *t, long long ns, double rows) {
     t->block_ns = t->block_rows = 0;
     if (++t->block < TUNER_BLOCKS)
         return;
-    t->choice = !(t->best[0] > 0 && t->best[1] > 0 && t->best[0] < TUNER_MANY_MUST_WIN * t->best[1]);
-    t->trial = 0;
-    t->trials++;
-    t->exploit_ns = (t->choice ? TUNER_EXPLOIT_ONE : TUNER_EXPLOIT_MANY) * t->trial_ns;
-    if (t->exploit_ns < TUNER_MIN_EXPLOIT_NS)
-        t->exploit_ns = TUNER_MIN_EXPLOIT_NS;
+    {
+        /* Many threads unless one is clearly faster. Interference from other processes or
+         * other thread pools can make a whole trial look bad for many threads, so a choice of
+         * one thread is checked again soon: after 2, 4, 8, 16 trial durations while it keeps
+         * winning, then 20 like a choice of many. */
+        int one = t->best[0] > 0 && t->best[1] > 0 && t->best[1] < TUNER_ONE_MUST_WIN * t->best[0];
+        long long factor;
+        t->ones_in_a_row = one ? t->ones_in_a_row + 1 : 0;
+        factor = one && t->ones_in_a_row < 5 ? (2LL << (t->ones_in_a_row - 1)) : TUNER_EXPLOIT;
+        t->choice = one;
+        t->trial = 0;
+        t->trials++;
+        t->exploit_ns = factor * t->trial_ns;
+        if (t->exploit_ns < TUNER_MIN_EXPLOIT_NS)
+            t->exploit_ns = TUNER_MIN_EXPLOIT_NS;
+    }
 }
 
 /* ------------------------------------------------------------------------ entry points */

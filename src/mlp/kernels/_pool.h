@@ -55,10 +55,12 @@ static inline void mlp_flag_raise(int *flag) {
 /* Thread-count tuner of a training loop: results are the same bits for every thread count, so
  * a loop may choose the count by measurement. A trial alternates six short blocks of steps on
  * `threads` and on one thread; each arm scores its best block (time per row: interference from
- * other processes only ever slows a block down), and the loop keeps the winner for the exploit
- * phase (ten to twenty times the trial's duration, at least 0.2 s), then tries again. So a second
- * core that became busy, or a placement where two cores cost more than they bring, is noticed
- * within a second or so, and a choice made in a moment of interference does not last. */
+ * other processes only ever slows a block down). The loop keeps many threads unless one thread
+ * was clearly faster, for an exploit phase of twenty trial durations (at least 0.2 s), then tries
+ * again; a choice of one thread is re-checked sooner (2, 4, 8, 16 trial durations) while it
+ * keeps winning, since a burst of interference can spoil a whole trial. So a second core that
+ * became busy, or a placement where two cores cost more than they bring, is noticed within a
+ * second or so, and a choice made in a moment of interference does not last. */
 typedef struct {
     int trial;              /* 1 while a trial runs */
     int block;              /* trial block index: even blocks many threads, odd blocks one */
@@ -70,6 +72,7 @@ typedef struct {
     long long trial_ns;     /* duration of the trial so far */
     long long exploit_ns;   /* time left in the exploit phase */
     long long trials;
+    int ones_in_a_row;      /* consecutive trials won by one thread */
 } mlp_tuner;
 
 void mlp_tuner_reset(mlp_tuner *t);
