@@ -7,9 +7,13 @@
  * was not running. Here nobody waits for a thread that has not started:
  *
  *   - the caller publishes the job (fn, ctx, parts) and a claim word holding the job's
- *     generation (high 32 bits) and the next unclaimed part (low 32 bits);
- *   - every thread, the caller first, claims parts by compare-and-swap on that word, so a part
- *     is run exactly once whoever takes it, and a worker that wakes up late finds nothing left;
+ *     generation (high 32 bits) and the unclaimed parts [front, back) (16 bits each; a job of
+ *     more than 65535 parts keeps only the next part, in 32 bits);
+ *   - every thread claims parts by compare-and-swap on that word, so a part is run exactly
+ *     once whoever takes it, and a worker that wakes up late finds nothing left. The caller
+ *     takes parts from the front, the workers from the back: with two threads of equal speed
+ *     each gets the same half of every job step after step, and its data stays in its core's
+ *     cache (claiming in one order made config C 8 % slower than OpenMP's static split);
  *   - the caller then waits only for parts that were taken: it spins briefly, then sleeps until
  *     the worker that finishes the last part wakes it;
  *   - idle workers spin for spin_us microseconds (jobs of one training step come microseconds
@@ -154,7 +158,8 @@ typedef struct {
     mlp_part_fn fn;
     void *ctx;
     ptrdiff_t parts;
-    uint64_t claim;           /* generation << 32 | next part */
+    int two_ended;            /* the claim word holds front and back (parts <= 0xffff) */
+    uint64_t claim;           /* generation << 32 | front << 16 | back, or | next part */
     ptrdiff_t done;           /* parts finished */
     uint32_t posted;          /* generation of the latest job; idle workers watch it */
     uint32_t generation;      /* the caller's counter (under `submit`) */
@@ -173,31 +178,42 @@ typedef struct {
 } Pool;
 
 static Pool g_pool = {
-    NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, SOLO_MIN_NS, 0,
+    NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, SOLO_MIN_NS, 0,
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
     PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
 };
 static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 
-/* Claim and run parts of job `gen` until none is left; returns how many this thread ran and
- * the longest of them (ns) when `longest` is given. */
-static ptrdiff_t take_parts(Pool *pool, uint32_t gen, long long *longest) {
+/* Claim and run parts of job `gen` until none is left, from the back of the unclaimed range
+ * when `from_back`; returns how many this thread ran and the longest of them (ns) when
+ * `longest` is given. */
+static ptrdiff_t take_parts(Pool *pool, uint32_t gen, long long *longest, int from_back) {
     ptrdiff_t ran = 0;
     uint64_t word = LOAD(pool->claim, ACQ);
     for (;;) {
         mlp_part_fn fn;
         void *ctx;
         ptrdiff_t parts, part;
+        uint64_t next;
         if ((uint32_t)(word >> 32) != gen)
             return ran;
         /* Read before the claim succeeds: if the job changed meanwhile, the claim fails. */
         fn = LOAD(pool->fn, RLX);
         ctx = LOAD(pool->ctx, RLX);
         parts = LOAD(pool->parts, RLX);
-        part = (ptrdiff_t)(word & 0xffffffffu);
-        if (part >= parts)
-            return ran;
-        if (!__atomic_compare_exchange_n(&pool->claim, &word, word + 1, 0, ACQ, ACQ))
+        if (LOAD(pool->two_ended, RLX)) {
+            ptrdiff_t front = (ptrdiff_t)((word >> 16) & 0xffffu), back = (ptrdiff_t)(word & 0xffffu);
+            if (front >= back)
+                return ran;
+            part = from_back ? back - 1 : front;
+            next = from_back ? word - 1 : word + (1u << 16);
+        } else {
+            part = (ptrdiff_t)(word & 0xffffffffu);
+            if (part >= parts)
+                return ran;
+            next = word + 1;
+        }
+        if (!__atomic_compare_exchange_n(&pool->claim, &word, next, 0, ACQ, ACQ))
             continue; /* `word` now holds the current value */
         if (longest) {
             long long t0 = now_ns(), t;
@@ -257,7 +273,7 @@ static void *worker_main(void *arg) {
         }
         seen = gen;
         {
-            ptrdiff_t ran = take_parts(pool, gen, NULL);
+            ptrdiff_t ran = take_parts(pool, gen, NULL, 1);
             if (ran)
                 STAT_ADD(s_by_workers, ran);
         }
@@ -340,15 +356,16 @@ static void run_pool(Pool *pool, ptrdiff_t parts, int threads, mlp_part_fn fn, v
     STORE(pool->ctx, ctx, RLX);
     STORE(pool->parts, parts, RLX);
     STORE(pool->done, 0, RLX);
+    STORE(pool->two_ended, parts <= 0xffff, RLX);
     gen = ++pool->generation;
-    STORE(pool->claim, ((uint64_t)gen << 32), REL);
+    STORE(pool->claim, ((uint64_t)gen << 32) | (parts <= 0xffff ? (uint64_t)parts : 0), REL);
     STORE(pool->posted, gen, SEQ);
     if (LOAD(pool->sleepers, SEQ) > 0) {
         pthread_mutex_lock(&pool->lock);
         pthread_cond_broadcast(&pool->wake);
         pthread_mutex_unlock(&pool->lock);
     }
-    take_parts(pool, gen, &longest);
+    take_parts(pool, gen, &longest, 0);
 
     if (LOAD(pool->done, ACQ) < parts) {
         /* Only parts that a worker has taken are left. */
