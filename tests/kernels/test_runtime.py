@@ -68,6 +68,26 @@ def test_parts_really_run_on_workers(runtime):
     assert stats["parts_by_workers"] > 0
 
 
+def test_a_job_still_running_when_a_solo_period_ends_goes_to_the_pool(runtime):
+    if not _kernels.threads_available():
+        pytest.skip("a build without threads")
+    _kernels.set_runtime_mode("pool")
+    mlp.set_num_threads(2)
+    cpu = mlp.get_backend("cpu")
+    a = np.random.default_rng(0).standard_normal((1024, 1024))  # 8 parts of ~1 ms or more
+    expected = cpu.matmul(a, a)
+    _kernels.runtime_stats(reset=True)
+    _kernels._runtime_start_solo(0.5)
+    result = cpu.matmul(a, a)
+    stats = _kernels.runtime_stats(reset=True)
+    assert stats["jobs"] == 1 and stats["serial_jobs"] == 0  # posted after the first part
+    assert np.array_equal(result, expected)
+    _kernels._runtime_start_solo(10_000)
+    assert np.array_equal(cpu.matmul(a, a), expected)
+    assert _kernels.runtime_stats(reset=True)["serial_jobs"] == 1
+    _kernels._runtime_start_solo(0)
+
+
 def test_one_thread_posts_no_job(runtime):
     mlp.set_num_threads(1)
     a = np.random.default_rng(0).standard_normal((512, 512))

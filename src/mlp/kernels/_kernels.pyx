@@ -50,6 +50,7 @@ cdef extern from "_pool.h" nogil:
     int mlp_runtime_set_mode(int mode)
     double mlp_runtime_spin_us()
     void mlp_runtime_set_spin_us(double us)
+    void mlp_runtime_start_solo(double ms)
     void mlp_runtime_get_stats(mlp_runtime_stats* out)
     void mlp_runtime_reset_stats()
     void mlp_flag_raise(int* flag)
@@ -265,6 +266,11 @@ def runtime_spin_us():
 def set_runtime_spin_us(double us):
     """Change how long idle pool threads spin before they sleep (benchmarks)."""
     mlp_runtime_set_spin_us(us)
+
+
+def _runtime_start_solo(double ms):
+    """Start a caller-only period of ``ms`` milliseconds now, as a stall would (tests)."""
+    mlp_runtime_start_solo(ms)
 
 
 def runtime_stats(bint reset=False):

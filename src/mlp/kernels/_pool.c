@@ -22,7 +22,8 @@
  *     in the middle of a part), the following jobs run on the caller alone for a while, a period
  *     that doubles while stalls keep coming (from 5 ms up to 0.5 s) and starts again from 5 ms
  *     after a quiet second: a machine whose second core is busy then trains at one-thread speed
- *     instead of paying a time slice per job.
+ *     instead of paying a time slice per job. A job still running when the period ends hands
+ *     its remaining parts to the pool.
  */
 #include "_pool.h"
 #include "_platform.h"
@@ -331,34 +332,43 @@ static int ensure_workers(Pool *pool, int workers) {
 static void run_pool(Pool *pool, ptrdiff_t parts, int threads, mlp_part_fn fn, void *ctx) {
     uint32_t gen;
     long long longest = 0, wait_start, limit, spin_ns, now;
-    int checks = 0;
+    ptrdiff_t first = 0;
+    int checks = 0, two_ended;
     if (pthread_mutex_trylock(&pool->submit) != 0) {
         /* another thread's job is in the pool, or this is a job nested in a part */
         STAT_ADD(s_serial, 1);
         run_serial(parts, fn, ctx);
         return;
     }
-    if (pool->solo_until && now_ns() < pool->solo_until) {
-        pthread_mutex_unlock(&pool->submit);
-        STAT_ADD(s_serial, 1);
-        run_serial(parts, fn, ctx);
-        return;
+    if (pool->solo_until) {
+        /* A solo period: parts on the caller alone until it ends, then the rest on the pool
+         * (a job of large parts must not stay on one thread long after the period). */
+        while (first < parts && now_ns() < pool->solo_until)
+            fn(ctx, first++);
+        if (first == parts) {
+            pthread_mutex_unlock(&pool->submit);
+            STAT_ADD(s_serial, 1);
+            return;
+        }
+        pool->solo_until = 0;
     }
-    pool->solo_until = 0;
     if (ensure_workers(pool, threads - 1) == 0) {
         pthread_mutex_unlock(&pool->submit);
         STAT_ADD(s_serial, 1);
-        run_serial(parts, fn, ctx);
+        while (first < parts)
+            fn(ctx, first++);
         return;
     }
     STAT_ADD(s_jobs, 1);
     STORE(pool->fn, fn, RLX);
     STORE(pool->ctx, ctx, RLX);
     STORE(pool->parts, parts, RLX);
-    STORE(pool->done, 0, RLX);
-    STORE(pool->two_ended, parts <= 0xffff, RLX);
+    STORE(pool->done, first, RLX);
+    two_ended = parts <= 0xffff;
+    STORE(pool->two_ended, two_ended, RLX);
     gen = ++pool->generation;
-    STORE(pool->claim, ((uint64_t)gen << 32) | (parts <= 0xffff ? (uint64_t)parts : 0), REL);
+    STORE(pool->claim, ((uint64_t)gen << 32) | (two_ended ? ((uint64_t)first << 16) | (uint64_t)parts
+                                                          : (uint64_t)first), REL);
     STORE(pool->posted, gen, SEQ);
     if (LOAD(pool->sleepers, SEQ) > 0) {
         pthread_mutex_lock(&pool->lock);
@@ -555,6 +565,16 @@ int mlp_runtime_default_threads(void) {
         n = sysconf(_SC_NPROCESSORS_ONLN);
 #endif
     return n >= 1 ? (int)n : 1;
+}
+
+void mlp_runtime_start_solo(double ms) {
+#if MLP_HAVE_POOL
+    pthread_mutex_lock(&g_pool.submit);
+    g_pool.solo_until = now_ns() + (long long)(ms * 1e6);
+    pthread_mutex_unlock(&g_pool.submit);
+#else
+    (void)ms;
+#endif
 }
 
 int mlp_runtime_mode(void) { return g_mode; }

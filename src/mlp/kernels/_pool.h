@@ -42,6 +42,7 @@ int mlp_runtime_mode(void);
 int mlp_runtime_set_mode(int mode);      /* 0 on success, -1 for a mode this build lacks */
 double mlp_runtime_spin_us(void);
 void mlp_runtime_set_spin_us(double us); /* how long an idle thread spins before it sleeps */
+void mlp_runtime_start_solo(double ms);  /* start a solo period now, as after a stall (tests) */
 
 /* Mark a flag shared by the parts of one job (all writers store 1). */
 static inline void mlp_flag_raise(int *flag) {
