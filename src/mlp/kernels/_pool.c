@@ -93,23 +93,18 @@ static void run_serial(ptrdiff_t parts, mlp_part_fn fn, void *ctx) {
 /* ------------------------------------------------------------------------ OpenMP modes */
 static void run_openmp(ptrdiff_t parts, int threads, mlp_part_fn fn, void *ctx, int dynamic) {
 #ifdef _OPENMP
+    long p;
+    /* OpenMP 2.0 constructs only (MSVC) */
     if (dynamic) {
-        ptrdiff_t next = 0;
 #pragma omp parallel num_threads(threads)
         {
             unsigned long long state = mlp_ftz_enter();
-            for (;;) {
-                ptrdiff_t p;
-#pragma omp atomic capture
-                p = next++;
-                if (p >= parts)
-                    break;
+#pragma omp for schedule(dynamic, 1)
+            for (p = 0; p < (long)parts; p++)
                 fn(ctx, p);
-            }
             mlp_ftz_exit(state);
         }
     } else {
-        long p;
 #pragma omp parallel num_threads(threads)
         {
             unsigned long long state = mlp_ftz_enter();
