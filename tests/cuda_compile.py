@@ -3,8 +3,9 @@
 Two parts, used by ``tests/backends/test_cuda_compile.py``:
 
 * :class:`Nvrtc`: NVRTC through ``ctypes``, from the ``nvidia-cuda-nvrtc-cu12`` wheel (the test
-  extra ``cuda-check``), a CUDA toolkit on the loader's path, or ``$MLP_NVRTC`` (the library or
-  its folder). NVRTC needs no GPU and no driver.
+  extra ``cuda-check``), a CUDA 13 wheel (``nvidia/cu13``), a CUDA toolkit on the loader's path,
+  or ``$MLP_NVRTC`` (the library or its folder; ``none`` searches nowhere). NVRTC needs no GPU
+  and no driver.
 * CuPy's code generation for ``ElementwiseKernel`` and ``ReductionKernel``, reproduced for the
   parameter lists, bodies and options our backend gives them: CuPy builds that CUDA C only at the
   first call, on a device, so :func:`elementwise_source` / :func:`reduction_source` write the same
@@ -44,6 +45,8 @@ class CompileError(AssertionError):
 def _candidate_libraries() -> List[str]:
     found: List[str] = []
     override = os.environ.get("MLP_NVRTC", "")
+    if override == "none":  # search nowhere (to test the checks without NVRTC)
+        return []
     if override:
         if os.path.isdir(override):
             found += sorted(glob.glob(os.path.join(override, "libnvrtc.so*")), reverse=True)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import subprocess
+import sys
 import types
 from typing import Any, Dict, List, Tuple
 
@@ -31,6 +33,7 @@ ARCHS = ("sm_80", "sm_90")
 """Ampere (A100) and Hopper (H100 / H200), the architectures the backend claims."""
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 ARRAY_INPUTS = frozenset({"z", "b", "dy", "y", "x", "grad", "param"})
 """The ElementwiseKernel inputs that the backend passes as arrays; every other input is a
@@ -194,6 +197,21 @@ def test_shared_arrays_need_the_block_constant(nvrtc):
 
 
 # =========================================================================== without NVRTC
+@pytest.mark.parametrize("require", [False, True])
+def test_without_nvrtc_the_check_skips_unless_required(require):
+    env = dict(os.environ, MLP_NVRTC="none", MLP_REQUIRE_NVRTC="1" if require else "0")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+                          f"{__file__}::test_kernel_compiles"], capture_output=True, text=True,
+                         env=env, cwd=ROOT, check=False)
+    if require:
+        assert out.returncode == 1, out.stdout[-2000:]
+        assert "MLP_REQUIRE_NVRTC is set but NVRTC not found" in out.stdout
+    else:
+        assert out.returncode == 0, out.stdout[-2000:]
+        assert "NVRTC not found" in out.stdout and " skipped" in out.stdout
+        assert " passed" not in out.stdout and " failed" not in out.stdout
+
+
 def test_shared_arrays_are_sized_from_max_block():
     from mlp.backends import cuda_sources
 
