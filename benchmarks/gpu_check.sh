@@ -229,7 +229,7 @@ run_pytest() {  # run_pytest STEP LOGNAME SECONDS RESERVE pytest-arguments...
   local name=$1 logname=$2 want=$3 reserve=$4 t0=$SECONDS rc
   shift 4
   MLP_BACKEND=cupy timeout "$(limit "$want" "$reserve")" "$python" -m pytest -q -rfE \
-    -p no:cacheprovider "$@" > "$work/$logname" 2>&1
+    --maxfail=30 --durations=10 -p no:cacheprovider "$@" > "$work/$logname" 2>&1
   rc=$?
   grep -E "^(FAILED|ERROR)" "$work/$logname" | head -30
   record "$name" "$rc" $((SECONDS - t0)) "$(tail -1 "$work/$logname")"
