@@ -336,12 +336,29 @@ def _require_device(value, what: str) -> None:
 
 
 def _params(spec: str) -> List[Tuple[str, str]]:
+    """``[(type, name)]`` of a CuPy parameter list, refused as CuPy refuses it: a type is one
+    letter (a type placeholder such as ``T``) or a NumPy dtype name (``float64``, not
+    ``double``)."""
     params = []
     for piece in spec.split(","):
         words = piece.split()
-        if words:
-            params.append((words[-2], words[-1]))
+        if not words:
+            continue
+        if len(words) < 2 or any(w != "raw" for w in words[:-2]):
+            raise ValueError(f"emulated cupy: syntax error in parameter {piece.strip()!r}")
+        typ, name = words[-2], words[-1]
+        if len(typ) != 1 and typ not in _TYPE_NAMES:
+            raise ValueError(f"emulated cupy: wrong type {typ!r} in parameter {piece.strip()!r} "
+                             f"(CuPy takes a one-letter placeholder or a NumPy dtype name)")
+        params.append((typ, name))
     return params
+
+
+_C_TYPE_WORDS = set(_TYPE_NAMES.values()) | {"long", "unsigned", "short", "char", "signed"}
+
+CALLS: set = set()
+"""``(kernel name, dtype name, scalar parameter names)`` of every ElementwiseKernel call the
+emulator ran, for ``tests/backends/test_cuda_compile.py``'s check of its call table."""
 
 
 def _is_array(value) -> bool:
@@ -392,6 +409,8 @@ class FakeElementwiseKernel:
         if not outs:
             outs = [FakeArray(np.zeros(shape, t if typ == "T" else typ)) for typ, _ in self.outs]
         arrays_in = {name: _is_array(v) for (_, name), v in zip(self.ins, ins)}
+        CALLS.add((self.name, None if t is None else np.dtype(t).name,
+                   frozenset(name for name, is_array in arrays_in.items() if not is_array)))
         c_args: List[Any] = [ctypes.c_longlong(int(np.prod(shape)))]
         keep = []
         for (typ, _), value in zip(self.ins, ins):
@@ -420,27 +439,54 @@ class FakeElementwiseKernel:
 
 
 class FakeReductionKernel:
-    """``cupy.ReductionKernel`` for ``sum(map_expr(x))`` into a float64 scalar."""
+    """``cupy.ReductionKernel`` of one input array reduced whole into one scalar output.
+
+    The C++ follows CuPy's template where it matters for what compiles: ``reduce_type`` pasted
+    verbatim into ``typedef <reduce_type> _type_reduce;`` (so a NumPy name such as ``float64`` is
+    refused, as NVRTC refuses it), ``REDUCE(a, b)`` / ``POST_MAP(a)`` macros, the output bound as
+    a reference of its C type; the sum runs sequentially on the host.
+    """
 
     def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity,
                  name="reduce_kernel", reduce_type=None, **kwargs):
         (self.in_type, self.in_name), = _params(in_params)
+        (self.out_type, self.out_name), = _params(out_params)
+        if len(self.out_type) == 1:
+            raise NotImplementedError("emulated cupy: a reduction output of a placeholder type")
+        if reduce_type is None:
+            reduce_type = _TYPE_NAMES[self.out_type]
+        if not set(str(reduce_type).split()) <= _C_TYPE_WORDS | {"T"}:
+            raise ValueError(
+                f"emulated cupy: reduce_type {reduce_type!r} is not a C type; CuPy pastes it "
+                f"into 'typedef {reduce_type} _type_reduce;', which NVRTC rejects (use e.g. "
+                f"'double')")
         self.map_expr, self.reduce_expr, self.identity = map_expr, reduce_expr, identity
+        self.post_map_expr, self.reduce_type, self.name = post_map_expr, reduce_type, name
 
     def __call__(self, x):
         values = _host(x, "the input of a reduction")
+        if self.in_type != "T" and x.dtype != np.dtype(self.in_type):
+            raise TypeError(f"Type is mismatched. {self.in_name} {x.dtype} {self.in_type}")
+        out_c = _TYPE_NAMES[self.out_type]
         source = (_SHIM + f"typedef {_TYPE_NAMES[x.dtype.name]} T;\n"
-                  f"extern \"C\" double mlp_reduce(long long _n, const T* _in) {{\n"
-                  f"  double _acc = {self.identity};\n"
-                  f"  for (long long i = 0; i < _n; ++i) {{\n"
-                  f"    const T {self.in_name} = _in[i];\n"
-                  f"    const double a = _acc;\n    const double b = ({self.map_expr});\n"
-                  f"    _acc = {self.reduce_expr};\n  }}\n  return _acc;\n}}\n")
+                  f"#define REDUCE(a, b) ({self.reduce_expr})\n"
+                  f"#define POST_MAP(a) ({self.post_map_expr})\n"
+                  f"typedef {self.reduce_type} _type_reduce;\n"
+                  f"extern \"C\" void mlp_reduce(long long _n, const T* _raw_{self.in_name}, "
+                  f"{out_c}* _raw_{self.out_name}) {{\n"
+                  f"  _type_reduce _s = _type_reduce({self.identity});\n"
+                  f"  for (long long _j = 0; _j < _n; ++_j) {{\n"
+                  f"    const T {self.in_name} = _raw_{self.in_name}[_j];\n"
+                  f"    _type_reduce _a = static_cast<_type_reduce>({self.map_expr});\n"
+                  f"    _s = REDUCE(_s, _a);\n  }}\n"
+                  f"  {out_c} &{self.out_name} = _raw_{self.out_name}[0];\n"
+                  f"  POST_MAP(_s);\n}}\n")
         function = _compile(source, "mlp_reduce")
-        function.restype = ctypes.c_double
         buffer = np.ascontiguousarray(values)
-        value = function(ctypes.c_longlong(buffer.size), ctypes.c_void_p(buffer.ctypes.data))
-        return FakeArray(np.array(value, dtype=np.float64))
+        out = np.zeros((), dtype=np.dtype(self.out_type))
+        function(ctypes.c_longlong(buffer.size), ctypes.c_void_p(buffer.ctypes.data),
+                 ctypes.c_void_p(out.ctypes.data))
+        return FakeArray(out)
 
 
 class FakeRawKernel:
@@ -463,10 +509,16 @@ class FakeRawKernel:
             f"  mlp_body = [&]() {{ {name}({names}); }};\n"
             "  mlp_run_blocks(_grid, _block);\n  mlp_body = nullptr;\n}\n")
         self.t = re.search(r"typedef\s+(\w+)\s+T;", code).group(1)
+        # the shared arrays' size: a launch with more threads per block would overrun them
+        limit = re.search(r"#define\s+MLP_MAX_BLOCK\s+(\d+)", code)
+        self.max_block = int(limit.group(1)) if limit else 1024
 
     def __call__(self, grid, block, args):
         assert len(args) == len(self.params), "wrong number of kernel arguments"
         assert block[0] & (block[0] - 1) == 0 and 0 < block[0] <= 1024
+        assert block[0] <= self.max_block, (
+            f"{block[0]} threads per block, but the kernel's shared arrays hold "
+            f"MLP_MAX_BLOCK = {self.max_block}")
         c_args: List[Any] = [ctypes.c_int(grid[0]), ctypes.c_int(block[0])]
         for (ptype, pname), value in zip(self.params, args):
             if "*" in ptype:

@@ -469,6 +469,56 @@ def test_loss_labels_out_of_range_never_read_out_of_bounds(device):
         assert np.isfinite(device.host(grad)).all()
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("name", LOSSES)
+def test_loss_with_rows_but_no_columns_matches_the_reference(device, name, weighted):
+    """rows > 0, cols == 0 (issue 14): no kernel runs, so the per-row losses must not be read
+    from an uninitialised buffer; the value is the reference's (NaN for a mean over no outputs,
+    0 for a sum over none; NaN for class indices, which are all out of range)."""
+    reference = get_backend("reference")
+    pred = np.zeros((3, 0), np.float32)
+    weight = np.array([1.0, 2.0, 0.5], np.float32) if weighted else None
+    targets = [np.zeros((3, 0), np.float32)]
+    if name.startswith("categorical"):
+        targets.append(np.array([0, 0, 0]))
+    for target in targets:
+        if target.ndim == 1:  # a class index never fits in no classes: NaN, as out of range
+            expected = math.nan
+        elif name == "categorical_crossentropy_from_logits":
+            # the reference cannot take the max of an empty row; the sum over no outputs is 0,
+            # as the cpu backend gives
+            expected = 0.0
+            assert get_backend("cpu").loss(name, pred, target, weight)[0] == expected
+        else:
+            with np.errstate(all="ignore"):
+                expected, _ = reference.loss(name, pred, target, weight)
+        for _ in range(3):  # a fresh (uninitialised) buffer each time
+            value, grad = device.backend.loss(name, device.dev(pred), device.dev(target),
+                                              None if weight is None else device.dev(weight))
+            assert device.host(grad).shape == (3, 0)
+            np.testing.assert_equal(value, expected, err_msg=f"{name}, target {target.shape}")
+
+
+def test_grad_sharing_memory_with_an_input_is_refused(device):
+    """The loss kernel reads pred / target after writing grad (issue 14): aliasing is refused."""
+    backend = device.backend
+    pred = backend.asarray(np.full((4, 3), 0.25, np.float32))
+    target = backend.asarray(np.eye(4, 3, dtype=np.float32))
+    for name in ("categorical_crossentropy_from_logits", "mean_squared_error"):
+        with pytest.raises(ValueError, match=r"grad: must not share memory with pred"):
+            backend.loss(name, pred, target, grad=pred)
+        with pytest.raises(ValueError, match=r"grad: must not share memory with target"):
+            backend.loss(name, pred, target, grad=target)
+    both = backend.asarray(np.zeros((8, 3), np.float32))
+    with pytest.raises(ValueError, match=r"grad: must not share memory with pred"):
+        backend.loss("mean_squared_error", both[:4], target, grad=both[2:6])
+    value, grad = backend.loss("mean_squared_error", both[:4], target, grad=both[4:])
+    expected_value, expected_grad = get_backend("reference").loss(
+        "mean_squared_error", np.zeros((4, 3), np.float32), np.eye(4, 3, dtype=np.float32))
+    assert value == pytest.approx(expected_value, rel=1e-6)
+    np.testing.assert_allclose(device.host(both[4:]), expected_grad, rtol=1e-6)
+
+
 # =========================================================================== models
 needs_model_support = pytest.mark.skipif(
     not model_keeps_device_arrays(),

@@ -1,6 +1,10 @@
 """The CUDA C sources of the ``cupy`` backend's kernels (compiled by CuPy / NVRTC on first use).
 
-Activation and loss codes in the switches are those of :mod:`mlp.backends.codes`.
+Activation and loss codes in the switches are those of :mod:`mlp.backends.codes`. The row kernels
+(``SOFTMAX_SOURCE``, ``LOSS_SOURCE``) are compiled after ``typedef <float|double> T;``,
+``#define MLP_MAX_BLOCK <MAX_BLOCK>``, ``MATH`` and ``BLOCK_REDUCE``
+(:func:`mlp.backends.cupy.raw_source`); ``tests/backends/test_cuda_compile.py`` compiles every
+source the backend generates with NVRTC.
 """
 MATH = r"""
 __device__ __forceinline__ float mlp_exp(float x) { return expf(x); }
@@ -76,8 +80,17 @@ __device__ __forceinline__ unsigned long long mlp_mix64(unsigned long long z) {
 """
 
 BLOCK_REDUCE = r"""
-/* Block-wide reductions; blockDim.x must be a power of two <= 256 and every thread must call
-   them (they synchronise). The order of the additions is fixed, so results are reproducible. */
+/* Every shared array of the row kernels has MLP_MAX_BLOCK entries (mlp.backends.cupy.MAX_BLOCK,
+   defined in front of the source by the backend); the launch never uses more threads. */
+#if !defined(MLP_MAX_BLOCK)
+#error "MLP_MAX_BLOCK is not defined: the backend defines it from MAX_BLOCK"
+#elif MLP_MAX_BLOCK < 32 || MLP_MAX_BLOCK > 1024 || (MLP_MAX_BLOCK & (MLP_MAX_BLOCK - 1)) != 0
+#error "MLP_MAX_BLOCK must be a power of two between 32 and 1024"
+#endif
+
+/* Block-wide reductions; blockDim.x must be a power of two <= MLP_MAX_BLOCK and every thread
+   must call them (they synchronise). The order of the additions is fixed, so results are
+   reproducible. */
 __device__ __forceinline__ double mlp_block_sum(double v, double* sh) {
     const int tid = threadIdx.x;
     sh[tid] = v;
@@ -112,8 +125,8 @@ SOFTMAX_SOURCE = r"""
 /* One thread block per row of a C-contiguous (rows, cols) array; y may be z (in place). */
 extern "C" __global__ void mlp_softmax_rows(const T* z, T* y, const long long rows,
                                             const long long cols) {
-    __shared__ T sh_max[256];
-    __shared__ double sh_sum[256];
+    __shared__ T sh_max[MLP_MAX_BLOCK];
+    __shared__ double sh_sum[MLP_MAX_BLOCK];
     const long long row = blockIdx.x;
     if (row >= rows) return;
     const int tid = threadIdx.x;
@@ -140,7 +153,7 @@ extern "C" __global__ void mlp_softmax_rows(const T* z, T* y, const long long ro
 /* dz = y * (dy - sum(dy * y)) row by row; dz may be dy (in place). */
 extern "C" __global__ void mlp_softmax_grad_rows(const T* dy, const T* y, T* dz,
                                                  const long long rows, const long long cols) {
-    __shared__ double sh_sum[256];
+    __shared__ double sh_sum[MLP_MAX_BLOCK];
     const long long row = blockIdx.x;
     if (row >= rows) return;
     const int tid = threadIdx.x;
@@ -175,8 +188,8 @@ extern "C" __global__ void mlp_loss_rows(
         double* row_loss, const long long rows, const long long m, const int kind,
         const int use_target, const int use_labels, const int use_weight,
         const T inv_n, const T delta, const T eps) {
-    __shared__ double sh_sum[256];
-    __shared__ T sh_max[256];
+    __shared__ double sh_sum[MLP_MAX_BLOCK];
+    __shared__ T sh_max[MLP_MAX_BLOCK];
     const long long row = blockIdx.x;
     if (row >= rows) return;
     const int tid = threadIdx.x;

@@ -67,7 +67,19 @@ cp: Any = None
 """The ``cupy`` module, bound by :func:`load_cupy` once CuPy imported and a GPU was found."""
 
 MAX_BLOCK = 256
-"""Threads per block of the row kernels (softmax, losses): a power of two, 32 to 256."""
+"""Threads per block of the row kernels (softmax, losses), at most: a power of two, 32 to 1024.
+Their shared arrays are sized from it (``#define MLP_MAX_BLOCK``, :func:`raw_source`)."""
+
+
+def _check_max_block(value: int) -> int:
+    """``value`` if it is a valid :data:`MAX_BLOCK`, else a ValueError (the CUDA sources refuse
+    the same values with ``#error``)."""
+    if not isinstance(value, int) or value < 32 or value > 1024 or value & (value - 1):
+        raise ValueError(f"MAX_BLOCK: expected a power of two between 32 and 1024, got {value!r}")
+    return value
+
+
+_check_max_block(MAX_BLOCK)
 
 
 # =========================================================================== loading CuPy
@@ -114,6 +126,12 @@ def load_cupy():
 
 
 _C_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+"""The C type of each float dtype. CuPy pastes C types (``reduce_type``, RawKernel typedefs)
+into the source verbatim, where a NumPy name such as ``float64`` does not compile."""
+
+RAW_KERNELS = {"mlp_softmax_rows": SOFTMAX_SOURCE, "mlp_softmax_grad_rows": SOFTMAX_SOURCE,
+               "mlp_loss_rows": LOSS_SOURCE}
+"""Every RawKernel of the backend: its name and the source that holds it."""
 
 
 # =========================================================================== kernel caches
@@ -133,22 +151,39 @@ def _ew(name: str, in_params: str, out_params: str, body: str, preamble: str = M
 
 
 def _reduction(name: str, map_expr: str):
-    """A ``sum(map_expr(x))`` ReductionKernel accumulating in float64, created on first use."""
+    """A ``sum(map_expr(x))`` ReductionKernel accumulating in double, created on first use.
+
+    ``reduce_type`` is C (CuPy writes ``typedef <reduce_type> _type_reduce;``); the parameter
+    types are NumPy names, which CuPy translates.
+    """
     kernel = _elementwise.get(name)
     if kernel is None:
         kernel = cp.ReductionKernel("T x", "float64 y", map_expr, "a + b", "y = a", "0", name,
-                                    reduce_type="float64")
+                                    reduce_type=_C_TYPES[np.dtype(np.float64)])
         _elementwise[name] = kernel
     return kernel
 
 
-def _raw_kernel(name: str, source: str, dtype: np.dtype):
-    """The RawKernel ``name`` of ``source`` compiled for ``dtype`` (as the typedef ``T``)."""
-    key = (name, dtype)
+def _sum_abs_kernel():
+    return _reduction("mlp_sum_abs", "fabs((double)x)")
+
+
+def _sum_sq_kernel():
+    return _reduction("mlp_sum_sq", "(double)x * (double)x")
+
+
+def raw_source(name: str, dtype: Any) -> str:
+    """The CUDA C source that the RawKernel ``name`` is compiled from for ``dtype``."""
+    return (f"typedef {_C_TYPES[np.dtype(dtype)]} T;\n#define MLP_MAX_BLOCK {MAX_BLOCK}\n"
+            + MATH + BLOCK_REDUCE + RAW_KERNELS[name])
+
+
+def _raw_kernel(name: str, dtype: np.dtype):
+    """The RawKernel ``name`` compiled for ``dtype`` (as the typedef ``T``)."""
+    key = (name, np.dtype(dtype))
     kernel = _raw.get(key)
     if kernel is None:
-        code = f"typedef {_C_TYPES[dtype]} T;\n" + MATH + BLOCK_REDUCE + source
-        kernel = cp.RawKernel(code, name)
+        kernel = cp.RawKernel(raw_source(name, dtype), name)
         _raw[key] = kernel
     return kernel
 
@@ -260,6 +295,33 @@ def _clip_kernel():
                "x = x < lo ? lo : (x > limit ? limit : x);")
 
 
+def every_kernel() -> Dict[str, Any]:
+    """Create every kernel the backend can launch, each variant once, and return them by name
+    (RawKernels as ``name[float32]`` / ``name[float64]``). For compile checks: with CuPy's own
+    classes this compiles nothing yet (CuPy compiles at the first call)."""
+    for with_bias in (False, True):
+        for with_preact in (False, True):
+            _bias_act_kernel(with_bias, with_preact)
+    _act_grad_kernel()
+    _dropout_kernel()
+    for flag in (False, True):
+        _sgd_kernel(flag)
+        _adam_kernel(flag)
+        for centered in (False, True):
+            _rmsprop_kernel(flag, centered)
+    _adagrad_kernel()
+    _penalty_grad_kernel()
+    _scale_kernel()
+    _clip_kernel()
+    _sum_abs_kernel()
+    _sum_sq_kernel()
+    kernels = dict(_elementwise)
+    for name in RAW_KERNELS:
+        for dtype in FLOAT_DTYPES:
+            kernels[f"{name}[{dtype.name}]"] = _raw_kernel(name, dtype)
+    return kernels
+
+
 def _block_for(cols: int) -> int:
     """Threads per row block: the smallest power of two >= cols, between 32 and MAX_BLOCK."""
     block = 32
@@ -269,9 +331,37 @@ def _block_for(cols: int) -> int:
 
 
 # =========================================================================== helpers
+def _empty_row_loss(name: str, with_labels: bool) -> float:
+    """The per-row loss of a row with no outputs, as the reference backend computes it: a mean
+    over no values is NaN, a sum over none 0; a class index never fits in no classes."""
+    if name in ("categorical_crossentropy", "categorical_crossentropy_from_logits"):
+        return math.nan if with_labels else 0.0
+    return math.nan
+
+
 def _dtype_of(x) -> np.dtype:
     dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
     return dtype if dtype in FLOAT_DTYPES else np.dtype(np.float64)
+
+
+def _extent(x) -> Tuple[int, int]:
+    """The device byte range ``[start, stop)`` that array ``x`` spans (empty: ``(0, 0)``)."""
+    if x.size == 0:
+        return 0, 0
+    start = stop = int(x.__cuda_array_interface__["data"][0])
+    for extent, stride in zip(x.shape, x.strides):
+        if stride >= 0:
+            stop += (extent - 1) * stride
+        else:
+            start += (extent - 1) * stride
+    return start, stop + x.itemsize
+
+
+def _overlap(a, b) -> bool:
+    """Whether the device memory of arrays ``a`` and ``b`` may overlap (same bytes)."""
+    a_start, a_stop = _extent(a)
+    b_start, b_stop = _extent(b)
+    return a_start < b_stop and b_start < a_stop
 
 
 def _describe(x) -> str:
@@ -405,14 +495,14 @@ class CupyBackend(Backend):
         rows, cols = z.shape
         if rows == 0 or cols == 0:
             return
-        kernel = _raw_kernel("mlp_softmax_rows", SOFTMAX_SOURCE, np.dtype(z.dtype))
+        kernel = _raw_kernel("mlp_softmax_rows", np.dtype(z.dtype))
         kernel((rows,), (_block_for(cols),), (z, y, np.int64(rows), np.int64(cols)))
 
     def _softmax_grad(self, dy, y, dz) -> None:
         rows, cols = dy.shape
         if rows == 0 or cols == 0:
             return
-        kernel = _raw_kernel("mlp_softmax_grad_rows", SOFTMAX_SOURCE, np.dtype(dy.dtype))
+        kernel = _raw_kernel("mlp_softmax_grad_rows", np.dtype(dy.dtype))
         kernel((rows,), (_block_for(cols),), (dy, y, dz, np.int64(rows), np.int64(cols)))
 
     def _bias_act(self, z, b, activation: str, alpha: float, y, preact) -> None:
@@ -610,10 +700,22 @@ class CupyBackend(Backend):
             if weight.shape != (rows,):
                 raise ValueError(f"sample_weight: expected ({rows},), got {weight.shape}")
         grad = self._out(grad, pred.shape, dtype, "grad")
+        # The kernel reads pred / target / weight after it has written parts of grad (the
+        # softmax of the logits losses is kept in grad), so they must not share memory.
+        for other, what in ((pred, "pred"), (target, "target"), (labels, "target"),
+                            (weight, "sample_weight")):
+            if other is not None and _overlap(grad, other):
+                raise ValueError(f"grad: must not share memory with {what} (the loss kernel "
+                                 f"reads {what} after writing grad); pass another buffer, or "
+                                 f"grad=None for a new one")
         with cp.cuda.Device(self.device_id):
             row_loss = cp.empty(rows, dtype=np.float64)
-        if rows and cols:
-            kernel = _raw_kernel("mlp_loss_rows", LOSS_SOURCE, dtype)
+        if rows and not cols:
+            row_loss.fill(_empty_row_loss(name, labels is not None))
+            if weight is not None:
+                row_loss *= weight.astype(np.float64)
+        elif rows:
+            kernel = _raw_kernel("mlp_loss_rows", dtype)
             scalar = dtype.type
             kernel((rows,), (_block_for(cols),), (
                 pred, pred if target is None else target, pred if labels is None else labels,
@@ -694,16 +796,16 @@ class CupyBackend(Backend):
         param = self._dev(param, _dtype_of(param), "param", contiguous=False)
         value = cp.zeros((), dtype=np.float64)
         if l1:
-            value = value + float(l1) * _reduction("mlp_sum_abs", "fabs((double)x)")(param)
+            value = value + float(l1) * _sum_abs_kernel()(param)
         if l2:
-            value = value + float(l2) * _reduction("mlp_sum_sq", "(double)x * (double)x")(param)
+            value = value + float(l2) * _sum_sq_kernel()(param)
         return value
 
     def global_norm(self, arrays: Sequence[Any]) -> float:
         total = None
         for index, array in enumerate(arrays):
             array = self._dev(array, _dtype_of(array), f"arrays[{index}]", contiguous=False)
-            squares = _reduction("mlp_sum_sq", "(double)x * (double)x")(array)
+            squares = _sum_sq_kernel()(array)
             total = squares if total is None else total + squares
         return 0.0 if total is None else math.sqrt(float(total))
 
