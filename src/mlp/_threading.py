@@ -64,7 +64,8 @@ def set_num_threads(n: int) -> None:
     if n < 1:
         raise ValueError(f"n: expected at least 1 thread, got {n}")
     _kernels.set_num_threads(n)
-    _blas_controller().limit(limits=n)
+    for library in _blas_controller().lib_controllers:
+        _set_blas_threads(library, n)
 
 
 def get_num_threads() -> int:

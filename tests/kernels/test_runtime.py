@@ -296,3 +296,21 @@ def test_unknown_blas_choice_is_refused():
 
     with pytest.raises(ValueError, match="MLP_BLAS: expected one of"):
         _blas_choice.choose("mkl-please")
+
+
+def test_set_num_threads_reaches_blas_from_any_python_thread(runtime):
+    from threadpoolctl import threadpool_info
+
+    from mlp import _blas_choice
+
+    private = _blas_choice.private_library_path()
+    worker = threading.Thread(target=mlp.set_num_threads, args=(1,))
+    worker.start()
+    worker.join()
+    counts = {i["filepath"]: i["num_threads"] for i in threadpool_info()
+              if i["user_api"] == "blas"}
+    assert counts and set(counts.values()) == {1}
+    mlp.set_num_threads(2)
+    counts = {i["filepath"]: i["num_threads"] for i in threadpool_info()
+              if i["user_api"] == "blas" and i["filepath"] != private}
+    assert set(counts.values()) == {2}
