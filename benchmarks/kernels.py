@@ -20,10 +20,10 @@ elementwise kernels run at the first hidden layer's shape. Every call sees the s
 small sizes the branch predictor may learn data-dependent branches (relu backward, np.where).
 
 OpenMP threads are bound to cores: unless ``OMP_PROC_BIND`` is already set (or ``--no-bind`` is
-given) the script re-runs itself with ``OMP_PROC_BIND=true``. Unbound, on this 2-vCPU machine the
-scheduler often stacks both OpenMP threads on one CPU after the process has paused (a sleep, a
-stretch of single-threaded NumPy): every parallel region then waits out libgomp's spin (~2 ms)
-or a time slice, and the kernels run 10-100x slower for tens to hundreds of milliseconds.
+given) the script re-runs itself with ``OMP_PROC_BIND=true``. This dates from the kernels'
+OpenMP runtime, whose parallel regions waited for a thread stacked on a busy CPU; it binds only
+the threads of the ``openmp-*`` runtime modes and of OpenBLAS now. The kernels' own pool
+(``_pool.c``, the default) is not bound, and a thread that does not run simply takes no part.
 
 The machine is shared: the script waits (up to a minute) for other processes to leave the CPUs
 idle before it starts, and measures a case again, once they are quiet, when they used the CPUs
@@ -47,8 +47,8 @@ reference's NumPy/BLAS at the same count):
 
 Part 2, "one pool" (DESIGN.md section 3), for the GEMM kernels at B, C and D:
 
-* omp N + blas 1: mlp's kernels with ``mlp.set_num_threads(N)``: the GEMMs are split across N
-  OpenMP threads, each calling BLAS pinned to one thread (the design's choice).
+* omp N + blas 1: mlp's kernels with ``mlp.set_num_threads(N)``: the GEMMs are split across the
+  kernels' N threads, each calling BLAS on one thread (the design's choice).
 * omp 1 + blas N: ``mlp.set_num_threads(1)``, then BLAS given back its N threads with
   ``threadpool_limits(N, user_api="blas")``: our loops run serially, BLAS threads each GEMM.
 * numpy (GEMM only): the bare ``np.matmul`` calls of the kernel (``x @ w``; for the backward pass
