@@ -148,7 +148,8 @@ class Sequential(Trainer):
     def _check_weight_bytes(self, input_dim: int, shapes, total: int) -> None:
         """Refuse weights that cannot fit in memory before allocating them (``ValueError``
         naming the widest layer's ``units``, or ``input_dim`` when the input is the cause)."""
-        nbytes = total * self.dtype.itemsize * 2  # the buffer and the initial values
+        # the buffer, and a layer's initial values (drawn in float64, then cast)
+        nbytes = total * (2 * self.dtype.itemsize + 8)
         largest = max(zip(walk(self.layers, input_dim), shapes),
                       key=lambda pair: sum(int(np.prod(s)) for s in pair[1]))
         (layer, width, out), _ = largest

@@ -139,16 +139,22 @@ class FusedCPUPlan(TrainingPlan):
                 or x.shape[1] != self.steps[0].in_dim or not x.flags.c_contiguous
                 or self.optimizer is not None or needs_pinning(self.flops(rows))):
             return None
-        result = np.empty((rows, self.steps[-1].out_dim), self.dtype)
-        with self._lock:  # the workspaces are the plan's: one caller at a time
+        try:
+            token = self._token.pop()  # the workspaces (see TrainingPlan._exclusive)
+        except IndexError:  # another thread uses them: the general path waits its turn
+            return None
+        try:
             self._ensure_configured()
+            result = np.empty((rows, self.steps[-1].out_dim), self.dtype)
             # non-finite inputs fall through to the general path, which reports them
             return result if self._c_plan.forward(x, rows, result, True) else None
+        finally:
+            self._token.append(token)
 
     def predict(self, x, batch_size):
         rows = x.shape[0]
         result = np.empty((rows, self.steps[-1].out_dim), self.dtype)
-        with self._lock:
+        with self._exclusive():
             self._inference_rows(batch_size, rows)
             self._ensure_configured()
             self._c_plan.forward(x, rows, result)

@@ -10,7 +10,9 @@ call into Cython instead, with the same arithmetic.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
@@ -93,7 +95,9 @@ class TrainingPlan:
         self.batch_size = batch_size
         self.delta = delta
         self.dtype = params.dtype
-        self._lock = threading.Lock()  # inference: one caller at a time uses the workspaces
+        # inference: whoever holds the one token uses the workspaces (see _exclusive)
+        self._token = [object()]
+        self._lock = threading.Lock()
         self.segments = [(s.start, s.stop) for step in steps for s in step.param_slices]
         self._flops_per_row = sum(2.0 * step.in_dim * step.out_dim for step in steps
                                   if step.kind == "dense")
@@ -242,6 +246,23 @@ class TrainingPlan:
         return rows * self._flops_per_row
 
     # --------------------------------------------------------------- inference
+    @contextlib.contextmanager
+    def _exclusive(self):
+        """Exclusive use of the workspaces for inference: callers queue on a lock, then take
+        the token, which :meth:`predict_small` of a backend takes without waiting (a list
+        ``pop``, atomic, ~5x cheaper than a lock) and holds for microseconds."""
+        with self._lock:
+            while True:
+                try:
+                    token = self._token.pop()
+                    break
+                except IndexError:
+                    time.sleep(0)
+            try:
+                yield
+            finally:
+                self._token.append(token)
+
     def predict(self, x, batch_size: int):
         """Inference outputs (dropout off, training activations) for all rows of ``x``.
 
@@ -250,7 +271,7 @@ class TrainingPlan:
         """
         rows = x.shape[0]
         result = self.backend.empty((rows, self.steps[-1].out_dim), self.dtype)
-        with self._lock:
+        with self._exclusive():
             chunk = self._inference_rows(batch_size, rows)
             for begin in range(0, rows, chunk):
                 part = x[begin:begin + chunk]

@@ -224,9 +224,15 @@ def _dropout_uniforms(shape: Tuple[int, ...], seed: int, step: int, layer: int) 
     return ((bits >> np.uint64(40)).astype(np.float64) * 2.0 ** -24).reshape(shape)
 
 
+def _floats(name: str, x: Any, ndim: Optional[int]) -> np.ndarray:
+    """``x`` as a numeric array of ``ndim`` dimensions, of float type (integers and booleans
+    become float64, as on the CPU backend)."""
+    return checks.array(name, x, checks.dtype_of(x), ndim)
+
+
 def _dense_operands(x: Any, w: Any) -> Tuple[np.ndarray, np.ndarray]:
     """``x`` (batch, inputs) and ``w`` (inputs, units) as arrays whose shapes fit."""
-    x, w = checks.array("x", x, ndim=2), checks.array("w", w, ndim=2)
+    x, w = _floats("x", x, 2), _floats("w", w, 2)
     if w.shape[0] != x.shape[1]:
         raise ValueError(f"w: expected shape ({x.shape[1]}, units) for x of shape {x.shape}, "
                          f"got {w.shape}")
@@ -235,11 +241,10 @@ def _dense_operands(x: Any, w: Any) -> Tuple[np.ndarray, np.ndarray]:
 
 def _update_operands(param: Any, grad: Any, **state: Any):
     """``param`` (a flat float buffer), ``grad`` flattened to its size, and each state buffer
-    (flat, of param's dtype and size; None stays None)."""
+    (flat, of param's dtype and size)."""
     param = checks.flat_buffer("param", param)
     grad = checks.flat_like("grad", grad, param)
-    buffers = [None if buffer is None else
-               checks.flat_buffer(name, buffer, param.dtype, param.size)
+    buffers = [checks.flat_buffer(name, buffer, param.dtype, param.size)
                for name, buffer in state.items()]
     return (param, grad, *buffers)
 
@@ -269,7 +274,7 @@ class ReferenceBackend(Backend):
     # -------------------------------------------------------------------- GEMM
     def matmul(self, a, b, out=None, trans_a: bool = False, trans_b: bool = False,
                alpha: float = 1.0, beta: float = 0.0):
-        a, b = checks.array("a", a, ndim=2), checks.array("b", b, ndim=2)
+        a, b = _floats("a", a, 2), _floats("b", b, 2)
         alpha, beta = checks.real("alpha", alpha), checks.real("beta", beta)
         k = a.shape[0] if trans_a else a.shape[1]
         if (b.shape[1] if trans_b else b.shape[0]) != k:
@@ -277,6 +282,10 @@ class ReferenceBackend(Backend):
                              f"op(b) of shape {b.T.shape if trans_b else b.shape}")
         if beta != 0 and out is None:
             raise ValueError("out: required when beta is not 0 (it is accumulated into)")
+        if beta != 0:
+            out = checks.array("out", out, ndim=2)
+            checks.same_shape("out", out, (a.shape[1] if trans_a else a.shape[0],
+                                           b.shape[0] if trans_b else b.shape[1]), "op(a) @ op(b)")
         product = alpha * ((a.T if trans_a else a) @ (b.T if trans_b else b))
         if beta != 0:
             product = product + beta * out
@@ -286,20 +295,20 @@ class ReferenceBackend(Backend):
     def activation_forward(self, z, activation: str, alpha: Optional[float] = None, out=None):
         name = resolve_activation(activation)
         alpha = resolve_alpha(name, alpha)
-        return _store(_FORWARD[name](checks.array("z", z, ndim=2), alpha), out)
+        return _store(_FORWARD[name](_floats("z", z, 2), alpha), out)
 
     def activation_backward(self, dy, y, z, activation: str, alpha: Optional[float] = None,
                             out=None):
         name = resolve_activation(activation)
         alpha = resolve_alpha(name, alpha)
-        dy = checks.array("dy", dy, ndim=2)
-        y = checks.array("y", y, ndim=2)
+        dy = _floats("dy", dy, 2)
+        y = _floats("y", y, 2)
         checks.same_shape("y", y, dy.shape, "dy")
         if name in ACTIVATIONS_NEEDING_PREACTIVATION:
             if z is None:
                 raise ValueError(f"z: the derivative of {name!r} needs the pre-activation, "
                                  f"got None")
-            z = checks.array("z", z, ndim=2)
+            z = _floats("z", z, 2)
             checks.same_shape("z", z, dy.shape, "dy")
         return _store(_BACKWARD[name](dy, y, z, alpha), out)
 
@@ -319,7 +328,7 @@ class ReferenceBackend(Backend):
                        need_dx: bool = True, need_db: bool = True, dz=None
                        ) -> Tuple[Any, Any, Any]:
         x, w = _dense_operands(x, w)
-        dy = checks.array("dy", dy, ndim=2)
+        dy = _floats("dy", dy, 2)
         checks.same_shape("dy", dy, (x.shape[0], w.shape[1]), "x @ w")
         dz = self.activation_backward(dy, y, preact, activation, alpha, out=dz)
         db = _store(dz.sum(axis=0), db, "db") if need_db else None
@@ -330,8 +339,8 @@ class ReferenceBackend(Backend):
     # ------------------------------------------------------------------ losses
     def loss(self, name: str, pred, target, sample_weight=None, grad=None, delta: float = 1.0
              ) -> Tuple[float, Any]:
-        pred, target, labels, sample_weight = checks.loss_operands(name, pred, target,
-                                                                   sample_weight)
+        pred, target, labels, sample_weight = checks.loss_operands(
+            name, pred, target, sample_weight, checks.dtype_of(pred))
         target = labels if target is None else target
         delta = checks.real("delta", delta)
         per_sample, per_sample_grad = _LOSSES[name](pred, _dense_target(target, pred), delta)
@@ -455,9 +464,9 @@ class ReferenceBackend(Backend):
         return mask
 
     def dropout_forward(self, x, rate: float, seed: int, step: int, layer: int, out=None):
-        x = checks.array("x", x)
+        x = _floats("x", x, None)
         return _store(x * self.dropout_mask(x.shape, rate, seed, step, layer, x.dtype), out)
 
     def dropout_backward(self, dy, rate: float, seed: int, step: int, layer: int, out=None):
-        dy = checks.array("dy", dy)
+        dy = _floats("dy", dy, None)
         return _store(dy * self.dropout_mask(dy.shape, rate, seed, step, layer, dy.dtype), out)

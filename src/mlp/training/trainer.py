@@ -147,6 +147,12 @@ class Trainer:
         if plan is None or plan.batch_size < batch_size or plan.params is not self.params:
             fused = fused_output(self.layers, self.loss)
             steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed)
+            # gradients and optimizer state, and fit's snapshot of the weights and that state
+            copies = 2 * (1 + len(self.optimizer.slot_names))
+            self._backend.check_allocation(
+                "units", copies * self.params.size * self.dtype.itemsize,
+                f"{self.params.size} weights to train with {type(self.optimizer).__name__}",
+                "layer widths")
             grads = self._backend.zeros(self.params.shape, self.dtype)
             self.optimizer.build(self.params.size, self.dtype, self._backend)
             kernel = self.loss.logits_kernel if fused else self.loss.train_kernel
