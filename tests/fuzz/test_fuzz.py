@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from runner import BAD, count, run_cases  # noqa: E402
 from cases import generate  # noqa: E402
 
-CI_CASES = int(os.environ.get("MLP_FUZZ_CASES", "600"))
+CI_CASES = int(os.environ.get("MLP_FUZZ_CASES", "1000"))
 
 
 def test_the_generator_is_seeded():
