@@ -250,6 +250,9 @@ _memory_limit: Optional[int] = None
 _address_limit: Optional[int] = None
 _CHEAP_BYTES = 64 << 20
 """Below this, :func:`check_bytes` compares with the cached limit only (no system call)."""
+_RESERVE = 512 << 20
+"""Address space kept back under a limit for what libraries map lazily (BLAS buffers, thread
+stacks) and for the allocator."""
 
 
 def memory_limit() -> int:
@@ -284,7 +287,7 @@ def _address_space_left() -> Optional[int]:
             mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
-    return max(_address_limit - mapped, 0)
+    return max(_address_limit - mapped - _RESERVE, 0)
 
 
 def format_bytes(n: float) -> str:
