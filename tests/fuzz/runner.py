@@ -123,8 +123,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                               "case": result["case"]}))
     counts = count(results)
     families = collections.Counter(r["case"]["family"] for r in results)
+    summary = ", ".join(f"{k} {v}" for k, v in counts.items())
     print(f"{n} cases ({dict(families)}), seed {options.seed}, "
-          f"{time.monotonic() - started:.0f} s: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+          f"{time.monotonic() - started:.0f} s: {summary}")
     return 1 if any(counts[k] for k in BAD) else 0
 
 
