@@ -261,13 +261,18 @@ def main() -> None:
     if limit:
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
+    # answers go to a private copy of stdout; what C libraries print (a BLAS's xerbla) goes to
+    # stderr, so it can never be taken for an answer
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     with tempfile.TemporaryDirectory() as directory:
-        print(json.dumps({"ready": True}), flush=True)
+        print(json.dumps({"ready": True}), file=answers, flush=True)
         for line in sys.stdin:
             case = json.loads(line)
             result = run(case, directory)
             result["index"] = case["index"]
-            print(json.dumps(result), flush=True)
+            print(json.dumps(result), file=answers, flush=True)
 
 
 if __name__ == "__main__":
