@@ -509,6 +509,10 @@ class Trainer:
         ``x`` may be a NumPy array or, for a model on the GPU, a CuPy array; it is moved to the
         model's device once. The result is a NumPy array, or with ``return_device_array=True``
         an array on the model's device (a CuPy array on the GPU; NumPy on the CPU).
+
+        Several threads may predict with one model at once; each gets exactly what a call
+        alone would (they take turns on the model's inference workspaces). While another
+        thread trains the model (``fit``), ``predict`` raises a ``RuntimeError``.
         """
         if self._training_thread is not None:
             self._check_not_training("predict")
