@@ -316,6 +316,10 @@ class Backend(abc.ABC):
         GEMM flops (``None``: a whole ``fit``). By default BLAS is left as it is."""
         return _UNCHANGED
 
+    update_copies: int = 0
+    """Parameter-sized temporaries an optimizer update allocates while it runs (the engine
+    counts them before training; fused kernels allocate none)."""
+
     def check_allocation(self, name: str, nbytes: float, got: str,
                          what: str = "a size") -> None:
         """Refuse, before allocating them, ``nbytes`` of this backend's memory that cannot fit:

@@ -257,6 +257,7 @@ class ReferenceBackend(Backend):
     """
 
     name = "reference"
+    update_copies = 5  # NumPy expressions: g, g * g, the moment estimates, sqrt, the step
 
     # ------------------------------------------------------------------ arrays
     def asarray(self, x: Any, dtype: Any = None) -> Any:

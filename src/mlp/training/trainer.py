@@ -148,7 +148,7 @@ class Trainer:
             fused = fused_output(self.layers, self.loss)
             steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed)
             # gradients and optimizer state, and fit's snapshot of the weights and that state
-            copies = 2 * (1 + len(self.optimizer.slot_names))
+            copies = 2 * (1 + len(self.optimizer.slot_names)) + self._backend.update_copies
             self._backend.check_allocation(
                 "units", copies * self.params.size * self.dtype.itemsize,
                 f"{self.params.size} weights to train with {type(self.optimizer).__name__}",
