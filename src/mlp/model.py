@@ -35,8 +35,12 @@ class Sequential(Trainer):
     def __init__(self, layers: Optional[Sequence[Layer]] = None, seed: Optional[int] = None,
                  dtype: str = "float32", backend: Optional[str] = None,
                  name: str = "sequential"):
-        if np.dtype(dtype).name not in FLOAT_DTYPES:
-            raise ValueError(f"dtype: expected one of {list(FLOAT_DTYPES)}, got {dtype!r}")
+        try:
+            known = np.dtype(dtype).name in FLOAT_DTYPES
+        except (TypeError, ValueError):  # not a dtype at all (e.g. 3)
+            known = False
+        if not known:
+            raise ValueError(f"dtype: expected one of {list(FLOAT_DTYPES)}, got {dtype!r:.80}")
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2 ** 63))
         self.seed = check_seed("seed", seed)
@@ -44,6 +48,7 @@ class Sequential(Trainer):
         self.name = name
         self._backend: Backend = get_backend(backend)
         self.layers: List[Layer] = []
+        self._names: Dict[str, Layer] = {}  # name -> layer of self.layers: add() is O(1)
         self.input_dim: Optional[int] = None
         self.params = None
         self._init_training()
@@ -77,9 +82,10 @@ class Sequential(Trainer):
         if layer.built:
             raise ValueError(f"layer: {layer.name!r} already belongs to a built model; create a "
                              f"new layer (layers hold their model's weights)")
-        if any(existing is layer for existing in self.layers):
+        names = self._layer_names()
+        if names.get(layer.name) is layer:
             raise ValueError(f"layer: {layer.name!r} is already in this model")
-        if any(existing.name == layer.name for existing in self.layers):
+        if layer.name in names:
             raise ValueError(f"layer: the name {layer.name!r} is already used in this model; "
                              f"layer names must be unique")
         if isinstance(layer, Input):
@@ -92,6 +98,16 @@ class Sequential(Trainer):
                                  f"{layer.name!r}")
             self.input_dim = layer.declared_input_dim
         self.layers.append(layer)
+        names[layer.name] = layer
+
+    def _layer_names(self) -> Dict[str, Layer]:
+        """``{name: layer}`` of ``self.layers``, rebuilt when the list was changed directly."""
+        names = self.__dict__.setdefault("_names", {})
+        if len(names) != len(self.layers) or (
+                self.layers and names.get(self.layers[-1].name) is not self.layers[-1]):
+            names.clear()
+            names.update((existing.name, existing) for existing in self.layers)
+        return names
 
     @property
     def built(self) -> bool:
@@ -111,6 +127,7 @@ class Sequential(Trainer):
             raise ValueError("layers: the model has no layers; add at least one Dense layer")
         shapes = param_shapes(self.layers, input_dim)
         total = sum(int(np.prod(shape)) for layer_shapes in shapes for shape in layer_shapes)
+        self._check_weight_bytes(input_dim, shapes, total)
         params = np.empty(total, dtype=self.dtype)
         offset = 0
         self._param_slices: List[List[slice]] = []
@@ -127,6 +144,20 @@ class Sequential(Trainer):
         self.output_dim = out
         self.params = self._backend.asarray(params)
         self._bind_layers()
+
+    def _check_weight_bytes(self, input_dim: int, shapes, total: int) -> None:
+        """Refuse weights that cannot fit in memory before allocating them (``ValueError``
+        naming the widest layer's ``units``, or ``input_dim`` when the input is the cause)."""
+        # the buffer, and a layer's initial values (drawn in float64, then cast)
+        nbytes = total * (2 * self.dtype.itemsize + 8)
+        largest = max(zip(walk(self.layers, input_dim), shapes),
+                      key=lambda pair: sum(int(np.prod(s)) for s in pair[1]))
+        (layer, width, out), _ = largest
+        first = width == input_dim and layer is compute_layers(self.layers)[0]
+        name = "input_dim" if first and width > out else "units"
+        self._backend.check_allocation(
+            name, nbytes, f"{type(layer).__name__} {layer.name!r} of {out} units on {width} "
+            f"inputs: {total} weights in the model", "layer widths")
 
     def _bind_layers(self) -> None:
         """Point every layer's weight views at ``self.params``, on the model's device."""

@@ -26,7 +26,10 @@ backend inherits (:meth:`Backend.make_plan`, :meth:`Backend.loss_on_device`,
 capability overrides it. The trainer calls them as they are and never probes a backend for a
 method: this module is all it knows of backends.
 
-Validation of user input happens in the public API, not here: backends trust their arguments.
+Arguments are checked at the public API: the model's checks live in ``mlp.training.inputs``;
+the operations here are public too (``get_backend("cpu").dense_forward(...)``), so the host
+backends check shapes, dtypes, layouts, sizes and label ranges of their own arguments before any
+kernel sees them (:mod:`mlp.backends.checks`), and the kernels trust them.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from typing import Any, ContextManager, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from . import checks
 from .plan import BatchHooks, Step, TrainingPlan, batch_count
 from .spec import (
     ACTIVATION_ALIASES,
@@ -311,6 +315,17 @@ class Backend(abc.ABC):
         """A context in which host BLAS runs the way this backend wants it for work of ``flops``
         GEMM flops (``None``: a whole ``fit``). By default BLAS is left as it is."""
         return _UNCHANGED
+
+    update_copies: int = 0
+    """Parameter-sized temporaries an optimizer update allocates while it runs (the engine
+    counts them before training; fused kernels allocate none)."""
+
+    def check_allocation(self, name: str, nbytes: float, got: str,
+                         what: str = "a size") -> None:
+        """Refuse, before allocating them, ``nbytes`` of this backend's memory that cannot fit:
+        a ``ValueError`` naming the argument ``name``, what came in (``got``) and the bytes. By
+        default the limit is the host's memory (:func:`mlp.backends.checks.memory_limit`)."""
+        checks.check_bytes(name, nbytes, got, what)
 
     def make_plan(self, steps: List[Step], params, grads, loss_kernel: str, optimizer,
                   batch_size: int, delta: float = 1.0) -> TrainingPlan:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..kernels import _kernels
 from .._threading import blas_single_thread, needs_pinning
+from . import checks
 from .base import (
     ACTIVATIONS_NEEDING_PREACTIVATION,
     LOSSES,
@@ -26,42 +27,30 @@ from .base import (
 from .codes import ACTIVATION_CODES, LOSS_CODES
 from .cpu_plan import FusedCPUPlan
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+FLOAT_DTYPES = checks.FLOAT_DTYPES
 _UNCHANGED = contextlib.nullcontext()
 MASK64 = (1 << 64) - 1
+_dtype_of = checks.dtype_of
 
 
-def _dtype_of(x) -> np.dtype:
-    dtype = np.asarray(x).dtype if not hasattr(x, "dtype") else np.dtype(x.dtype)
-    return dtype if dtype in FLOAT_DTYPES else np.dtype(np.float64)
+def _c(x, dtype, name="x", ndim=2):
+    """``x`` as a C-contiguous ``ndim``-D array of ``dtype``: the same object when it already is
+    one; a clear error for anything that is not a numeric array of that many dimensions."""
+    return checks.array(name, x, dtype, ndim, contiguous=True)
 
 
-def _c(x, dtype):
-    """``x`` as a C-contiguous array of ``dtype``: the same object when it already is one."""
-    return np.ascontiguousarray(x, dtype=dtype)
+def _out(out, shape, dtype, name="out"):
+    return checks.out_buffer(name, out, shape, np.dtype(dtype))
 
 
-def _out(out, shape, dtype):
-    if out is None:
-        return np.empty(shape, dtype=dtype)
-    if out.shape != tuple(shape) or out.dtype != dtype or not out.flags.c_contiguous:
-        raise ValueError(
-            f"out: expected a C-contiguous {np.dtype(dtype).name} array of shape {tuple(shape)}, "
-            f"got {out.dtype.name} {out.shape} (C-contiguous: {out.flags.c_contiguous})"
-        )
-    return out
+def _flat_inplace(x, name, dtype=None, size=None):
+    """Check an in-place buffer: 1-D, C-contiguous, writeable, of ``dtype`` and ``size`` elements
+    when given."""
+    return checks.flat_buffer(name, x, dtype, size)
 
 
-def _flat_inplace(x, name, dtype=None):
-    """Check an in-place buffer: it must be 1-D, C-contiguous and (optionally) of ``dtype``."""
-    if (not isinstance(x, np.ndarray) or x.ndim != 1 or not x.flags.c_contiguous
-            or not x.flags.writeable or (dtype is not None and x.dtype != dtype)
-            or x.dtype not in FLOAT_DTYPES):
-        got = f"{x.dtype.name} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
-        want = np.dtype(dtype).name if dtype is not None else "float32 or float64"
-        raise ValueError(
-            f"{name}: expected a writeable 1-D C-contiguous {want} buffer, got {got}"
-        )
+def _matching(name, x, expected, like):
+    checks.same_shape(name, x, expected, like)
     return x
 
 
@@ -110,175 +99,227 @@ class CPUBackend(Backend):
     # -------------------------------------------------------------------- GEMM
     def matmul(self, a, b, out=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
         dtype = _dtype_of(a)
-        a, b = _c(a, dtype), _c(b, dtype)
-        m = a.shape[1] if trans_a else a.shape[0]
-        n = b.shape[0] if trans_b else b.shape[1]
+        a, b = _c(a, dtype, "a"), _c(b, dtype, "b")
+        alpha, beta = checks.real("alpha", alpha), checks.real("beta", beta)
+        m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
+        k_b, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
+        if k_b != k:
+            raise ValueError(f"b: expected {k} rows in op(b) (the columns of op(a), shape "
+                             f"{(m, k)}), got op(b) of shape {(k_b, n)}")
         if beta != 0.0 and out is None:
             raise ValueError("out: required when beta is not 0 (it is accumulated into)")
         out = _out(out, (m, n), dtype)
-        with blas_single_thread(2.0 * m * n * (a.shape[0] if trans_a else a.shape[1])):
-            _kernels.gemm(bool(trans_a), bool(trans_b), a, b, out, float(alpha), float(beta))
+        if out.size == 0 or k == 0:  # nothing to multiply: BLAS would refuse the strides
+            if beta == 0.0:
+                out[...] = 0
+            else:
+                out *= beta
+            return out
+        with blas_single_thread(2.0 * m * n * k):
+            _kernels.gemm(bool(trans_a), bool(trans_b), a, b, out, alpha, beta)
         return out
 
     # ------------------------------------------------------------- activations
     def activation_forward(self, z, activation, alpha=None, out=None):
         activation = resolve_activation(activation)
         dtype = _dtype_of(z)
-        z = _c(z, dtype)
+        z = _c(z, dtype, "z")
         out = _out(out, z.shape, dtype)
-        _kernels.activation_forward(z, out, ACTIVATION_CODES[activation],
-                                    resolve_alpha(activation, alpha))
+        if z.size:
+            _kernels.activation_forward(z, out, ACTIVATION_CODES[activation],
+                                        resolve_alpha(activation, alpha))
         return out
 
     def activation_backward(self, dy, y, z, activation, alpha=None, out=None):
         activation = resolve_activation(activation)
         dtype = _dtype_of(dy)
-        dy, y = _c(dy, dtype), _c(y, dtype)
-        z = self._preact(z, activation, dtype)
+        dy = _c(dy, dtype, "dy")
+        y = _matching("y", _c(y, dtype, "y"), dy.shape, "dy")
+        z = self._preact(z, activation, dtype, dy.shape)
         out = _out(out, dy.shape, dtype)
-        _kernels.activation_backward(dy, y, z, out, ACTIVATION_CODES[activation],
-                                     resolve_alpha(activation, alpha))
+        if dy.size:
+            _kernels.activation_backward(dy, y, z, out, ACTIVATION_CODES[activation],
+                                         resolve_alpha(activation, alpha))
         return out
 
     @staticmethod
-    def _preact(z, activation, dtype):
+    def _preact(z, activation, dtype, shape, name="z"):
         if activation not in ACTIVATIONS_NEEDING_PREACTIVATION:
             return None
         if z is None:
-            raise ValueError(f"z: the derivative of {activation!r} needs the pre-activation, got None")
-        return _c(z, dtype)
+            raise ValueError(f"{name}: the derivative of {activation!r} needs the "
+                             f"pre-activation, got None")
+        return _matching(name, _c(z, dtype, name), shape, "dy")
 
     # ------------------------------------------------------------------- dense
+    @staticmethod
+    def _dense_operands(x, w, dtype):
+        x, w = _c(x, dtype, "x"), _c(w, dtype, "w")
+        if w.shape[0] != x.shape[1]:
+            raise ValueError(f"w: expected shape ({x.shape[1]}, units) for x of shape "
+                             f"{x.shape}, got {w.shape}")
+        if w.size == 0:
+            raise ValueError(f"w: expected at least one input and one unit, got shape "
+                             f"{w.shape}")
+        return x, w
+
     def dense_forward(self, x, w, b, activation="linear", alpha=None, out=None, preact=None):
         activation = resolve_activation(activation)
+        alpha = resolve_alpha(activation, alpha)
         dtype = _dtype_of(x)
-        x, w = _c(x, dtype), _c(w, dtype)
-        b = None if b is None else _c(b, dtype)
+        x, w = self._dense_operands(x, w, dtype)
+        b = None if b is None else checks.vector("b", b, w.shape[1], dtype, contiguous=True)
         shape = (x.shape[0], w.shape[1])
         out = _out(out, shape, dtype)
-        preact = None if preact is None else _out(preact, shape, dtype)
+        preact = None if preact is None else _out(preact, shape, dtype, "preact")
+        if shape[0] == 0:
+            return out
         with blas_single_thread(2.0 * x.shape[0] * x.shape[1] * w.shape[1]):
-            _kernels.dense_forward(x, w, b, out, preact, ACTIVATION_CODES[activation],
-                                   resolve_alpha(activation, alpha))
+            _kernels.dense_forward(x, w, b, out, preact, ACTIVATION_CODES[activation], alpha)
         return out
 
     def dense_backward(self, x, w, y, dy, activation="linear", alpha=None, preact=None, dw=None,
                        db=None, dx=None, need_dx=True, need_db=True, dz=None):
         activation = resolve_activation(activation)
+        alpha = resolve_alpha(activation, alpha)
         dtype = _dtype_of(x)
-        x, w, y, dy = _c(x, dtype), _c(w, dtype), _c(y, dtype), _c(dy, dtype)
-        preact = self._preact(preact, activation, dtype)
-        dz = _out(dz, dy.shape, dtype)
-        dw = _out(dw, w.shape, dtype)
-        db = _out(db, (w.shape[1],), dtype) if need_db else None
-        dx = _out(dx, x.shape, dtype) if need_dx else None
+        x, w = self._dense_operands(x, w, dtype)
+        shape = (x.shape[0], w.shape[1])
+        dy = _matching("dy", _c(dy, dtype, "dy"), shape, "x @ w")
+        y = _matching("y", _c(y, dtype, "y"), shape, "x @ w")
+        preact = self._preact(preact, activation, dtype, shape, "preact")
+        dz = _out(dz, shape, dtype, "dz")
+        dw = _out(dw, w.shape, dtype, "dw")
+        db = _out(db, (w.shape[1],), dtype, "db") if need_db else None
+        dx = _out(dx, x.shape, dtype, "dx") if need_dx else None
+        if shape[0] == 0:  # no rows: zero gradients
+            dw[...] = 0
+            if db is not None:
+                db[...] = 0
+            return dw, db, dx
         flops = 2.0 * x.shape[0] * x.shape[1] * w.shape[1] * (2 if need_dx else 1)
         with blas_single_thread(flops):
             _kernels.dense_backward(x, w, y, dy, preact, dz, dw, db, dx,
-                                    ACTIVATION_CODES[activation],
-                                    resolve_alpha(activation, alpha))
+                                    ACTIVATION_CODES[activation], alpha)
         return dw, db, dx
 
     # ------------------------------------------------------------------ losses
     def loss(self, name, pred, target, sample_weight=None, grad=None, delta=1.0):
-        if name not in LOSSES:
-            raise ValueError(f"name: unknown loss {name!r}. Supported losses are {list(LOSSES)}.")
         dtype = _dtype_of(pred)
-        pred = _c(pred, dtype)
-        target_arr = np.asarray(target)
-        labels = None
-        if target_arr.ndim == 1 and name.startswith("categorical"):
-            labels = np.ascontiguousarray(target_arr, dtype=np.int64)
-            target_arr = None
-        else:
-            target_arr = _c(target_arr, dtype)
-        weight = None if sample_weight is None else _c(sample_weight, dtype)
-        grad = _out(grad, pred.shape, dtype)
+        pred, target, labels, weight = checks.loss_operands(name, pred, target, sample_weight,
+                                                            dtype, contiguous=True)
+        delta = checks.real("delta", delta)
+        grad = _out(grad, pred.shape, dtype, "grad")
         row_loss = np.empty(pred.shape[0], dtype=np.float64)
-        value = _kernels.loss(LOSS_CODES[name], pred, target_arr, labels, weight, grad,
-                              row_loss, float(delta), PROBABILITY_EPSILON)
+        value = _kernels.loss(LOSS_CODES[name], pred, target, labels, weight, grad,
+                              row_loss, delta, PROBABILITY_EPSILON)
         return float(value), grad
 
     # -------------------------------------------------------------- optimizers
+    @staticmethod
+    def _param_and_grad(param, grad):
+        param = _flat_inplace(param, "param")
+        return param, checks.flat_like("grad", grad, param)
+
     def sgd_update(self, param, grad, velocity, lr, momentum=0.0, nesterov=False,
                    weight_decay=0.0):
-        param = _flat_inplace(param, "param")
-        grad = _c(grad, param.dtype).reshape(-1)
+        param, grad = self._param_and_grad(param, grad)
+        lr, momentum = checks.real("lr", lr), checks.real("momentum", momentum)
+        weight_decay = checks.real("weight_decay", weight_decay)
         if momentum != 0.0:
-            velocity = _flat_inplace(velocity, "velocity", param.dtype)
+            velocity = _flat_inplace(velocity, "velocity", param.dtype, param.size)
         else:
             velocity = None
-        _kernels.sgd_update(param, grad, velocity, float(lr), float(momentum), bool(nesterov),
-                            float(weight_decay))
+        _kernels.sgd_update(param, grad, velocity, lr, momentum, bool(nesterov), weight_decay)
 
     def adam_update(self, param, grad, m, v, v_max, step, lr, beta_1, beta_2, epsilon,
                     weight_decay=0.0, decoupled=False, amsgrad=False):
-        param = _flat_inplace(param, "param")
-        grad = _c(grad, param.dtype).reshape(-1)
-        m = _flat_inplace(m, "m", param.dtype)
-        v = _flat_inplace(v, "v", param.dtype)
-        v_max = _flat_inplace(v_max, "v_max", param.dtype) if amsgrad else None
-        _kernels.adam_update(param, grad, m, v, v_max, float(lr), float(beta_1), float(beta_2),
-                             float(epsilon), int(step), float(weight_decay),
-                             bool(decoupled), bool(amsgrad))
+        param, grad = self._param_and_grad(param, grad)
+        m = _flat_inplace(m, "m", param.dtype, param.size)
+        v = _flat_inplace(v, "v", param.dtype, param.size)
+        v_max = _flat_inplace(v_max, "v_max", param.dtype, param.size) if amsgrad else None
+        step = checks.integer("step", step, 1)
+        lr, epsilon = checks.real("lr", lr), checks.real("epsilon", epsilon)
+        beta_1, beta_2 = checks.fraction("beta_1", beta_1), checks.fraction("beta_2", beta_2)
+        _kernels.adam_update(param, grad, m, v, v_max, lr, beta_1, beta_2, epsilon, step,
+                             checks.real("weight_decay", weight_decay), bool(decoupled),
+                             bool(amsgrad))
 
     def rmsprop_update(self, param, grad, mean_square, lr, rho, epsilon, momentum=0.0,
                        velocity=None, centered=False, mean_grad=None, weight_decay=0.0):
-        param = _flat_inplace(param, "param")
-        grad = _c(grad, param.dtype).reshape(-1)
-        mean_square = _flat_inplace(mean_square, "mean_square", param.dtype)
-        velocity = _flat_inplace(velocity, "velocity", param.dtype) if momentum > 0 else None
-        mean_grad = _flat_inplace(mean_grad, "mean_grad", param.dtype) if centered else None
-        _kernels.rmsprop_update(param, grad, mean_square, velocity, mean_grad, float(lr),
-                                float(rho), float(epsilon), float(momentum), bool(centered),
-                                float(weight_decay))
+        param, grad = self._param_and_grad(param, grad)
+        mean_square = _flat_inplace(mean_square, "mean_square", param.dtype, param.size)
+        momentum = checks.real("momentum", momentum)
+        velocity = (_flat_inplace(velocity, "velocity", param.dtype, param.size)
+                    if momentum > 0 else None)
+        mean_grad = (_flat_inplace(mean_grad, "mean_grad", param.dtype, param.size)
+                     if centered else None)
+        _kernels.rmsprop_update(param, grad, mean_square, velocity, mean_grad,
+                                checks.real("lr", lr), checks.real("rho", rho),
+                                checks.real("epsilon", epsilon), momentum, bool(centered),
+                                checks.real("weight_decay", weight_decay))
 
     def adagrad_update(self, param, grad, accumulator, lr, epsilon, weight_decay=0.0):
-        param = _flat_inplace(param, "param")
-        grad = _c(grad, param.dtype).reshape(-1)
-        accumulator = _flat_inplace(accumulator, "accumulator", param.dtype)
-        _kernels.adagrad_update(param, grad, accumulator, float(lr), float(epsilon),
-                                float(weight_decay))
+        param, grad = self._param_and_grad(param, grad)
+        accumulator = _flat_inplace(accumulator, "accumulator", param.dtype, param.size)
+        _kernels.adagrad_update(param, grad, accumulator, checks.real("lr", lr),
+                                checks.real("epsilon", epsilon),
+                                checks.real("weight_decay", weight_decay))
 
     def add_penalty_gradient(self, grad, param, l1=0.0, l2=0.0):
         grad = _flat_inplace(grad, "grad")
-        _kernels.add_penalty_gradient(grad, _c(param, grad.dtype).reshape(-1), float(l1),
-                                      float(l2))
+        param = checks.flat_like("param", param, grad)
+        _kernels.add_penalty_gradient(grad, param, checks.real("l1", l1), checks.real("l2", l2))
 
     def penalty(self, param, l1=0.0, l2=0.0):
-        flat = _c(param, _dtype_of(param)).reshape(-1)
+        l1, l2 = checks.real("l1", l1), checks.real("l2", l2)
+        flat = _c(checks.numeric("param", param), _dtype_of(param), "param", None).reshape(-1)
         value = 0.0
-        if l1:
+        if l1 and flat.size:
             value += l1 * _kernels.sum_of_abs(flat)
-        if l2:
+        if l2 and flat.size:
             value += l2 * _kernels.sum_of_squares(flat)
         return float(value)
 
     def global_norm(self, arrays):
         total = 0.0
-        for array in arrays:
-            total += _kernels.sum_of_squares(_c(array, _dtype_of(array)).reshape(-1))
+        for index, array in enumerate(checks.sequence("arrays", arrays)):
+            name = f"arrays[{index}]"
+            flat = _c(checks.numeric(name, array), _dtype_of(array), name, None).reshape(-1)
+            if flat.size:
+                total += _kernels.sum_of_squares(flat)
         return math.sqrt(total)
 
     def scale_(self, x, factor):
-        _kernels.scale_inplace(_flat_inplace(x, "x"), float(factor))
+        x = _flat_inplace(x, "x")
+        factor = checks.real("factor", factor)
+        if x.size:
+            _kernels.scale_inplace(x, factor)
 
     def clip_(self, x, limit):
-        _kernels.clip_inplace(_flat_inplace(x, "x"), float(limit))
+        x = _flat_inplace(x, "x")
+        limit = checks.real("limit", limit)
+        if x.size:
+            _kernels.clip_inplace(x, limit)
 
     # ----------------------------------------------------------------- dropout
     def dropout_mask(self, shape, rate, seed, step, layer, dtype):
-        out = np.empty(shape, dtype=dtype)
-        _kernels.dropout(out.reshape(-1), None, seed & MASK64, step & MASK64, layer & MASK64,
-                         float(rate))
+        shape, dtype = checks.shape("shape", shape), checks.float_dtype("dtype", dtype)
+        rate, seed, step, layer = checks.dropout_args(rate, seed, step, layer)
+        out = _out(None, shape, dtype, "shape")
+        if out.size:
+            _kernels.dropout(out.reshape(-1), None, seed & MASK64, step & MASK64,
+                             layer & MASK64, rate)
         return out
 
     def dropout_forward(self, x, rate, seed, step, layer, out=None):
         dtype = _dtype_of(x)
-        x = _c(x, dtype)
+        x = _c(x, dtype, "x", None)
+        rate, seed, step, layer = checks.dropout_args(rate, seed, step, layer)
         out = _out(out, x.shape, dtype)
-        _kernels.dropout(out.reshape(-1), x.reshape(-1), seed & MASK64, step & MASK64,
-                         layer & MASK64, float(rate))
+        if out.size:
+            _kernels.dropout(out.reshape(-1), x.reshape(-1), seed & MASK64, step & MASK64,
+                             layer & MASK64, rate)
         return out
 
     def dropout_backward(self, dy, rate, seed, step, layer, out=None):

@@ -27,6 +27,11 @@ class FusedCPUPlan(TrainingPlan):
     """A :class:`~mlp.backends.plan.TrainingPlan` whose epochs, batches and inference run in
     ``_kernels.FusedPlan``."""
 
+    def workspace_bytes(self, rows: int) -> int:
+        extra = rows * ((self.steps[0].in_dim + self.steps[-1].out_dim + 1) * self.dtype.itemsize
+                        + 16)
+        return super().workspace_bytes(rows) + extra
+
     def _allocate(self, rows: int) -> None:
         super()._allocate(rows)
         in_dim = self.steps[0].in_dim
@@ -134,15 +139,23 @@ class FusedCPUPlan(TrainingPlan):
                 or x.shape[1] != self.steps[0].in_dim or not x.flags.c_contiguous
                 or self.optimizer is not None or needs_pinning(self.flops(rows))):
             return None
-        self._ensure_configured()
-        result = np.empty((rows, self.steps[-1].out_dim), self.dtype)
-        # non-finite inputs fall through to the general path, which reports them
-        return result if self._c_plan.forward(x, rows, result, True) else None
+        try:
+            token = self._token.pop()  # the workspaces (see TrainingPlan._exclusive)
+        except IndexError:  # another thread uses them: the general path waits its turn
+            return None
+        try:
+            self._ensure_configured()
+            result = np.empty((rows, self.steps[-1].out_dim), self.dtype)
+            # non-finite inputs fall through to the general path, which reports them
+            return result if self._c_plan.forward(x, rows, result, True) else None
+        finally:
+            self._token.append(token)
 
     def predict(self, x, batch_size):
         rows = x.shape[0]
-        self._inference_rows(batch_size, rows)
-        self._ensure_configured()
         result = np.empty((rows, self.steps[-1].out_dim), self.dtype)
-        self._c_plan.forward(x, rows, result)
+        with self._exclusive():
+            self._inference_rows(batch_size, rows)
+            self._ensure_configured()
+            self._c_plan.forward(x, rows, result)
         return result

@@ -10,6 +10,9 @@ call into Cython instead, with the same arithmetic.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
@@ -92,13 +95,23 @@ class TrainingPlan:
         self.batch_size = batch_size
         self.delta = delta
         self.dtype = params.dtype
+        # inference: whoever holds the one token uses the workspaces (see _exclusive)
+        self._token = [object()]
+        self._lock = threading.Lock()
         self.segments = [(s.start, s.stop) for step in steps for s in step.param_slices]
         self._flops_per_row = sum(2.0 * step.in_dim * step.out_dim for step in steps
                                   if step.kind == "dense")
         self._allocate(batch_size)
 
     # ----------------------------------------------------------------- buffers
+    def workspace_bytes(self, rows: int) -> int:
+        """Bytes of the workspaces :meth:`_allocate` makes for ``rows`` rows."""
+        per_row = sum(step.out_dim * (3 if step.needs_preact else 2) for step in self.steps)
+        return rows * per_row * self.dtype.itemsize
+
     def _allocate(self, rows: int) -> None:
+        self.backend.check_allocation("batch_size", self.workspace_bytes(rows),
+                                      f"{rows} rows", "a batch size")
         zeros = self.backend.zeros
         self.outputs = [zeros((rows, step.out_dim), self.dtype) for step in self.steps]
         self.preacts = [zeros((rows, step.out_dim), self.dtype) if step.needs_preact else None
@@ -233,14 +246,36 @@ class TrainingPlan:
         return rows * self._flops_per_row
 
     # --------------------------------------------------------------- inference
+    @contextlib.contextmanager
+    def _exclusive(self):
+        """Exclusive use of the workspaces for inference: callers queue on a lock, then take
+        the token, which :meth:`predict_small` of a backend takes without waiting (a list
+        ``pop``, atomic, ~5x cheaper than a lock) and holds for microseconds."""
+        with self._lock:
+            while True:
+                try:
+                    token = self._token.pop()
+                    break
+                except IndexError:
+                    time.sleep(0)
+            try:
+                yield
+            finally:
+                self._token.append(token)
+
     def predict(self, x, batch_size: int):
-        """Inference outputs (dropout off, training activations) for all rows of ``x``."""
+        """Inference outputs (dropout off, training activations) for all rows of ``x``.
+
+        Safe from several threads at once: callers take turns on the plan's workspaces, so
+        each gets the result a call alone would.
+        """
         rows = x.shape[0]
         result = self.backend.empty((rows, self.steps[-1].out_dim), self.dtype)
-        chunk = self._inference_rows(batch_size, rows)
-        for begin in range(0, rows, chunk):
-            part = x[begin:begin + chunk]
-            result[begin:begin + part.shape[0]] = self.forward(part, part.shape[0], False)
+        with self._exclusive():
+            chunk = self._inference_rows(batch_size, rows)
+            for begin in range(0, rows, chunk):
+                part = x[begin:begin + chunk]
+                result[begin:begin + part.shape[0]] = self.forward(part, part.shape[0], False)
         return result
 
     def predict_small(self, x) -> Optional[object]:

@@ -15,7 +15,9 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 from scipy.special import erf
 
+from . import checks
 from .base import (
+    ACTIVATIONS_NEEDING_PREACTIVATION,
     HASH_STEP,
     PROBABILITY_EPSILON,
     Backend,
@@ -28,7 +30,7 @@ _SQRT_2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-def _store(value: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
+def _store(value: np.ndarray, out: Optional[np.ndarray], name: str = "out") -> np.ndarray:
     """Return ``value`` as a new C-contiguous array, or copy it into ``out`` and return ``out``.
 
     Parameters
@@ -37,9 +39,16 @@ def _store(value: np.ndarray, out: Optional[np.ndarray]) -> np.ndarray:
         The computed result.
     out : ndarray or None
         The caller's buffer; it may alias an input, since ``value`` is computed before the copy.
+    name : str
+        The buffer's argument name, for the error when it does not fit ``value``.
     """
     if out is None:
         return np.ascontiguousarray(value)
+    if (not isinstance(out, np.ndarray) or out.shape != value.shape
+            or not out.flags.writeable):
+        got = (f"{out.dtype.name} {out.shape} (writeable: {out.flags.writeable})"
+               if isinstance(out, np.ndarray) else type(out).__name__)
+        raise ValueError(f"{name}: expected a writeable array of shape {value.shape}, got {got}")
     out[...] = value
     return out
 
@@ -215,6 +224,31 @@ def _dropout_uniforms(shape: Tuple[int, ...], seed: int, step: int, layer: int) 
     return ((bits >> np.uint64(40)).astype(np.float64) * 2.0 ** -24).reshape(shape)
 
 
+def _floats(name: str, x: Any, ndim: Optional[int]) -> np.ndarray:
+    """``x`` as a numeric array of ``ndim`` dimensions, of float type (integers and booleans
+    become float64, as on the CPU backend)."""
+    return checks.array(name, x, checks.dtype_of(x), ndim)
+
+
+def _dense_operands(x: Any, w: Any) -> Tuple[np.ndarray, np.ndarray]:
+    """``x`` (batch, inputs) and ``w`` (inputs, units) as arrays whose shapes fit."""
+    x, w = _floats("x", x, 2), _floats("w", w, 2)
+    if w.shape[0] != x.shape[1]:
+        raise ValueError(f"w: expected shape ({x.shape[1]}, units) for x of shape {x.shape}, "
+                         f"got {w.shape}")
+    return x, w
+
+
+def _update_operands(param: Any, grad: Any, **state: Any):
+    """``param`` (a flat float buffer), ``grad`` flattened to its size, and each state buffer
+    (flat, of param's dtype and size)."""
+    param = checks.flat_buffer("param", param)
+    grad = checks.flat_like("grad", grad, param)
+    buffers = [checks.flat_buffer(name, buffer, param.dtype, param.size)
+               for name, buffer in state.items()]
+    return (param, grad, *buffers)
+
+
 class ReferenceBackend(Backend):
     """Pure-NumPy implementation of :class:`~mlp.backends.base.Backend` on host memory.
 
@@ -223,6 +257,7 @@ class ReferenceBackend(Backend):
     """
 
     name = "reference"
+    update_copies = 5  # NumPy expressions: g, g * g, the moment estimates, sqrt, the step
 
     # ------------------------------------------------------------------ arrays
     def asarray(self, x: Any, dtype: Any = None) -> Any:
@@ -240,6 +275,18 @@ class ReferenceBackend(Backend):
     # -------------------------------------------------------------------- GEMM
     def matmul(self, a, b, out=None, trans_a: bool = False, trans_b: bool = False,
                alpha: float = 1.0, beta: float = 0.0):
+        a, b = _floats("a", a, 2), _floats("b", b, 2)
+        alpha, beta = checks.real("alpha", alpha), checks.real("beta", beta)
+        k = a.shape[0] if trans_a else a.shape[1]
+        if (b.shape[1] if trans_b else b.shape[0]) != k:
+            raise ValueError(f"b: expected {k} rows in op(b) (the columns of op(a)), got "
+                             f"op(b) of shape {b.T.shape if trans_b else b.shape}")
+        if beta != 0 and out is None:
+            raise ValueError("out: required when beta is not 0 (it is accumulated into)")
+        if beta != 0:
+            out = checks.array("out", out, ndim=2)
+            checks.same_shape("out", out, (a.shape[1] if trans_a else a.shape[0],
+                                           b.shape[0] if trans_b else b.shape[1]), "op(a) @ op(b)")
         product = alpha * ((a.T if trans_a else a) @ (b.T if trans_b else b))
         if beta != 0:
             product = product + beta * out
@@ -248,49 +295,73 @@ class ReferenceBackend(Backend):
     # ------------------------------------------------------------- activations
     def activation_forward(self, z, activation: str, alpha: Optional[float] = None, out=None):
         name = resolve_activation(activation)
-        return _store(_FORWARD[name](z, resolve_alpha(name, alpha)), out)
+        alpha = resolve_alpha(name, alpha)
+        return _store(_FORWARD[name](_floats("z", z, 2), alpha), out)
 
     def activation_backward(self, dy, y, z, activation: str, alpha: Optional[float] = None,
                             out=None):
         name = resolve_activation(activation)
-        return _store(_BACKWARD[name](dy, y, z, resolve_alpha(name, alpha)), out)
+        alpha = resolve_alpha(name, alpha)
+        dy = _floats("dy", dy, 2)
+        y = _floats("y", y, 2)
+        checks.same_shape("y", y, dy.shape, "dy")
+        if name in ACTIVATIONS_NEEDING_PREACTIVATION:
+            if z is None:
+                raise ValueError(f"z: the derivative of {name!r} needs the pre-activation, "
+                                 f"got None")
+            z = _floats("z", z, 2)
+            checks.same_shape("z", z, dy.shape, "dy")
+        return _store(_BACKWARD[name](dy, y, z, alpha), out)
 
     # ------------------------------------------------------------------- dense
     def dense_forward(self, x, w, b, activation: str = "linear", alpha: Optional[float] = None,
                       out=None, preact=None):
+        x, w = _dense_operands(x, w)
         z = x @ w
         if b is not None:
-            z = z + b
+            z = z + checks.vector("b", b, w.shape[1])
         if preact is not None:
-            preact[...] = z
+            _store(z, preact, "preact")
         return self.activation_forward(z, activation, alpha, out=out)
 
     def dense_backward(self, x, w, y, dy, activation: str = "linear",
                        alpha: Optional[float] = None, preact=None, dw=None, db=None, dx=None,
                        need_dx: bool = True, need_db: bool = True, dz=None
                        ) -> Tuple[Any, Any, Any]:
+        x, w = _dense_operands(x, w)
+        dy = _floats("dy", dy, 2)
+        checks.same_shape("dy", dy, (x.shape[0], w.shape[1]), "x @ w")
         dz = self.activation_backward(dy, y, preact, activation, alpha, out=dz)
-        db = _store(dz.sum(axis=0), db) if need_db else None
-        dw = _store(x.T @ dz, dw)
-        dx = _store(dz @ w.T, dx) if need_dx else None
+        db = _store(dz.sum(axis=0), db, "db") if need_db else None
+        dw = _store(x.T @ dz, dw, "dw")
+        dx = _store(dz @ w.T, dx, "dx") if need_dx else None
         return dw, db, dx
 
     # ------------------------------------------------------------------ losses
     def loss(self, name: str, pred, target, sample_weight=None, grad=None, delta: float = 1.0
              ) -> Tuple[float, Any]:
-        per_sample, per_sample_grad = _LOSSES[name](pred, _dense_target(target, pred), float(delta))
+        pred, target, labels, sample_weight = checks.loss_operands(
+            name, pred, target, sample_weight, checks.dtype_of(pred))
+        target = labels if target is None else target
+        delta = checks.real("delta", delta)
+        per_sample, per_sample_grad = _LOSSES[name](pred, _dense_target(target, pred), delta)
         n_rows = pred.shape[0]
         if sample_weight is None:
             value = float(per_sample.sum()) / n_rows
-            return value, _store(per_sample_grad / n_rows, grad)
+            return value, _store(per_sample_grad / n_rows, grad, "grad")
         weight = np.asarray(sample_weight)
         value = float(np.dot(weight.astype(np.float64), per_sample)) / n_rows
         row_scale = (weight.astype(pred.dtype) / n_rows)[:, np.newaxis]
-        return value, _store(per_sample_grad * row_scale, grad)
+        return value, _store(per_sample_grad * row_scale, grad, "grad")
 
     # -------------------------------------------------------------- optimizers
     def sgd_update(self, param, grad, velocity, lr: float, momentum: float = 0.0,
                    nesterov: bool = False, weight_decay: float = 0.0) -> None:
+        lr, momentum = checks.real("lr", lr), checks.real("momentum", momentum)
+        weight_decay = checks.real("weight_decay", weight_decay)
+        param, grad = _update_operands(param, grad)
+        if momentum > 0:
+            velocity = checks.flat_buffer("velocity", velocity, param.dtype, param.size)
         g = grad + weight_decay * param
         if momentum > 0:
             velocity[...] = momentum * velocity + g
@@ -302,6 +373,13 @@ class ReferenceBackend(Backend):
     def adam_update(self, param, grad, m, v, v_max, step: int, lr: float, beta_1: float,
                     beta_2: float, epsilon: float, weight_decay: float = 0.0,
                     decoupled: bool = False, amsgrad: bool = False) -> None:
+        step = checks.integer("step", step, 1)
+        lr, epsilon = checks.real("lr", lr), checks.real("epsilon", epsilon)
+        beta_1, beta_2 = checks.fraction("beta_1", beta_1), checks.fraction("beta_2", beta_2)
+        weight_decay = checks.real("weight_decay", weight_decay)
+        param, grad, m, v = _update_operands(param, grad, m=m, v=v)
+        if amsgrad:
+            v_max = checks.flat_buffer("v_max", v_max, param.dtype, param.size)
         if decoupled:
             param *= 1 - lr * weight_decay
             g = grad
@@ -319,6 +397,15 @@ class ReferenceBackend(Backend):
     def rmsprop_update(self, param, grad, mean_square, lr: float, rho: float, epsilon: float,
                        momentum: float = 0.0, velocity=None, centered: bool = False,
                        mean_grad=None, weight_decay: float = 0.0) -> None:
+        lr, rho, epsilon = checks.real("lr", lr), checks.real("rho", rho), checks.real(
+            "epsilon", epsilon)
+        momentum = checks.real("momentum", momentum)
+        weight_decay = checks.real("weight_decay", weight_decay)
+        param, grad, mean_square = _update_operands(param, grad, mean_square=mean_square)
+        if momentum > 0:
+            velocity = checks.flat_buffer("velocity", velocity, param.dtype, param.size)
+        if centered:
+            mean_grad = checks.flat_buffer("mean_grad", mean_grad, param.dtype, param.size)
         g = grad + weight_decay * param
         mean_square[...] = rho * mean_square + (1 - rho) * g * g
         if centered:
@@ -334,36 +421,53 @@ class ReferenceBackend(Backend):
 
     def adagrad_update(self, param, grad, accumulator, lr: float, epsilon: float,
                        weight_decay: float = 0.0) -> None:
+        lr, epsilon = checks.real("lr", lr), checks.real("epsilon", epsilon)
+        weight_decay = checks.real("weight_decay", weight_decay)
+        param, grad, accumulator = _update_operands(param, grad, accumulator=accumulator)
         g = grad + weight_decay * param
         accumulator += g * g
         param -= lr * g / (np.sqrt(accumulator) + epsilon)
 
     def add_penalty_gradient(self, grad, param, l1: float = 0.0, l2: float = 0.0) -> None:
+        l1, l2 = checks.real("l1", l1), checks.real("l2", l2)
+        grad = checks.flat_buffer("grad", grad)
+        param = checks.flat_like("param", param, grad)
         grad += l1 * np.sign(param) + 2 * l2 * param
 
     def penalty(self, param, l1: float = 0.0, l2: float = 0.0) -> float:
-        wide = np.asarray(param, dtype=np.float64)
+        l1, l2 = checks.real("l1", l1), checks.real("l2", l2)
+        wide = checks.numeric("param", param).astype(np.float64, copy=False)
         return l1 * float(np.abs(wide).sum()) + l2 * float(np.square(wide).sum())
 
     def global_norm(self, arrays: Sequence[Any]) -> float:
-        squares = (float(np.square(np.asarray(a, dtype=np.float64)).sum()) for a in arrays)
+        squares = (float(np.square(checks.numeric(f"arrays[{i}]", a).astype(np.float64)).sum())
+                   for i, a in enumerate(checks.sequence("arrays", arrays)))
         return math.sqrt(sum(squares))
 
     def scale_(self, x, factor: float) -> None:
+        factor = checks.real("factor", factor)
+        x = checks.flat_buffer("x", x)
         x *= factor
 
     def clip_(self, x, limit: float) -> None:
+        limit = checks.real("limit", limit)
+        x = checks.flat_buffer("x", x)
         np.clip(x, -limit, limit, out=x)
 
     # ----------------------------------------------------------------- dropout
     def dropout_mask(self, shape: Tuple[int, int], rate: float, seed: int, step: int,
                      layer: int, dtype: Any):
+        shape, dtype = checks.shape("shape", shape), checks.float_dtype("dtype", dtype)
+        rate, seed, step, layer = checks.dropout_args(rate, seed, step, layer)
+        checks.check_bytes("shape", math.prod(shape) * 16, f"shape {shape}")
         mask = np.zeros(shape, dtype=dtype)
         mask[_dropout_uniforms(tuple(shape), seed, step, layer) >= rate] = 1.0 / (1.0 - rate)
         return mask
 
     def dropout_forward(self, x, rate: float, seed: int, step: int, layer: int, out=None):
+        x = _floats("x", x, None)
         return _store(x * self.dropout_mask(x.shape, rate, seed, step, layer, x.dtype), out)
 
     def dropout_backward(self, dy, rate: float, seed: int, step: int, layer: int, out=None):
+        dy = _floats("dy", dy, None)
         return _store(dy * self.dropout_mask(dy.shape, rate, seed, step, layer, dy.dtype), out)

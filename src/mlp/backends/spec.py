@@ -3,6 +3,8 @@ dropout hash (the scalar reference every backend's dropout reproduces). No array
 """
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Optional
 
 ACTIVATIONS = (
@@ -54,10 +56,11 @@ def resolve_activation(name: Optional[str]) -> str:
     ValueError
         If ``name`` is not a known activation; the message lists the supported ones.
     """
-    canonical = ACTIVATION_ALIASES.get(name, name)
-    if canonical not in ACTIVATIONS:
+    hashable = name is None or isinstance(name, str)
+    canonical = ACTIVATION_ALIASES.get(name, name) if hashable else name
+    if not isinstance(canonical, str) or canonical not in ACTIVATIONS:
         raise ValueError(
-            f"activation: unknown activation {name!r}. Supported activations are "
+            f"activation: unknown activation {name!r:.80}. Supported activations are "
             f"{list(ACTIVATIONS) + ['silu']}."
         )
     return canonical
@@ -67,6 +70,10 @@ def resolve_alpha(activation: str, alpha: Optional[float]) -> float:
     """Return ``alpha`` or, when it is ``None``, the activation's default from :data:`DEFAULT_ALPHA`."""
     if alpha is None:
         return float(DEFAULT_ALPHA.get(activation, 0.0))
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha: expected a finite number or None, got {alpha!r:.80}")
+    if not math.isfinite(alpha):
+        raise ValueError(f"alpha: expected a finite number or None, got {alpha!r}")
     return float(alpha)
 
 

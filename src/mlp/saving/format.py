@@ -29,13 +29,18 @@ hostile file gives a ``ValueError`` saying what is wrong.
 
 Writing goes to a temporary file in the target's folder, which is flushed, synced to disk and
 then renamed onto the target (:func:`os.replace`, atomic): a crash or an error mid-save leaves any
-previous file as it was and no temporary file behind.
+previous file as it was. An error removes its temporary file; a process killed mid-save cannot,
+so the temporary file's name carries the writer's host and process id
+(``.<target>.<host>.<pid>.<random>.tmp``) and the next save to the same target removes those
+whose process no longer runs on this host.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import re
+import socket
 import sys
 import tempfile
 from typing import Any, BinaryIO, Callable, Dict, List, Tuple
@@ -117,8 +122,10 @@ def write_atomically(path, write: Callable[[BinaryIO], None]) -> None:
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     mode = _file_mode(path)
+    prefix = "." + os.path.basename(path) + "."
+    remove_stale_temporaries(directory, prefix)
     handle = tempfile.NamedTemporaryFile(mode="wb", delete=False, dir=directory,
-                                         prefix="." + os.path.basename(path) + ".",
+                                         prefix=f"{prefix}{_host()}.{os.getpid()}.",
                                          suffix=".tmp")
     temporary = handle.name
     try:
@@ -135,6 +142,47 @@ def write_atomically(path, write: Callable[[BinaryIO], None]) -> None:
             pass
         raise
     _sync_directory(directory)
+
+
+def _host() -> str:
+    """This host's name as it goes into temporary file names (letters, digits, ``-``, ``_``)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:64] or "host"
+
+
+def _process_gone(pid: int) -> bool:
+    """Whether no process ``pid`` runs on this host (POSIX; elsewhere: never known)."""
+    if pid <= 0 or not hasattr(os, "kill") or sys.platform.startswith("win"):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, owned by someone else
+        return False
+    return False
+
+
+def remove_stale_temporaries(directory: str, prefix: str) -> int:
+    """Remove the temporary files ``<prefix><host>.<pid>.<random>.tmp`` in ``directory`` that
+    saves killed mid-write left: those of this host whose process is gone. Returns how many."""
+    host, removed = _host(), 0
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        parts = name[len(prefix):-len(".tmp")].rsplit(".", 2)
+        if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+            continue
+        if _process_gone(int(parts[1])):
+            try:
+                os.unlink(os.path.join(directory, name))
+                removed += 1
+            except OSError:
+                pass
+    return removed
 
 
 def _file_mode(path: str) -> int:

@@ -8,8 +8,10 @@ the boundary (:mod:`mlp.training.inputs`).
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
+import threading
 import time
 import warnings
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
@@ -39,6 +41,35 @@ _PROGRESS_UPDATES = 20
 # the cache key of the plan predict uses (evaluate's plans are keyed by their loss)
 _PREDICT_PLAN_KEY = (False, None, "")
 
+_TRAINING_GUARD = threading.Lock()
+"""Taken for the instant a thread claims a model for training (see :func:`_trains`)."""
+
+_PLAN_ROWS = 256
+"""Rows an inference plan is first made for when the batch is larger (it grows on demand)."""
+
+
+def _trains(method: str):
+    """Run the decorated training method as the model's only trainer: from a second thread
+    while one trains it, ``fit`` / ``train_on_batch`` raise a ``RuntimeError``, and so do
+    ``predict`` / ``evaluate`` (:meth:`Trainer._check_not_training`)."""
+    def decorate(function):
+        @functools.wraps(function)
+        def run(self, *args, **kwargs):
+            with _TRAINING_GUARD:
+                if self._training_thread is not None:
+                    where = ("" if self._training_thread == threading.get_ident()
+                             else " in another thread")
+                    raise RuntimeError(
+                        f"{method}: the model is already being trained (by fit or "
+                        f"train_on_batch{where}); train a model from one thread at a time")
+                self._training_thread = threading.get_ident()
+            try:
+                return function(self, *args, **kwargs)
+            finally:
+                self._training_thread = None
+        return run
+    return decorate
+
 
 class Trainer:
     """``compile`` / ``fit`` / ``evaluate`` / ``predict`` over a model's layers and weights.
@@ -48,6 +79,20 @@ class Trainer:
     training state (``loss``, ``optimizer``, ``metrics``, ``history``, ``stop_training`` and
     the compiled plans).
     """
+
+    _training_thread: Optional[int] = None
+    """The thread that is training the model (in ``fit`` / ``train_on_batch``), or None."""
+
+    def _check_not_training(self, method: str) -> None:
+        """``RuntimeError`` when another thread is training the model: its weights change
+        under a concurrent ``predict`` / ``evaluate`` (the training thread itself, in a
+        callback, may call them)."""
+        owner = self._training_thread
+        if owner is not None and owner != threading.get_ident():
+            raise RuntimeError(
+                f"{method}: the model is being trained by fit in another thread, and its "
+                f"weights change at every step; call {method} after fit returns, or on a copy "
+                f"of the model (e.g. saved with model.save and loaded with mlp.load_model)")
 
     def _init_training(self) -> None:
         """The training state of a model never compiled."""
@@ -102,6 +147,12 @@ class Trainer:
         if plan is None or plan.batch_size < batch_size or plan.params is not self.params:
             fused = fused_output(self.layers, self.loss)
             steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed)
+            # gradients and optimizer state, and fit's snapshot of the weights and that state
+            copies = 2 * (1 + len(self.optimizer.slot_names)) + self._backend.update_copies
+            self._backend.check_allocation(
+                "units", copies * self.params.size * self.dtype.itemsize,
+                f"{self.params.size} weights to train with {type(self.optimizer).__name__}",
+                "layer widths")
             grads = self._backend.zeros(self.params.shape, self.dtype)
             self.optimizer.build(self.params.size, self.dtype, self._backend)
             kernel = self.loss.logits_kernel if fused else self.loss.train_kernel
@@ -186,6 +237,7 @@ class Trainer:
                                f"model.compile(optimizer=..., loss=...)")
 
     # -------------------------------------------------------------------- train
+    @_trains("fit")
     def fit(self, x, y, batch_size: int = 32, epochs: int = 1, verbose: Union[int, str] = "auto",
             callbacks: Optional[Sequence[Callback]] = None, validation_split: float = 0.0,
             validation_data: Optional[Tuple] = None, shuffle: bool = True,
@@ -204,9 +256,13 @@ class Trainer:
         notebook, one line per epoch when standard output is neither; ``2`` one line per
         epoch. ``"auto"`` (the default) is ``1``. See :mod:`mlp.training.progress`.
 
-        If the training loss becomes NaN or infinite, training stops, the weights and optimizer
-        state of the end of the last finite epoch are restored, a ``RuntimeWarning`` says so and
-        ``history.stopped_reason`` is ``"non_finite_loss"``.
+        If the training loss or the weights become NaN or infinite, training stops, the weights
+        and optimizer state of the end of the last finite epoch are restored, a
+        ``RuntimeWarning`` says so and ``history.stopped_reason`` is ``"non_finite_loss"``.
+
+        A model is trained from one thread at a time: ``fit``, ``train_on_batch``, ``predict``
+        and ``evaluate`` from another thread while ``fit`` runs raise a ``RuntimeError`` (the
+        training thread itself, e.g. in a callback, may call them).
         """
         self._require_compiled("fit")
         batch_size = check_positive_int("batch_size", batch_size)
@@ -242,6 +298,7 @@ class Trainer:
                 None if w_all is None else w_all[:split])
         x_arr, target, weight = self._prepare(x_arr, y, sample_weight, class_weight,
                                               x_checked=True)
+        batch_size = min(batch_size, x_arr.shape[0])  # workspaces for rows that exist
         val = self._prepare_validation(validation_data)
         history = History()
         # History last, as in Keras: it records the keys other callbacks add to the logs
@@ -280,6 +337,12 @@ class Trainer:
                                                          order, batch_size, outputs, hooks,
                                                          progress, target, weight)
                     train_seconds = time.perf_counter() - started
+                    became = f"the loss became {loss_value}"
+                    if np.isfinite(loss_value) and not np.isfinite(
+                            self._backend.global_norm([self.params])):
+                        # a bounded loss (clipped probabilities) over diverged weights
+                        became = f"the weights became NaN or infinite (loss {loss_value:.4g})"
+                        loss_value = float("nan")
                     if not np.isfinite(loss_value):
                         progress.abort()
                         last_good.restore()
@@ -287,7 +350,7 @@ class Trainer:
                         kept = ("the start of fit" if epoch == initial_epoch else
                                 f"the end of epoch {epoch}")
                         warnings.warn(
-                            f"fit: the loss became {loss_value} in epoch {epoch + 1}; training "
+                            f"fit: {became} in epoch {epoch + 1}; training "
                             f"stopped and the weights and optimizer state of {kept} were "
                             f"restored (history.stopped_reason is "
                             f"'non_finite_loss'). Lower the learning rate, scale the inputs or "
@@ -375,6 +438,7 @@ class Trainer:
         weight = validation_data[2] if len(validation_data) == 3 else None
         return self._prepare(validation_data[0], validation_data[1], weight, prefix="val_")
 
+    @_trains("train_on_batch")
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None,
                        return_dict: bool = False):
         """One optimizer step on one batch; returns the loss (or a dict with the metrics)."""
@@ -400,6 +464,7 @@ class Trainer:
         prints nothing, ``1`` / ``2`` / ``"auto"`` one summary line.
         """
         self._require_compiled("evaluate")
+        self._check_not_training("evaluate")
         batch_size = check_positive_int("batch_size", batch_size)
         verbose = check_verbose("verbose", verbose)
         started = time.perf_counter()
@@ -414,7 +479,8 @@ class Trainer:
                          on_device=None) -> Dict[str, float]:
         """Loss and metrics of host arrays; ``on_device`` is their copy on the model's device
         when the caller already made it (fit's validation data)."""
-        plan = self._inference_plan(batch_size, for_loss=True)
+        plan = self._inference_plan(min(batch_size, max(x.shape[0], _PLAN_ROWS)),
+                                    for_loss=True)
         x_dev, target_dev, weight_dev = (on_device if on_device is not None
                                          else self._on_device(x, target, weight))
         with self._backend.blas_scope(plan.flops(min(batch_size, x.shape[0]))):
@@ -443,7 +509,13 @@ class Trainer:
         ``x`` may be a NumPy array or, for a model on the GPU, a CuPy array; it is moved to the
         model's device once. The result is a NumPy array, or with ``return_device_array=True``
         an array on the model's device (a CuPy array on the GPU; NumPy on the CPU).
+
+        Several threads may predict with one model at once; each gets exactly what a call
+        alone would (they take turns on the model's inference workspaces). While another
+        thread trains the model (``fit``), ``predict`` raises a ``RuntimeError``.
         """
+        if self._training_thread is not None:
+            self._check_not_training("predict")
         if type(verbose) is int and verbose == 0 and type(x) is np.ndarray and type(
                 batch_size) is int:
             # single samples and small batches: latency is the Python around the kernels
@@ -458,7 +530,7 @@ class Trainer:
         started = time.perf_counter()
         x = self._features("x", x)
         self.build(x.shape[1])
-        plan = self._inference_plan(batch_size)
+        plan = self._inference_plan(min(batch_size, max(x.shape[0], _PLAN_ROWS)))
         x_dev = self._on_device(x)[0]
         with self._backend.blas_scope(plan.flops(min(batch_size, x.shape[0]))):
             result = plan.predict(x_dev, batch_size)
