@@ -16,21 +16,21 @@ from ._version import __version__
 from ._threading import get_num_threads, set_num_threads
 from .backends import get_backend, set_backend, use_backend
 from .io import load_model
-from .training.callbacks import (CSVLogger, Callback, EarlyStopping, History,
+from .training.callbacks import (CSVLogger, Callback, EarlyStopping, History, LambdaCallback,
                                  LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau,
                                  TerminateOnNaN)
 from .data import (KFold, MinMaxScaler, SimpleImputer, StandardScaler, StratifiedKFold,
                    cross_validate, one_hot, to_categorical, train_test_split)
 from .nn.layers import Activation, Dense, Dropout, Input
 from .metrics import classification_report, confusion_matrix
-from .model import Sequential
+from .model import Sequential, clone_model, set_random_seed
 from .optim.optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 from .nn.perceptron import Perceptron
 from .plotting import plot_confusion_matrix, plot_history
 
 __all__ = [
-    "CSVLogger", "LearningRateScheduler", "ModelCheckpoint", "ReduceLROnPlateau",
-    "TerminateOnNaN",
+    "CSVLogger", "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint",
+    "ReduceLROnPlateau", "TerminateOnNaN", "clone_model", "set_random_seed",
     "classification_report", "confusion_matrix", "plot_confusion_matrix", "plot_history",
     "plotting",
     "KFold", "MinMaxScaler", "SimpleImputer", "StandardScaler", "StratifiedKFold",

@@ -20,6 +20,7 @@ from .base import (
     PROBABILITY_EPSILON,
     Backend,
     Step,
+    TrainingPlan,
     resolve_activation,
     resolve_alpha,
 )
@@ -89,8 +90,12 @@ class CPUBackend(Backend):
         return blas_single_thread(flops) if needs_pinning(flops) else _UNCHANGED
 
     def make_plan(self, steps: List[Step], params, grads, loss_kernel, optimizer, batch_size,
-                  delta=1.0) -> FusedCPUPlan:
-        """The whole-epoch plan of :mod:`mlp.backends.cpu_plan`: one call into Cython."""
+                  delta=1.0) -> TrainingPlan:
+        """The whole-epoch plan of :mod:`mlp.backends.cpu_plan`: one call into Cython; for a
+        loss in Python (a host loss callable) the step-by-step plan."""
+        if callable(loss_kernel):
+            return TrainingPlan(self, steps, params, grads, loss_kernel, optimizer, batch_size,
+                                delta)
         return FusedCPUPlan(self, steps, params, grads, loss_kernel, optimizer, batch_size,
                             delta)
 

@@ -20,8 +20,9 @@ from .. import metrics as metrics_module
 from ..backends.base import BatchHooks, TrainingPlan, batch_count
 from ..nn import losses as losses_module
 from ..nn.layers import is_device_array
+from ..nn.network import compute_layers
 from ..optim import optimizers as optimizers_module
-from ..validation import check_non_negative_int, check_positive_int
+from ..validation import check_bool, check_non_negative_int, check_positive_int
 from .callbacks import Callback, History
 from .inputs import (
     apply_class_weight,
@@ -30,14 +31,20 @@ from .inputs import (
     check_targets,
     check_verbose,
 )
-from .plan import apply_output_activation, build_steps, fused_output
+from .plan import (
+    apply_output_activation,
+    build_steps,
+    check_output,
+    fused_output,
+    metrics_activation,
+)
 from .progress import Progress, make_progress, summary_line
 
 _PROGRESS_UPDATES = 20
 """Parts an epoch runs in when a live progress bar shows it (see ``Trainer._train_epoch``)."""
 
 # the cache key of the plan predict uses (evaluate's plans are keyed by their loss)
-_PREDICT_PLAN_KEY = (False, None, "")
+_PREDICT_PLAN_KEY = (False, None, None)
 
 
 class Trainer:
@@ -82,7 +89,9 @@ class Trainer:
         if loss is None:
             raise ValueError("loss: expected a loss name or object (e.g. 'binary_crossentropy'), "
                              "got None")
-        self.loss = losses_module.get(loss)
+        loss = losses_module.get(loss)
+        check_output(self.layers, loss)
+        self.loss = loss
         self.optimizer = optimizers_module.get(optimizer)
         if isinstance(metrics, (str, bytes)) or callable(metrics):
             metrics = [metrics]
@@ -90,6 +99,8 @@ class Trainer:
         for metric in metrics or []:
             self.metrics[metrics_module.metric_name(metric)] = metrics_module.get(metric)
         self._reset_plans()
+        if not self.built and self.input_dim is not None and compute_layers(self.layers):
+            self.build()  # the weights exist from here on, as in Keras
 
     @property
     def compiled(self) -> bool:
@@ -99,14 +110,16 @@ class Trainer:
     # -------------------------------------------------------------------- plans
     def _plan(self, batch_size: int) -> TrainingPlan:
         plan = self._train_plan
-        if plan is None or plan.batch_size < batch_size or plan.params is not self.params:
+        if (plan is None or plan.batch_size < batch_size or plan.params is not self.params
+                or tuple(step.trainable for step in plan.steps) != self._trained()):
             fused = fused_output(self.layers, self.loss)
-            steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed)
+            steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed,
+                                trainable=self.trainable)
             grads = self._backend.zeros(self.params.shape, self.dtype)
             self.optimizer.build(self.params.size, self.dtype, self._backend)
-            kernel = self.loss.logits_kernel if fused else self.loss.train_kernel
-            plan = self._backend.make_plan(steps, self.params, grads, kernel, self.optimizer,
-                                           batch_size, delta=getattr(self.loss, "delta", 1.0))
+            plan = self._backend.make_plan(steps, self.params, grads, self._loss_kernel(fused),
+                                           self.optimizer, batch_size,
+                                           delta=getattr(self.loss, "delta", 1.0))
             plan.fused = fused
             self._train_plan = plan
         return plan
@@ -119,18 +132,36 @@ class Trainer:
         activations, for :meth:`predict`.
         """
         fused = fused_output(self.layers, self.loss) if for_loss else None
-        key = (for_loss, fused, self.loss.train_kernel) if for_loss else _PREDICT_PLAN_KEY
+        # evaluate's loss leaves out the regularizers of frozen layers, as training's does
+        key = ((for_loss, fused, self.loss.train_kernel, self._trained()) if for_loss
+               else _PREDICT_PLAN_KEY)
         plan = self._predict_plans.get(key)
         if plan is None or plan.params is not self.params:
-            steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed)
-            kernel = ((self.loss.logits_kernel if fused else self.loss.train_kernel)
-                      if for_loss else "")
+            steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed,
+                                trainable=self.trainable)
+            kernel = self._loss_kernel(fused) if for_loss else None
             plan = self._backend.make_plan(
                 steps, self.params, None, kernel, None, batch_size,
                 delta=getattr(self.loss, "delta", 1.0) if for_loss else 1.0)
             plan.fused = fused
             self._predict_plans[key] = plan
         return plan
+
+    def _trained(self) -> Tuple[bool, ...]:
+        """Which compute layers training updates now (a plan is rebuilt when this changes)."""
+        return tuple(bool(self.trainable and layer.trainable)
+                     for layer in compute_layers(self.layers))
+
+    def _loss_kernel(self, fused: Optional[str]):
+        """What the plan computes the loss with: a backend loss name, or for a custom loss in
+        Python its host function (the plan then runs step by step)."""
+        if self.loss.in_python:
+            return self.loss.host_loss
+        return self.loss.logits_kernel if fused else self.loss.train_kernel
+
+    def _metrics_activation(self) -> Optional[str]:
+        """The activation that turns training outputs into what the metrics see."""
+        return metrics_activation(self.layers, self.loss)
 
     # --------------------------------------------------------------------- data
     def _prepare(self, x, y, sample_weight=None, class_weight=None, prefix="",
@@ -262,8 +293,11 @@ class Trainer:
         n = x_arr.shape[0]
         n_steps = batch_count(n, batch_size)
         # the training set moves to the model's device once (a no-op on the CPU)
-        x_dev, target_dev, weight_dev = self._on_device(x_arr, target, weight)
-        val_dev = None if val is None else self._on_device(*val)
+        # the loss sees smoothed targets (label_smoothing), the metrics the targets as given
+        x_dev, target_dev, weight_dev = self._on_device(x_arr, self.loss.smooth_targets(target),
+                                                        weight)
+        val_dev = None if val is None else self._on_device(
+            val[0], self.loss.smooth_targets(val[1]), val[2])
         outputs = self._backend.empty((n, self.output_dim), self.dtype)
         last_good = _TrainingSnapshot(self)
         logs: Dict[str, float] = {}
@@ -297,8 +331,8 @@ class Trainer:
                         break
                     logs = {"loss": float(loss_value)}
                     if self.metrics:
-                        logs.update(self._training_metrics(plan.fused, target, weight, order,
-                                                           outputs, seen))
+                        logs.update(self._training_metrics(self._metrics_activation(), target,
+                                                           weight, order, outputs, seen))
                     if val is not None:
                         logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(
                             *val, on_device=val_dev).items()})
@@ -331,7 +365,8 @@ class Trainer:
         if host_target is None:
             host_target, host_weight = target, weight
         if hooks is not None:
-            hooks.begin_epoch(host_target, host_weight, order, outputs, plan.fused, batch_size)
+            hooks.begin_epoch(host_target, host_weight, order, outputs,
+                              self._metrics_activation(), batch_size)
             total, seen = plan.train_epoch(x, target, weight, order, batch_size, outputs, hooks)
             return total / max(seen, 1), seen
         if not progress.live:
@@ -348,7 +383,8 @@ class Trainer:
             if not np.isfinite(total):
                 break
             progress.update(batch_count(seen, batch_size), seen, lambda: self._running_logs(
-                plan.fused, host_target, host_weight, order, outputs, seen, total))
+                self._metrics_activation(), host_target, host_weight, order, outputs, seen,
+                total))
         return total / max(seen, 1), seen
 
     def _training_metrics(self, fused, target, weight, order, outputs, seen) -> Dict[str, float]:
@@ -382,47 +418,56 @@ class Trainer:
         x, target, weight = self._prepare(x, y, sample_weight, class_weight)
         plan = self._plan(x.shape[0])
         with self._backend.blas_scope():
-            value = plan.train_batch(x, target, weight)
+            value = plan.train_batch(x, self.loss.smooth_targets(target), weight)
         logs = {"loss": float(value)}
         if self.metrics:
             probabilities = apply_output_activation(
-                self._backend.to_numpy(plan.outputs[-1][:x.shape[0]]).copy(), plan.fused)
+                self._backend.to_numpy(plan.outputs[-1][:x.shape[0]]).copy(),
+                self._metrics_activation())
             logs.update(metrics_module.evaluate_metrics(self.metrics, target, probabilities,
                                                         weight))
         return logs if return_dict else logs["loss"]
 
     # --------------------------------------------------------------- inference
     def evaluate(self, x, y, batch_size: int = 32, verbose: Union[int, str] = 0,
-                 sample_weight=None) -> Dict[str, float]:
+                 sample_weight=None, return_dict: bool = True):
         """Loss and metrics on ``(x, y)`` with dropout off, as a dict ``{"loss": ..., ...}``.
 
         ``sample_weight`` weights the loss and the metrics. ``verbose``: ``0`` (the default)
-        prints nothing, ``1`` / ``2`` / ``"auto"`` one summary line.
+        prints nothing, ``1`` / ``2`` / ``"auto"`` one summary line. ``return_dict=False``
+        returns Keras' other form: the loss as a float without metrics, else the list
+        ``[loss, metric, ...]`` in the order of ``compile(metrics=...)``. Defaults to ``True``
+        (Keras' default is ``False``: here the dict is the usual result).
         """
         self._require_compiled("evaluate")
         batch_size = check_positive_int("batch_size", batch_size)
         verbose = check_verbose("verbose", verbose)
+        return_dict = check_bool("return_dict", return_dict)
         started = time.perf_counter()
         x, target, weight = self._prepare(x, y, sample_weight)
         logs = self._evaluate_arrays(x, target, weight, batch_size)
         if verbose:
             print(summary_line("Evaluate", x.shape[0], time.perf_counter() - started, logs),
                   file=sys.stdout, flush=True)
-        return logs
+        if return_dict:
+            return logs
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     def _evaluate_arrays(self, x, target, weight, batch_size: int = 256,
                          on_device=None) -> Dict[str, float]:
         """Loss and metrics of host arrays; ``on_device`` is their copy on the model's device
         when the caller already made it (fit's validation data)."""
         plan = self._inference_plan(batch_size, for_loss=True)
-        x_dev, target_dev, weight_dev = (on_device if on_device is not None
-                                         else self._on_device(x, target, weight))
+        x_dev, target_dev, weight_dev = (
+            on_device if on_device is not None
+            else self._on_device(x, self.loss.smooth_targets(target), weight))
         with self._backend.blas_scope(plan.flops(min(batch_size, x.shape[0]))):
             outputs = plan.predict(x_dev, batch_size)
         logs = {"loss": float(plan.loss_value(outputs, target_dev, weight_dev))}
         if self.metrics:
             probabilities = apply_output_activation(
-                np.array(self._backend.to_numpy(outputs), copy=True), plan.fused)
+                np.array(self._backend.to_numpy(outputs), copy=True),
+                self._metrics_activation())
             logs.update(metrics_module.evaluate_metrics(self.metrics, target, probabilities,
                                                         weight))
         return logs
