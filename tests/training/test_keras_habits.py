@@ -40,8 +40,14 @@ class PythonMAE(Loss):
 
 
 # --------------------------------------------------------------------- custom losses
-@pytest.mark.parametrize("backend", ["cpu", "reference"])
+@pytest.mark.parametrize("backend", ["cpu", "reference", "cupy"])
 def test_custom_loss_trains_as_written_not_as_mse(backend):
+    if backend == "cupy":
+        from cupy_emulator import gpu_status
+
+        ok, why = gpu_status()
+        if not ok:
+            pytest.skip(f"cupy backend on a GPU: {why}")
     x, y = regression_data()
     w = np.linspace(0.5, 1.5, len(x))
     custom, kernel, mse = (regression_model(loss, backend) for loss in (PythonMAE(), "mae", "mse"))

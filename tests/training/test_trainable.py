@@ -111,8 +111,10 @@ def test_frozen_regularizer_adds_nothing_to_the_loss():
 def test_unfreezing_takes_effect_at_the_next_fit():
     x, y = data()
     model = make_model(frozen=(0,))
+    before = model.get_weights()[0]
     model.fit(x, y, epochs=1, verbose=0)
     kept = model.get_weights()[0]
+    assert np.array_equal(kept, before)
     model.layers[0].trainable = True
     model.fit(x, y, epochs=1, verbose=0)
     assert not np.array_equal(model.get_weights()[0], kept)
