@@ -79,7 +79,8 @@ class FusedCPUPlan(TrainingPlan):
                 "out_dim": step.out_dim, "act": ACTIVATION_CODES[step.activation],
                 "alpha": step.alpha, "rate": step.rate, "seed": step.seed,
                 "need_dx": step.need_dx, "use_bias": step.use_bias, "l1": step.l1,
-                "l2": step.l2, "bl1": step.bias_l1, "bl2": step.bias_l2, "w_off": offsets[0], "b_off": offsets[1] if step.use_bias else 0,
+                "l2": step.l2, "bl1": step.bias_l1, "bl2": step.bias_l2, "w_off": offsets[0],
+                "b_off": offsets[1] if step.use_bias else 0,
                 "out": out, "preact": preact, "dout": dout,
             })
         if self.optimizer is None:

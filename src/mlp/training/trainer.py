@@ -39,6 +39,7 @@ from .plan import (
     metrics_activation,
 )
 from .progress import Progress, make_progress, summary_line
+from .sources import BatchSource, is_batch_source
 
 _PROGRESS_UPDATES = 20
 """Parts an epoch runs in when a live progress bar shows it (see ``Trainer._train_epoch``)."""
@@ -217,11 +218,14 @@ class Trainer:
                                f"model.compile(optimizer=..., loss=...)")
 
     # -------------------------------------------------------------------- train
-    def fit(self, x, y, batch_size: int = 32, epochs: int = 1, verbose: Union[int, str] = "auto",
+    def fit(self, x, y=None, batch_size: int = 32, epochs: int = 1,
+            verbose: Union[int, str] = "auto",
             callbacks: Optional[Sequence[Callback]] = None, validation_split: float = 0.0,
             validation_data: Optional[Tuple] = None, shuffle: bool = True,
             class_weight: Optional[Dict[int, float]] = None, sample_weight=None,
-            initial_epoch: int = 0) -> History:
+            initial_epoch: int = 0, steps_per_epoch: Optional[int] = None,
+            validation_steps: Optional[int] = None,
+            validation_freq: Union[int, Sequence[int]] = 1) -> History:
         """Train for ``epochs`` epochs; return the :class:`History`.
 
         Parameters follow Keras: ``validation_split`` takes the *last* fraction of the samples
@@ -238,17 +242,37 @@ class Trainer:
         If the training loss becomes NaN or infinite, training stops, the weights and optimizer
         state of the end of the last finite epoch are restored, a ``RuntimeWarning`` says so and
         ``history.stopped_reason`` is ``"non_finite_loss"``.
+
+        ``x`` may also be a generator or iterator of batches ``(x, y)`` / ``(x, y,
+        sample_weight)``, or a ``Sequence`` (``__len__`` and ``__getitem__(i)`` returning a
+        batch, as Keras' ``PyDataset``), with ``y`` left out (see :mod:`mlp.training.sources`):
+        ``steps_per_epoch`` batches make an epoch (default: ``len(x)``, or until a generator
+        ends); ``validation_data`` may be such a source too, read for ``validation_steps``
+        batches. Progress then shows one line per epoch. ``validation_freq``: validate every
+        that many epochs, or at the (1-based) epochs of a list. Defaults to ``1``.
         """
         self._require_compiled("fit")
         batch_size = check_positive_int("batch_size", batch_size)
         epochs = check_non_negative_int("epochs", epochs)
         initial_epoch = check_non_negative_int("initial_epoch", initial_epoch)
+        validation_freq = _check_validation_freq(validation_freq)
         if (isinstance(validation_split, bool)
                 or not isinstance(validation_split, (int, float, np.floating))
                 or not 0.0 <= validation_split < 1.0):
             raise ValueError(f"validation_split: expected a fraction in [0, 1), got "
                              f"{validation_split!r}")
         verbose = check_verbose("verbose", verbose)
+        if is_batch_source(x):
+            for name, value in (("y", y), ("sample_weight", sample_weight)):
+                if value is not None:
+                    raise ValueError(f"{name}: expected None when x is a generator or Sequence "
+                                     f"(its batches hold it), got {type(value).__name__}")
+            if validation_split:
+                raise ValueError(f"validation_split: expected 0 when x is a generator or "
+                                 f"Sequence (give validation_data), got {validation_split!r}")
+            return self._fit_source(BatchSource("x", x, steps_per_epoch), epochs, verbose,
+                                    callbacks, validation_data, validation_steps,
+                                    validation_freq, class_weight, initial_epoch)
         x_arr = self._features("x", x)
         y = self._host_input("y", y)
         sample_weight = self._host_input("sample_weight", sample_weight)
@@ -333,7 +357,7 @@ class Trainer:
                     if self.metrics:
                         logs.update(self._training_metrics(self._metrics_activation(), target,
                                                            weight, order, outputs, seen))
-                    if val is not None:
+                    if val is not None and _validates(epoch, validation_freq):
                         logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(
                             *val, on_device=val_dev).items()})
                     progress.end_epoch(batch_count(seen, batch_size), seen, logs, train_seconds)
@@ -429,8 +453,8 @@ class Trainer:
         return logs if return_dict else logs["loss"]
 
     # --------------------------------------------------------------- inference
-    def evaluate(self, x, y, batch_size: int = 32, verbose: Union[int, str] = 0,
-                 sample_weight=None, return_dict: bool = True):
+    def evaluate(self, x, y=None, batch_size: int = 32, verbose: Union[int, str] = 0,
+                 sample_weight=None, return_dict: bool = True, steps: Optional[int] = None):
         """Loss and metrics on ``(x, y)`` with dropout off, as a dict ``{"loss": ..., ...}``.
 
         ``sample_weight`` weights the loss and the metrics. ``verbose``: ``0`` (the default)
@@ -438,16 +462,29 @@ class Trainer:
         returns Keras' other form: the loss as a float without metrics, else the list
         ``[loss, metric, ...]`` in the order of ``compile(metrics=...)``. Defaults to ``True``
         (Keras' default is ``False``: here the dict is the usual result).
+
+        ``x`` may be a generator or ``Sequence`` of ``(x, y[, sample_weight])`` batches (then
+        ``y`` is left out), read for ``steps`` batches (default: all): the result equals
+        that of the batches concatenated.
         """
         self._require_compiled("evaluate")
         batch_size = check_positive_int("batch_size", batch_size)
         verbose = check_verbose("verbose", verbose)
         return_dict = check_bool("return_dict", return_dict)
         started = time.perf_counter()
-        x, target, weight = self._prepare(x, y, sample_weight)
-        logs = self._evaluate_arrays(x, target, weight, batch_size)
+        if is_batch_source(x):
+            if y is not None or sample_weight is not None:
+                raise ValueError("y, sample_weight: expected None when x is a generator or "
+                                 "Sequence (its batches hold them)")
+            with self._backend.blas_scope():
+                logs = self._evaluate_source(BatchSource("x", x, steps))
+            rows = None
+        else:
+            x, target, weight = self._prepare(x, y, sample_weight)
+            logs = self._evaluate_arrays(x, target, weight, batch_size)
+            rows = x.shape[0]
         if verbose:
-            print(summary_line("Evaluate", x.shape[0], time.perf_counter() - started, logs),
+            print(summary_line("Evaluate", rows or 0, time.perf_counter() - started, logs),
                   file=sys.stdout, flush=True)
         if return_dict:
             return logs
@@ -478,7 +515,7 @@ class Trainer:
         return logs if return_dict else logs["loss"]
 
     def predict(self, x, batch_size: int = 256, verbose: Union[int, str] = 0,
-                return_device_array: bool = False):
+                return_device_array: bool = False, steps: Optional[int] = None):
         """Outputs for ``x`` with dropout off: probabilities for sigmoid / softmax outputs.
 
         ``model.predict(x).argmax(1)`` gives the predicted classes of a softmax model, and
@@ -500,6 +537,10 @@ class Trainer:
                     return result
         batch_size = check_positive_int("batch_size", batch_size)
         verbose = check_verbose("verbose", verbose)
+        if is_batch_source(x):   # batches x, (x,) or (x, y, ...): y is ignored
+            with self._backend.blas_scope():
+                return self._predict_source(BatchSource("x", x, steps), batch_size,
+                                            return_device_array)
         started = time.perf_counter()
         x = self._features("x", x)
         self.build(x.shape[1])
@@ -517,6 +558,182 @@ class Trainer:
     def predict_on_batch(self, x) -> np.ndarray:
         """:meth:`predict` on one batch."""
         return self.predict(x, batch_size=max(1, len(x)))
+
+
+    # ------------------------------------------------- data from generators / Sequences
+    def _fit_source(self, source: BatchSource, epochs: int, verbose: int, callbacks,
+                    validation_data, validation_steps, validation_freq, class_weight,
+                    initial_epoch: int) -> History:
+        """:meth:`fit` on batches from a generator or Sequence (see :mod:`.sources`)."""
+        history = History()
+        callback_list = list(callbacks or []) + [history]
+        for callback in callback_list:
+            if not isinstance(callback, Callback):
+                raise TypeError(f"callbacks: expected mlp.callbacks.Callback objects, got "
+                                f"{type(callback).__name__}")
+            callback.set_model(self)
+        val = val_dev = None
+        if validation_data is not None and not is_batch_source(validation_data):
+            val = self._prepare_validation(validation_data)
+            val_dev = self._on_device(val[0], self.loss.smooth_targets(val[1]), val[2])
+        progress = make_progress(2 if verbose else 0)
+        per_batch = any(cb.wants_batch_hooks() for cb in callback_list)
+        self.stop_training = False
+        self.history = history
+        for callback in callback_list:
+            callback.on_train_begin()
+        last_good: Optional[_TrainingSnapshot] = None
+        logs: Dict[str, float] = {}
+        try:
+            with self._backend.blas_scope():
+                for epoch in range(initial_epoch, epochs):
+                    for callback in callback_list:
+                        callback.on_epoch_begin(epoch)
+                    if last_good is not None:
+                        last_good.take()
+                    progress.begin_epoch(epoch, epochs, source.steps or 0, 0)
+                    started = time.perf_counter()
+                    total, parts, batches = 0.0, [], 0
+                    for batch, (xb, yb, wb) in enumerate(source.epoch()):
+                        x_b, target, weight = self._prepare(xb, yb, wb, class_weight,
+                                                            prefix=f"{source.name}[{batch}]: ")
+                        plan = self._plan(x_b.shape[0])
+                        if last_good is None:  # the first batch built the model
+                            last_good = _TrainingSnapshot(self)
+                            last_good.take()
+                        if per_batch:
+                            for callback in callback_list:
+                                callback.on_batch_begin(batch)
+                        rows = x_b.shape[0]
+                        outputs = self._backend.empty((rows, self.output_dim), self.dtype)
+                        x_dev, t_dev, w_dev = self._on_device(
+                            x_b, self.loss.smooth_targets(target), weight)
+                        before = total
+                        total, _ = plan.train_epoch(x_dev, t_dev, w_dev,
+                                                    np.arange(rows, dtype=np.int64), rows,
+                                                    outputs, None, total)
+                        parts.append((target, weight, self._backend.to_numpy(outputs)))
+                        batches += 1
+                        if per_batch:
+                            batch_logs = {"loss": float((total - before) / rows)}
+                            for callback in callback_list:
+                                callback.on_batch_end(batch, batch_logs)
+                        if not np.isfinite(total) or self.stop_training:
+                            break
+                    train_seconds = time.perf_counter() - started
+                    if not batches:
+                        progress.abort()
+                        history.stopped_reason, history.stopped_epoch = "out_of_data", epoch
+                        warnings.warn(f"fit: x gave no batch in epoch {epoch + 1}; training "
+                                      f"stopped (a generator serves one epoch: give "
+                                      f"steps_per_epoch and a generator that repeats, or a "
+                                      f"Sequence)", RuntimeWarning, stacklevel=3)
+                        break
+                    seen = sum(part[0].shape[0] for part in parts)
+                    loss_value = total / seen
+                    if not np.isfinite(loss_value):
+                        progress.abort()
+                        last_good.restore()
+                        history.stopped_reason, history.stopped_epoch = "non_finite_loss", epoch
+                        warnings.warn(f"fit: the loss became {loss_value} in epoch {epoch + 1}; "
+                                      f"training stopped and the weights and optimizer state "
+                                      f"of the start of the epoch were restored",
+                                      RuntimeWarning, stacklevel=3)
+                        self.stop_training = True
+                        break
+                    logs = {"loss": float(loss_value)}
+                    if self.metrics:
+                        target, weight, outputs = _concatenate(parts)
+                        logs.update(self._training_metrics(
+                            self._metrics_activation(), target, weight,
+                            np.arange(seen), outputs, seen))
+                    if validation_data is not None and _validates(epoch, validation_freq):
+                        result = (self._evaluate_arrays(*val, on_device=val_dev)
+                                  if val is not None else self._evaluate_source(BatchSource(
+                                      "validation_data", validation_data, validation_steps)))
+                        logs.update({f"val_{k}": v for k, v in result.items()})
+                    progress.steps = source.steps or batches  # a generator's count is known now
+                    progress.end_epoch(batches, seen, logs, train_seconds)
+                    for callback in callback_list:
+                        callback.on_epoch_end(epoch, logs)
+                    if self.stop_training:
+                        history.stopped_reason, history.stopped_epoch = "callback", epoch
+                        break
+        except BaseException:
+            progress.abort()
+            raise
+        for callback in callback_list:
+            callback.on_train_end(dict(logs))
+        return history
+
+    def _evaluate_source(self, source: BatchSource) -> Dict[str, float]:
+        """Loss and metrics over every batch of one epoch of ``source``: the same numbers as
+        :meth:`evaluate` on the batches concatenated."""
+        plan, parts = None, []
+        for batch, (xb, yb, wb) in enumerate(source.epoch()):
+            if yb is None:
+                raise ValueError(f"{source.name}[{batch}]: expected (x, y) or (x, y, "
+                                 f"sample_weight) batches to evaluate, got x alone")
+            x_b, target, weight = self._prepare(xb, yb, wb, prefix=f"{source.name}[{batch}]: ")
+            plan = self._inference_plan(x_b.shape[0], for_loss=True)
+            with self._backend.blas_scope(plan.flops(x_b.shape[0])):
+                outputs = plan.predict(self._on_device(x_b)[0], x_b.shape[0])
+            parts.append((target, weight, self._backend.to_numpy(outputs)))
+        if not parts:
+            raise ValueError(f"{source.name}: expected at least one batch, got none")
+        target, weight, outputs = _concatenate(parts)
+        _, target_dev, weight_dev, outputs_dev = self._on_device(
+            None, self.loss.smooth_targets(target), weight, outputs)
+        logs = {"loss": float(plan.loss_value(outputs_dev, target_dev, weight_dev))}
+        if self.metrics:
+            probabilities = apply_output_activation(np.array(outputs, copy=True),
+                                                    self._metrics_activation())
+            logs.update(metrics_module.evaluate_metrics(self.metrics, target, probabilities,
+                                                        weight))
+        return logs
+
+    def _predict_source(self, source: BatchSource, batch_size: int,
+                        return_device_array: bool):
+        """Outputs for every batch of one epoch of ``source`` (its ``y`` is ignored)."""
+        results = []
+        for batch, (xb, _, _) in enumerate(source.epoch()):
+            x_b = self._features(f"{source.name}[{batch}]", xb)
+            self.build(x_b.shape[1])
+            plan = self._inference_plan(batch_size)
+            with self._backend.blas_scope(plan.flops(min(batch_size, x_b.shape[0]))):
+                results.append(self._backend.to_numpy(plan.predict(self._on_device(x_b)[0],
+                                                                   batch_size)))
+        if not results:
+            raise ValueError(f"{source.name}: expected at least one batch, got none")
+        result = np.concatenate(results)
+        return self._backend.asarray(result) if return_device_array else result
+
+
+def _concatenate(parts):
+    """Targets, weights (``None`` unless every batch has them) and outputs of the batches."""
+    target = np.concatenate([part[0] for part in parts])
+    weights = [part[1] for part in parts]
+    if any(w is None for w in weights):
+        if not all(w is None for w in weights):
+            raise ValueError("sample_weight: expected it in every batch or in none")
+        weight = None
+    else:
+        weight = np.concatenate(weights)
+    return target, weight, np.concatenate([part[2] for part in parts])
+
+
+def _check_validation_freq(value):
+    """An int ``>= 1`` or a collection of 1-based epoch numbers."""
+    if isinstance(value, (list, tuple, set, range)):
+        return {check_positive_int("validation_freq", epoch) for epoch in value}
+    return check_positive_int("validation_freq", value)
+
+
+def _validates(epoch: int, frequency) -> bool:
+    """Whether 0-based ``epoch`` runs validation under ``validation_freq``."""
+    if isinstance(frequency, set):
+        return epoch + 1 in frequency
+    return (epoch + 1) % frequency == 0
 
 
 class _CallbackHooks(BatchHooks):
