@@ -9,8 +9,8 @@ Examples
 ...                         mlp.Dense(1, activation="sigmoid")], seed=0)
 >>> model.compile(optimizer=mlp.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
 """
-from . import (callbacks, data, datasets, initializers, losses, metrics, optimizers, plotting,
-               regularizers, schedules)
+from . import (activations, callbacks, data, datasets, initializers, losses, metrics,
+               optimizers, plotting, regularizers, schedules)
 from ._config import show_config
 from ._version import __version__
 from ._threading import get_num_threads, set_num_threads
@@ -35,7 +35,7 @@ __all__ = [
     "plotting",
     "KFold", "MinMaxScaler", "SimpleImputer", "StandardScaler", "StratifiedKFold",
     "cross_validate", "data", "datasets", "one_hot", "to_categorical", "train_test_split",
-    "Activation", "Adagrad", "Adam", "AdamW", "Callback", "Dense", "Dropout", "EarlyStopping",
+    "Activation", "activations", "Adagrad", "Adam", "AdamW", "Callback", "Dense", "Dropout", "EarlyStopping",
     "History", "Input", "Perceptron", "RMSprop", "SGD", "Sequential", "__version__", "callbacks",
     "get_backend", "get_num_threads", "initializers", "load_model", "losses", "metrics", "optimizers",
     "regularizers", "schedules", "set_backend", "set_num_threads", "show_config", "use_backend",

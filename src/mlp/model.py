@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from .backends import Backend, get_backend
+from .nn.activations import CustomActivation
 from .nn.layers import Dense, Input, Layer, deserialize, serialize
 from .nn.network import compute_layers, param_shapes, walk
 from .saving.model import load_weights, save_model, save_weights
@@ -375,7 +376,19 @@ class Sequential(Trainer):
         The file holds JSON and raw tensors only (no pickle): loading it runs no code.
         It is written to a temporary file and renamed, so a crash never leaves a broken file.
         See :func:`mlp.load_model`.
+
+        Raises
+        ------
+        ValueError
+            If a layer has a custom (Python) activation, which a file holding no code cannot
+            keep (save the weights with :meth:`save_weights` instead).
         """
+        for layer in self.layers:
+            if isinstance(getattr(layer, "activation", None), CustomActivation):
+                raise ValueError(f"save: layer {layer.name!r} has the custom activation "
+                                 f"{layer.activation!r}, which the file format cannot hold (it "
+                                 f"holds no code); use save_weights and rebuild the model in "
+                                 f"Python")
         save_model(self, path)
 
     def save_weights(self, path) -> None:

@@ -422,3 +422,55 @@ def test_bias_regularizer_adds_its_penalty_and_gradient():
     for a, c in zip(fused.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(a, c, rtol=1e-9, atol=1e-12)
     assert mlp.Dense(2, bias_regularizer="l1").get_config()["bias_regularizer"] is not None
+
+
+# ------------------------------------------------------------- custom activations
+class PythonTanh(mlp.activations.CustomActivation):
+    def call(self, z):
+        return np.tanh(z)
+
+    def gradient(self, z, y):
+        return 1 - y ** 2
+
+
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+@pytest.mark.parametrize("where", ["dense", "activation_layer"])
+def test_custom_activation_trains_as_its_builtin_twin(backend, where):
+    x, y = regression_data()
+
+    def model(activation):
+        layers = ([mlp.Dense(6, activation=activation, input_dim=3)] if where == "dense" else
+                  [mlp.Dense(6, input_dim=3), mlp.Activation(activation)])
+        m = mlp.Sequential(layers + [mlp.Dense(2)], seed=3, dtype="float64", backend=backend)
+        m.compile(optimizer=mlp.SGD(0.05, momentum=0.5), loss="mse")
+        return m
+
+    custom, builtin = model(PythonTanh()), model("tanh")
+    h_custom = custom.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    h_builtin = builtin.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    np.testing.assert_allclose(h_custom.history["loss"], h_builtin.history["loss"], rtol=1e-10)
+    for a, b in zip(custom.get_weights(), builtin.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(custom.predict(x), builtin.predict(x), rtol=1e-9, atol=1e-12)
+    assert type(custom._train_plan) is engine.TrainingPlan
+
+
+def test_custom_activation_from_functions_and_its_errors(tmp_path):
+    softsign = mlp.activations.custom(lambda z: z / (1 + np.abs(z)),
+                                      lambda z, y: 1 / (1 + np.abs(z)) ** 2, name="softsign")
+    model = mlp.Sequential([mlp.Dense(3, activation=softsign, input_dim=2), mlp.Dense(1)],
+                           seed=0)
+    model.compile(optimizer="adam", loss="mse")
+    z = np.ones((4, 2)) @ model.get_weights()[0] + model.get_weights()[1]
+    np.testing.assert_allclose(model.predict(np.ones((4, 2)))[:, 0],
+                               (z / (1 + np.abs(z))) @ model.get_weights()[2][:, 0]
+                               + model.get_weights()[3][0], rtol=1e-5)
+    with pytest.raises(ValueError, match="save: layer .* has the custom activation"):
+        model.save(tmp_path / "m.mlp")
+
+    class NoGradient(mlp.activations.CustomActivation):
+        def call(self, z):
+            return z
+
+    with pytest.raises(TypeError, match=r"NoGradient does not define gradient\(z, y\)"):
+        mlp.Dense(2, activation=NoGradient())

@@ -92,8 +92,9 @@ class CPUBackend(Backend):
     def make_plan(self, steps: List[Step], params, grads, loss_kernel, optimizer, batch_size,
                   delta=1.0) -> TrainingPlan:
         """The whole-epoch plan of :mod:`mlp.backends.cpu_plan`: one call into Cython; for a
-        loss in Python (a host loss callable) the step-by-step plan."""
-        if callable(loss_kernel):
+        loss or an activation in Python (a host loss callable, a step's host activation) the
+        step-by-step plan."""
+        if callable(loss_kernel) or any(step.host_activation is not None for step in steps):
             return TrainingPlan(self, steps, params, grads, loss_kernel, optimizer, batch_size,
                                 delta)
         return FusedCPUPlan(self, steps, params, grads, loss_kernel, optimizer, batch_size,

@@ -70,6 +70,9 @@ class FusedCPUPlan(TrainingPlan):
             sorted((k, repr(v)) for k, v in spec.items()))
         if key == self._configured_with:
             return
+        if any(step.host_activation is not None for step in self.steps):
+            raise ValueError("steps: the whole-epoch plan cannot run a custom (Python) "
+                             "activation; the step-by-step TrainingPlan runs it")
         steps = []
         for step, out, preact, dout in zip(self.steps, self.outputs, self.preacts,
                                            self.output_grads):

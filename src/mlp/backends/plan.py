@@ -11,7 +11,7 @@ call into Cython instead, with the same arithmetic.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -47,6 +47,8 @@ class Step:
     bias_l2: float = 0.0
     param_slices: List[slice] = field(default_factory=list)  # kernel, then bias, in the flat buffer
     trainable: bool = True         # False: a frozen layer, its parameters never updated
+    host_activation: Any = None    # a custom activation (call(z), gradient(z, y) on NumPy
+    #                                arrays) applied after the step; ``activation`` is linear
 
     def penalties(self) -> List[Tuple[slice, float, float]]:
         """``(slice of the flat buffer, l1, l2)`` of each regularized tensor of this step."""
@@ -59,7 +61,8 @@ class Step:
 
     @property
     def needs_preact(self) -> bool:
-        return self.kind == "dense" and self.activation in ACTIVATIONS_NEEDING_PREACTIVATION
+        return self.kind == "dense" and (self.activation in ACTIVATIONS_NEEDING_PREACTIVATION
+                                         or self.host_activation is not None)
 
 
 def trained_ranges(steps: List[Step], n_params: int) -> Optional[List[Tuple[int, int]]]:
@@ -161,7 +164,11 @@ class TrainingPlan:
         current = x
         for step, out, preact in zip(self.steps, self.outputs, self.preacts):
             out = out[:rows]
-            if step.kind == "dense":
+            if step.kind == "dense" and step.host_activation is not None:
+                kernel, bias = self.param_views(step, self.params)
+                backend.dense_forward(current, kernel, bias, "linear", out=preact[:rows])
+                out[...] = self._host_forward(step, preact[:rows])
+            elif step.kind == "dense":
                 kernel, bias = self.param_views(step, self.params)
                 backend.dense_forward(current, kernel, bias, step.activation, step.alpha, out=out,
                                       preact=None if preact is None else preact[:rows])
@@ -171,6 +178,8 @@ class TrainingPlan:
                                             step.index, out=out)
                 else:
                     out[...] = current
+            elif step.host_activation is not None:
+                out[...] = self._host_forward(step, current)
             else:
                 backend.activation_forward(current, step.activation, step.alpha, out=out)
             current = out
@@ -189,6 +198,9 @@ class TrainingPlan:
                 kernel, _ = self.param_views(step, self.params)
                 dkernel, dbias = self.param_views(step, self.grads)
                 preact = self.preacts[position]
+                if step.host_activation is not None:  # dz = dy * f'(z), then a linear step
+                    dy[...] = self._host_backward(step, dy, preact[:rows], y)
+                    preact = None
                 backend.dense_backward(x_in, kernel, y, dy, step.activation, step.alpha,
                                        preact=None if preact is None else preact[:rows],
                                        dw=dkernel, db=dbias, dx=dx,
@@ -204,8 +216,28 @@ class TrainingPlan:
                                              out=dx)
                 else:
                     dx[...] = dy
+            elif step.host_activation is not None:
+                dx[...] = self._host_backward(step, dy, x_in, y)
             else:
                 backend.activation_backward(dy, y, x_in, step.activation, step.alpha, out=dx)
+
+    def _host_forward(self, step: Step, z):
+        """A custom activation of ``z``, run on a host copy, back on the device."""
+        y = np.asarray(step.host_activation.call(np.array(self.backend.to_numpy(z))))
+        if y.shape != tuple(z.shape):
+            raise ValueError(f"{step.host_activation!r}.call: expected shape {tuple(z.shape)} "
+                             f"like z, got {y.shape}")
+        return self.backend.asarray(y, dtype=self.dtype)
+
+    def _host_backward(self, step: Step, dy, z, y):
+        """``dy * f'(z)`` of a custom activation, run on host copies, back on the device."""
+        to_numpy = self.backend.to_numpy
+        grad = np.asarray(step.host_activation.gradient(np.array(to_numpy(z)),
+                                                        np.array(to_numpy(y))))
+        if grad.shape != tuple(z.shape):
+            raise ValueError(f"{step.host_activation!r}.gradient: expected shape "
+                             f"{tuple(z.shape)} like z, got {grad.shape}")
+        return self.backend.asarray(np.asarray(to_numpy(dy)) * grad, dtype=self.dtype)
 
     def penalty(self) -> float:
         """The regularization term added to the loss."""

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import initializers, regularizers
+from .activations import CustomActivation
 from ..backends.base import resolve_activation, resolve_alpha
 from ..validation import check_bool, check_int
 
@@ -165,7 +166,9 @@ class Dense(Layer):
         Output width.
     activation : str or None
         One of ``linear`` (``None``), ``relu``, ``leaky_relu``, ``elu``, ``sigmoid``, ``tanh``,
-        ``softmax``, ``gelu``, ``swish`` / ``silu``. Defaults to ``None`` (linear).
+        ``softmax``, ``gelu``, ``swish`` / ``silu``, or a
+        :class:`~mlp.activations.CustomActivation` (Python, step by step). Defaults to
+        ``None`` (linear).
     use_bias : bool
         Defaults to ``True``.
     kernel_initializer, bias_initializer : str or Initializer
@@ -208,7 +211,7 @@ class Dense(Layer):
         if input_dim is not None:
             check_int("input_dim", input_dim, 1, wrong_type=ValueError,
                       expected="a positive integer")
-        self.activation = resolve_activation(activation)
+        self.activation = _activation(activation)
         if self.activation == "softmax" and self.units == 1:
             raise ValueError("activation: softmax over one unit always outputs 1 (it normalises "
                              "across units); for a binary output use Dense(1, "
@@ -324,7 +327,7 @@ class Activation(Layer):
     def __init__(self, activation: str, alpha: Optional[float] = None, name: Optional[str] = None,
                  trainable: bool = True):
         super().__init__(name, trainable)
-        self.activation = resolve_activation(activation)
+        self.activation = _activation(activation)
         self.alpha = resolve_alpha(self.activation, alpha)
 
     def get_config(self) -> Dict[str, Any]:
@@ -359,6 +362,13 @@ def to_host(value):
     if is_device_array(value) and hasattr(value, "get"):
         return value.get()
     return value
+
+
+def _activation(activation):
+    """A built-in activation's canonical name, or a checked custom activation object."""
+    if isinstance(activation, CustomActivation):
+        return activation.check()
+    return resolve_activation(activation)
 
 
 def _input_shape_width(input_shape) -> int:

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.special import expit
 
 from ..backends.base import Step, TrainingPlan
+from ..nn.activations import CustomActivation
 from ..nn.layers import Activation, Dense, Dropout, Layer
 from ..nn.losses import Loss
 from ..nn.network import compute_layers, walk
@@ -95,6 +96,8 @@ def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List
         if isinstance(layer, (Dense, Activation)):
             step.activation = "linear" if (fused and index == last_activation) else layer.activation
             step.alpha = layer.alpha
+            if isinstance(layer.activation, CustomActivation):
+                step.activation, step.host_activation = "linear", layer.activation
         if isinstance(layer, Dense):
             step.use_bias = layer.use_bias
             regularizer = layer.kernel_regularizer if step.trainable else None
