@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from .backends import Backend, get_backend
-from .nn.activations import CustomActivation
+from .nn.activations import is_saveable
 from .nn.layers import Dense, Input, Layer, deserialize, serialize
 from .nn.network import compute_layers, param_shapes, walk
 from .saving.model import load_weights, save_model, save_weights
@@ -384,7 +384,7 @@ class Sequential(Trainer):
             keep (save the weights with :meth:`save_weights` instead).
         """
         for layer in self.layers:
-            if isinstance(getattr(layer, "activation", None), CustomActivation):
+            if not is_saveable(getattr(layer, "activation", None)):
                 raise ValueError(f"save: layer {layer.name!r} has the custom activation "
                                  f"{layer.activation!r}, which the file format cannot hold (it "
                                  f"holds no code); use save_weights and rebuild the model in "

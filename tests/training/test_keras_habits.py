@@ -474,3 +474,29 @@ def test_custom_activation_from_functions_and_its_errors(tmp_path):
 
     with pytest.raises(TypeError, match=r"NoGradient does not define gradient\(z, y\)"):
         mlp.Dense(2, activation=NoGradient())
+
+
+@pytest.mark.parametrize("name", sorted(mlp.activations.PYTHON_ACTIVATIONS))
+def test_python_activations_by_name_match_their_formula_and_derivative(name, tmp_path):
+    activation = mlp.activations.PYTHON_ACTIVATIONS[name]
+    z = np.linspace(-7.3, 7.1, 61).reshape(-1, 1) + np.array([[0.0, 0.013]])
+    formulas = {
+        "selu": np.where(z > 0, 1.0507009873554805 * z,
+                         1.0507009873554805 * 1.6732632423543772 * (np.exp(z) - 1)),
+        "softplus": np.log(1 + np.exp(z)),
+        "relu6": np.minimum(np.maximum(z, 0), 6),
+        "mish": z * np.tanh(np.log(1 + np.exp(z))),
+        "hard_sigmoid": np.clip(z / 6 + 0.5, 0, 1),
+    }
+    y = activation.call(z)
+    np.testing.assert_allclose(y, formulas[name], rtol=1e-12, atol=1e-12)
+    eps = 1e-6
+    numeric = (activation.call(z + eps) - activation.call(z - eps)) / (2 * eps)
+    np.testing.assert_allclose(activation.gradient(z, y), numeric, rtol=1e-6, atol=1e-7)
+    x, target = regression_data()
+    model = mlp.Sequential([mlp.Dense(5, activation=name, input_dim=3), mlp.Dense(2)], seed=0)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, target, epochs=1, verbose=0)
+    model.save(tmp_path / "m.mlp")
+    np.testing.assert_array_equal(mlp.load_model(tmp_path / "m.mlp").predict(x), model.predict(x))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(x), model.predict(x))

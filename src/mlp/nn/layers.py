@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import initializers, regularizers
-from .activations import CustomActivation
+from .activations import PYTHON_ACTIVATIONS, CustomActivation, config_value
 from ..backends.base import resolve_activation, resolve_alpha
 from ..validation import check_bool, check_int
 
@@ -268,7 +268,7 @@ class Dense(Layer):
     def get_config(self) -> Dict[str, Any]:
         return {
             "units": self.units,
-            "activation": self.activation,
+            "activation": config_value(self.activation),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
@@ -331,7 +331,8 @@ class Activation(Layer):
         self.alpha = resolve_alpha(self.activation, alpha)
 
     def get_config(self) -> Dict[str, Any]:
-        return {"activation": self.activation, "alpha": self.alpha, "name": self.name}
+        return {"activation": config_value(self.activation), "alpha": self.alpha,
+                "name": self.name}
 
 
 LAYER_CLASSES = {cls.__name__: cls for cls in (Input, Dense, Dropout, Activation)}
@@ -368,7 +369,13 @@ def _activation(activation):
     """A built-in activation's canonical name, or a checked custom activation object."""
     if isinstance(activation, CustomActivation):
         return activation.check()
-    return resolve_activation(activation)
+    if isinstance(activation, str) and activation in PYTHON_ACTIVATIONS:
+        return PYTHON_ACTIVATIONS[activation]
+    try:
+        return resolve_activation(activation)
+    except ValueError as error:
+        raise ValueError(f"{error} Also: {sorted(PYTHON_ACTIVATIONS)} (in Python), or a "
+                         f"mlp.activations.CustomActivation.") from None
 
 
 def _input_shape_width(input_shape) -> int:
