@@ -846,8 +846,8 @@ def test_unknown_loss_optimizer_metric_list_the_valid_names():
     with pytest.raises(ValueError, match=r"loss: unknown loss 'hinge'. Supported losses are "
                                          r"\[.*'binary_crossentropy'.*'mse'.*\]"):
         model.compile(optimizer="adam", loss="hinge")
-    with pytest.raises(ValueError, match=r"optimizer.*'adagrad', 'adam', 'adamw', 'rmsprop', "
-                                         r"'sgd'"):
+    with pytest.raises(ValueError, match=r"optimizer.*'adagrad', 'adam', 'adamax', 'adamw', "
+                                         r"'nadam', 'rmsprop', 'sgd'"):
         model.compile(optimizer="lbfgs", loss="mse")
     with pytest.raises(ValueError, match=r"metrics: unknown metric 'hinge'. Supported metrics "
                                          r"are \[.*'accuracy'.*\]"):

@@ -24,7 +24,7 @@ from .data import (KFold, MinMaxScaler, SimpleImputer, StandardScaler, Stratifie
 from .nn.layers import Activation, Dense, Dropout, Input
 from .metrics import classification_report, confusion_matrix
 from .model import Sequential, clone_model, set_random_seed
-from .optim.optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
+from .optim.optimizers import SGD, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
 from .nn.perceptron import Perceptron
 from .plotting import plot_confusion_matrix, plot_history
 
@@ -35,7 +35,8 @@ __all__ = [
     "plotting",
     "KFold", "MinMaxScaler", "SimpleImputer", "StandardScaler", "StratifiedKFold",
     "cross_validate", "data", "datasets", "one_hot", "to_categorical", "train_test_split",
-    "Activation", "activations", "Adagrad", "Adam", "AdamW", "Callback", "Dense", "Dropout", "EarlyStopping",
+    "Activation", "activations", "Adagrad", "Adam", "Adamax", "AdamW", "Nadam", "Callback",
+    "Dense", "Dropout", "EarlyStopping",
     "History", "Input", "Perceptron", "RMSprop", "SGD", "Sequential", "__version__", "callbacks",
     "get_backend", "get_num_threads", "initializers", "load_model", "losses", "metrics", "optimizers",
     "regularizers", "schedules", "set_backend", "set_num_threads", "show_config", "use_backend",

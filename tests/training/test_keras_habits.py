@@ -500,3 +500,56 @@ def test_python_activations_by_name_match_their_formula_and_derivative(name, tmp
     model.save(tmp_path / "m.mlp")
     np.testing.assert_array_equal(mlp.load_model(tmp_path / "m.mlp").predict(x), model.predict(x))
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(x), model.predict(x))
+
+
+def keras_nadam(steps, grads, lr=0.01, b1=0.9, b2=0.999, eps=1e-7):
+    """Keras 3's Nadam written out (its update_step), for a few steps on a vector."""
+    p, m, v, u_product = np.array([1.0, -2.0, 0.5]), np.zeros(3), np.zeros(3), 1.0
+    for t in range(1, steps + 1):
+        g = grads[t - 1]
+        u_t = b1 * (1 - 0.5 * 0.96 ** (0.004 * t))
+        u_t_1 = b1 * (1 - 0.5 * 0.96 ** (0.004 * (t + 1)))
+        u_product_t = u_product * u_t
+        u_product_t_1 = u_product_t * u_t_1
+        m = m + (g - m) * (1 - b1)
+        v = v + (g ** 2 - v) * (1 - b2)
+        m_hat = u_t_1 * m / (1 - u_product_t_1) + (1 - u_t) * g / (1 - u_product_t)
+        p = p - m_hat * lr / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        u_product = u_product_t
+    return p
+
+
+def keras_adamax(steps, grads, lr=0.01, b1=0.9, b2=0.999, eps=1e-7):
+    p, m, u = np.array([1.0, -2.0, 0.5]), np.zeros(3), np.zeros(3)
+    for t in range(1, steps + 1):
+        g = grads[t - 1]
+        m = m + (g - m) * (1 - b1)
+        u = np.maximum(b2 * u, np.abs(g))
+        p = p - lr * m / ((1 - b1 ** t) * (u + eps))
+    return p
+
+
+@pytest.mark.parametrize("name, reference", [("nadam", keras_nadam), ("adamax", keras_adamax)])
+def test_nadam_and_adamax_follow_keras(name, reference, tmp_path):
+    grads = np.random.default_rng(0).normal(size=(5, 3))
+    optimizer = mlp.optimizers.get({"class_name": name, "config": {"learning_rate": 0.01}})
+    params = np.array([1.0, -2.0, 0.5])
+    for g in grads:
+        optimizer.apply(get_backend("reference"), params, g.copy())
+    np.testing.assert_allclose(params, reference(5, grads), rtol=1e-12)
+    # in a model: the same on the cpu and reference backends, saved and continued exactly
+    x, y = regression_data()
+    models = []
+    for backend in ("cpu", "reference"):
+        model = regression_model("mse", backend)
+        model.compile(optimizer=name, loss="mse")
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        models.append(model)
+    for a, b in zip(*(m.get_weights() for m in models)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    models[0].save(tmp_path / "m.mlp")
+    loaded = mlp.load_model(tmp_path / "m.mlp")
+    models[0].fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    loaded.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(models[0].get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
