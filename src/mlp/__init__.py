@@ -21,7 +21,7 @@ from .training.callbacks import (CSVLogger, Callback, EarlyStopping, History, La
                                  TerminateOnNaN)
 from .data import (KFold, MinMaxScaler, SimpleImputer, StandardScaler, StratifiedKFold,
                    cross_validate, one_hot, to_categorical, train_test_split)
-from .nn.layers import Activation, Dense, Dropout, Input
+from .nn.layers import Activation, Dense, Dropout, GaussianNoise, Input
 from .metrics import classification_report, confusion_matrix
 from .model import Sequential, clone_model, set_random_seed
 from .optim.optimizers import SGD, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
@@ -36,7 +36,7 @@ __all__ = [
     "KFold", "MinMaxScaler", "SimpleImputer", "StandardScaler", "StratifiedKFold",
     "cross_validate", "data", "datasets", "one_hot", "to_categorical", "train_test_split",
     "Activation", "activations", "Adagrad", "Adam", "Adamax", "AdamW", "Nadam", "Callback",
-    "Dense", "Dropout", "EarlyStopping",
+    "Dense", "Dropout", "EarlyStopping", "GaussianNoise",
     "History", "Input", "Perceptron", "RMSprop", "SGD", "Sequential", "__version__", "callbacks",
     "get_backend", "get_num_threads", "initializers", "load_model", "losses", "metrics", "optimizers",
     "regularizers", "schedules", "set_backend", "set_num_threads", "show_config", "use_backend",

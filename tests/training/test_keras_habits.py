@@ -553,3 +553,30 @@ def test_nadam_and_adamax_follow_keras(name, reference, tmp_path):
     loaded.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
     for a, b in zip(models[0].get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_gaussian_noise_perturbs_training_only_and_reproducibly(tmp_path):
+    x, y = regression_data()
+
+    def model(stddev, backend="cpu"):
+        m = mlp.Sequential([mlp.Input((3,)), mlp.GaussianNoise(stddev),
+                            mlp.Dense(4, activation="tanh"), mlp.Dense(2)], seed=8,
+                           dtype="float64", backend=backend)
+        m.compile(optimizer=mlp.SGD(0.05), loss="mse")
+        return m
+
+    noisy, again, reference, quiet = model(0.5), model(0.5), model(0.5, "reference"), model(0.0)
+    np.testing.assert_array_equal(noisy.predict(x), quiet.predict(x))   # inference: no noise
+    for m in (noisy, again, reference, quiet):
+        m.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert type(noisy._train_plan) is engine.TrainingPlan
+    for a, b, c in zip(noisy.get_weights(), again.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, c, rtol=1e-9, atol=1e-12)
+    assert not np.allclose(noisy.get_weights()[0], quiet.get_weights()[0])
+    noisy.save(tmp_path / "n.mlp")
+    loaded = mlp.load_model(tmp_path / "n.mlp")
+    assert loaded.layers[1].stddev == 0.5
+    np.testing.assert_array_equal(loaded.predict(x), noisy.predict(x))
+    with pytest.raises(ValueError, match="stddev: expected a finite number >= 0"):
+        mlp.GaussianNoise(-1.0)

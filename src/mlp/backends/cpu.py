@@ -24,7 +24,7 @@ from .base import (
     resolve_activation,
     resolve_alpha,
 )
-from .codes import ACTIVATION_CODES, LOSS_CODES, OPTIMIZER_CODES
+from .codes import ACTIVATION_CODES, LOSS_CODES, OPTIMIZER_CODES, STEP_CODES
 from .cpu_plan import FusedCPUPlan
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -94,7 +94,8 @@ class CPUBackend(Backend):
         """The whole-epoch plan of :mod:`mlp.backends.cpu_plan`: one call into Cython; for a
         loss, an activation or an optimizer update in Python (a host loss callable, a step's
         host activation, an optimizer kind without a kernel code) the step-by-step plan."""
-        if (callable(loss_kernel) or any(step.host_activation is not None for step in steps)
+        if (callable(loss_kernel) or any(step.host_activation is not None
+                                         or step.kind not in STEP_CODES for step in steps)
                 or (optimizer is not None and optimizer.kind not in OPTIMIZER_CODES)):
             return TrainingPlan(self, steps, params, grads, loss_kernel, optimizer, batch_size,
                                 delta)

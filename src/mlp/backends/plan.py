@@ -31,7 +31,8 @@ def batch_count(rows: int, batch_size: int) -> int:
 class Step:
     """One compute layer as a plan runs it (described by :func:`mlp.training.plan.build_steps`)."""
 
-    kind: str                      # "dense", "dropout" or "activation"
+    kind: str                      # "dense", "dropout", "activation" or "noise" (Gaussian,
+    #                                stddev in ``rate``; the step-by-step plan only)
     index: int                     # position among the compute layers (the dropout hash's layer)
     in_dim: int
     out_dim: int
@@ -178,6 +179,12 @@ class TrainingPlan:
                                             step.index, out=out)
                 else:
                     out[...] = current
+            elif step.kind == "noise":
+                out[...] = current
+                if training and step.rate > 0:
+                    rng = np.random.default_rng([step.seed, step_number, step.index])
+                    out += self.backend.asarray(rng.normal(0.0, step.rate, tuple(out.shape)),
+                                                dtype=self.dtype)
             elif step.host_activation is not None:
                 out[...] = self._host_forward(step, current)
             else:
@@ -210,6 +217,8 @@ class TrainingPlan:
                     backend.add_penalty_gradient(self.grads[part], self.params[part], l1, l2)
             elif dx is None or not step.need_dx:
                 continue
+            elif step.kind == "noise":
+                dx[...] = dy
             elif step.kind == "dropout":
                 if step.rate > 0:
                     backend.dropout_backward(dy, step.rate, step.seed, step_number, step.index,

@@ -313,6 +313,38 @@ class Dropout(Layer):
         return {"rate": self.rate, "seed": self.seed, "name": self.name}
 
 
+class GaussianNoise(Layer):
+    """Adds zero-mean Gaussian noise of standard deviation ``stddev`` to its inputs while
+    training, as ``keras.layers.GaussianNoise``; at inference it passes them through.
+
+    The noise of each batch is drawn from NumPy's generator seeded with (seed, optimizer step,
+    layer position), so a seeded model trains the same on every run and backend. It has no
+    kernel: a model with it trains through the step-by-step plan (the noise is drawn on the
+    host and copied to the device).
+
+    Parameters
+    ----------
+    stddev : float
+        Standard deviation of the noise, ``>= 0``.
+    seed : int, optional
+        Seed of the noise; defaults to one derived from the model's seed.
+    """
+
+    def __init__(self, stddev: float, seed: Optional[int] = None, name: Optional[str] = None,
+                 trainable: bool = True):
+        super().__init__(name, trainable)
+        if (isinstance(stddev, bool) or not isinstance(stddev, (int, float, np.floating))
+                or not np.isfinite(stddev) or stddev < 0):
+            raise ValueError(f"stddev: expected a finite number >= 0, got {stddev!r}")
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed: expected a non-negative integer or None, got {seed!r}")
+        self.stddev = float(stddev)
+        self.seed = None if seed is None else int(seed)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"stddev": self.stddev, "seed": self.seed, "name": self.name}
+
+
 class Activation(Layer):
     """Applies an activation function on its own, as ``keras.layers.Activation``.
 
@@ -335,7 +367,7 @@ class Activation(Layer):
                 "name": self.name}
 
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (Input, Dense, Dropout, Activation)}
+LAYER_CLASSES = {cls.__name__: cls for cls in (Input, Dense, Dropout, Activation, GaussianNoise)}
 
 
 def serialize(layer: Layer) -> Dict[str, Any]:
@@ -396,5 +428,5 @@ def _snake_case(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
-__all__ = ["Layer", "Input", "Dense", "Dropout", "Activation", "LAYER_CLASSES", "serialize",
+__all__ = ["Layer", "Input", "Dense", "Dropout", "Activation", "GaussianNoise", "LAYER_CLASSES", "serialize",
     "deserialize", "is_device_array", "to_host"]

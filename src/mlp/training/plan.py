@@ -14,7 +14,7 @@ from scipy.special import expit
 
 from ..backends.base import Step, TrainingPlan
 from ..nn.activations import CustomActivation
-from ..nn.layers import Activation, Dense, Dropout, Layer
+from ..nn.layers import Activation, Dense, Dropout, GaussianNoise, Layer
 from ..nn.losses import Loss
 from ..nn.network import compute_layers, walk
 
@@ -89,7 +89,8 @@ def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List
     has_params_before = False
     for index, (layer, width, out_dim) in enumerate(walk(layers, input_dim)):
         step = Step(kind="dense" if isinstance(layer, Dense) else
-                    "dropout" if isinstance(layer, Dropout) else "activation",
+                    "dropout" if isinstance(layer, Dropout) else
+                    "noise" if isinstance(layer, GaussianNoise) else "activation",
                     index=index, in_dim=width, out_dim=out_dim,
                     need_dx=has_params_before, param_slices=param_slices[index],
                     trainable=bool(trainable and layer.trainable))
@@ -107,6 +108,9 @@ def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List
             step.bias_l1 = float(getattr(regularizer, "l1", 0.0)) if regularizer else 0.0
             step.bias_l2 = float(getattr(regularizer, "l2", 0.0)) if regularizer else 0.0
             has_params_before = has_params_before or step.trainable
+        if isinstance(layer, GaussianNoise):
+            step.rate = layer.stddev
+            step.seed = layer.seed if layer.seed is not None else (model_seed + 7919 * index)
         if isinstance(layer, Dropout):
             step.rate = layer.rate
             step.seed = layer.seed if layer.seed is not None else (model_seed + 7919 * index)
