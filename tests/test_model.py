@@ -469,12 +469,15 @@ def test_model_without_input_dim_is_built_at_first_predict():
     assert model.input_dim == 6
 
 
-def test_build_explicitly_and_add_after_build_is_refused():
+def test_build_explicitly_and_add_after_build_keeps_the_weights():
     model = mlp.Sequential([mlp.Dense(2)])
     model.build(5)
     assert model.count_params() == 12
-    with pytest.raises(ValueError, match="cannot add layers to a built model"):
-        model.add(mlp.Dense(1))
+    before = model.get_weights()
+    model.add(mlp.Dense(1))                      # as in Keras: the others keep their weights
+    assert model.count_params() == 15
+    for a, b in zip(model.get_weights()[:2], before):
+        np.testing.assert_array_equal(a, b)
 
 
 # ------------------------------------------------------------------------ backends
@@ -843,8 +846,8 @@ def test_unknown_loss_optimizer_metric_list_the_valid_names():
     with pytest.raises(ValueError, match=r"loss: unknown loss 'hinge'. Supported losses are "
                                          r"\[.*'binary_crossentropy'.*'mse'.*\]"):
         model.compile(optimizer="adam", loss="hinge")
-    with pytest.raises(ValueError, match=r"optimizer.*'adagrad', 'adam', 'adamw', 'rmsprop', "
-                                         r"'sgd'"):
+    with pytest.raises(ValueError, match=r"optimizer.*'adagrad', 'adam', 'adamax', 'adamw', "
+                                         r"'nadam', 'rmsprop', 'sgd'"):
         model.compile(optimizer="lbfgs", loss="mse")
     with pytest.raises(ValueError, match=r"metrics: unknown metric 'hinge'. Supported metrics "
                                          r"are \[.*'accuracy'.*\]"):

@@ -17,18 +17,62 @@ Examples
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
 from .backends import Backend, get_backend
+from .nn.activations import is_saveable
 from .nn.layers import Dense, Input, Layer, deserialize, serialize
 from .nn.network import compute_layers, param_shapes, walk
 from .saving.model import load_weights, save_model, save_weights
 from .training.trainer import Trainer
-from .validation import check_positive_int, check_seed
+from .validation import check_bool, check_int, check_positive_int, check_seed
 
 FLOAT_DTYPES = ("float32", "float64")
+
+_SEEDS: Optional[np.random.Generator] = None
+"""Where models built without a seed draw theirs after :func:`set_random_seed`."""
+
+
+def set_random_seed(seed: int) -> None:
+    """Make everything random reproducible from one seed, as ``keras.utils.set_random_seed``.
+
+    Seeds Python's ``random``, NumPy's global generator, and the seeds of the models created
+    afterwards without ``seed=`` (their weights, shuffling and dropout): the same sequence of
+    models after the same call gets the same seeds.
+
+    Parameters
+    ----------
+    seed : int
+        A non-negative integer.
+    """
+    import random
+
+    global _SEEDS
+    seed = check_int("seed", seed, 0)
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    _SEEDS = np.random.default_rng(seed)
+
+
+def clone_model(model: "Sequential") -> "Sequential":
+    """A new model with the architecture of ``model`` and new weights, as
+    ``keras.models.clone_model``: the same layers (new objects, ``trainable`` flags kept),
+    seed, dtype and backend; not compiled. Its weights are initialised from the shared seed,
+    so they are the weights ``model`` started from, not its trained ones.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a :class:`Sequential`.
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model: expected a mlp.Sequential, got {type(model).__name__}")
+    clone = Sequential.from_config(model.get_config(), backend=model.backend.name)
+    clone._trainable = model.trainable
+    return clone
 
 
 class Sequential(Trainer):
@@ -42,13 +86,15 @@ class Sequential(Trainer):
         if not known:
             raise ValueError(f"dtype: expected one of {list(FLOAT_DTYPES)}, got {dtype!r:.80}")
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+            seed = (int(np.random.SeedSequence().entropy % (2 ** 63)) if _SEEDS is None
+                    else int(_SEEDS.integers(2 ** 63)))
         self.seed = check_seed("seed", seed)
         self.dtype = np.dtype(dtype)
         self.name = name
         self._backend: Backend = get_backend(backend)
         self.layers: List[Layer] = []
         self._names: Dict[str, Layer] = {}  # name -> layer of self.layers: add() is O(1)
+        self._trainable = True
         self.input_dim: Optional[int] = None
         self.params = None
         self._init_training()
@@ -67,18 +113,19 @@ class Sequential(Trainer):
     def add(self, layer: Layer) -> None:
         """Append a layer.
 
+        On a built model the new layer gets fresh weights and the others keep theirs; the
+        compile settings are dropped (compile again), as the parameters change.
+
         Raises
         ------
         TypeError
             If ``layer`` is not a ``mlp`` layer.
         ValueError
-            If the model is already built (weights exist), or an ``Input`` comes after a layer.
+            If the layer belongs to another built model, or an ``Input`` comes after a layer.
         """
         if not isinstance(layer, Layer):
             raise TypeError(f"layer: expected a mlp layer (Dense, Dropout, ...), got "
                             f"{type(layer).__name__}")
-        if self.built:
-            raise ValueError("layer: cannot add layers to a built model; create a new model")
         if layer.built:
             raise ValueError(f"layer: {layer.name!r} already belongs to a built model; create a "
                              f"new layer (layers hold their model's weights)")
@@ -97,8 +144,43 @@ class Sequential(Trainer):
                 raise ValueError(f"input_dim: only the first layer may declare it, got it on "
                                  f"{layer.name!r}")
             self.input_dim = layer.declared_input_dim
-        self.layers.append(layer)
+        if self.built:  # as in Keras: the new layer gets weights, the others keep theirs
+            self._rebuild(lambda: self.layers.append(layer))
+        else:
+            self.layers.append(layer)
         names[layer.name] = layer
+
+    def _rebuild(self, change: Callable[[], None]) -> None:
+        """Apply ``change`` to the layer list of a built model, then build it again with the
+        weights of the layers that remain. The compile settings are dropped: the optimizer
+        holds state for the old parameters."""
+        kept = [(layer, layer.get_weights()) for layer in compute_layers(self.layers)]
+        change()
+        for layer, _ in kept:
+            layer._weights, layer.input_dim = [], None
+        self.params = None
+        if compute_layers(self.layers):
+            self.build(self.input_dim)
+            for layer, weights in kept:
+                if any(layer is other for other in self.layers):
+                    layer.set_weights(weights)
+        self._init_training()
+
+    @property
+    def trainable(self) -> bool:
+        """Whether training updates the weights. Setting it sets every layer's ``trainable``
+        (as in Keras); while it is ``False`` no weight is trained, whatever the layers say."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        value = check_bool("trainable", value)
+        for layer in self.layers:
+            layer.trainable = value
+        self._trainable = value
+
+    def _layer_is_trained(self, layer: Layer) -> bool:
+        return self._trainable and layer.trainable
 
     def _layer_names(self) -> Dict[str, Layer]:
         """``{name: layer}`` of ``self.layers``, rebuilt when the list was changed directly."""
@@ -125,6 +207,11 @@ class Sequential(Trainer):
         input_dim = check_positive_int("input_dim", input_dim)
         if not compute_layers(self.layers):
             raise ValueError("layers: the model has no layers; add at least one Dense layer")
+        for layer, width, out in walk(self.layers, input_dim):
+            if getattr(layer, "activation", None) == "softmax" and out == 1:
+                raise ValueError(f"layers: {layer.name!r} applies softmax to a width of one, "
+                                 f"which always outputs 1; use sigmoid for one output, or two "
+                                 f"units with softmax")
         shapes = param_shapes(self.layers, input_dim)
         total = sum(int(np.prod(shape)) for layer_shapes in shapes for shape in layer_shapes)
         self._check_weight_bytes(input_dim, shapes, total)
@@ -167,6 +254,67 @@ class Sequential(Trainer):
             layer.bind(width, [self.params[part].reshape(shape)
                                for part, shape in zip(slices, shapes)])
 
+    @property
+    def weights(self) -> List[Any]:
+        """Every weight array, in layer order (kernel then bias): views of the model's
+        parameters on its device (writing into one changes the model). Empty before build."""
+        return [w for layer in compute_layers(self.layers) for w in layer._weights]
+
+    @property
+    def trainable_weights(self) -> List[Any]:
+        """The :attr:`weights` that training updates."""
+        return [w for layer in compute_layers(self.layers) if self._layer_is_trained(layer)
+                for w in layer._weights]
+
+    @property
+    def non_trainable_weights(self) -> List[Any]:
+        """The :attr:`weights` of frozen layers."""
+        return [w for layer in compute_layers(self.layers) if not self._layer_is_trained(layer)
+                for w in layer._weights]
+
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
+        """The layer called ``name``, or at position ``index`` of :attr:`layers`.
+
+        Raises
+        ------
+        ValueError
+            When neither or both are given, no layer has the name, or the index is out of
+            range.
+        """
+        if (name is None) == (index is None):
+            raise ValueError(f"name, index: expected exactly one of them, got name={name!r}, "
+                             f"index={index!r}")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not (
+                    -len(self.layers) <= index < len(self.layers)):
+                raise ValueError(f"index: expected an integer in [0, {len(self.layers)}), got "
+                                 f"{index!r}")
+            return self.layers[int(index)]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"name: no layer called {name!r}; the layers are "
+                         f"{[layer.name for layer in self.layers]}")
+
+    def pop(self) -> Layer:
+        """Remove the last layer and return it.
+
+        The weights of the other layers are kept. A built model loses its compile settings
+        (its optimizer holds state for the old parameters): compile it again before training.
+
+        Raises
+        ------
+        ValueError
+            When the model has no layer, or only an ``Input``.
+        """
+        if not compute_layers(self.layers):
+            raise ValueError("pop: the model has no layer to remove")
+        if not self.built:
+            return self.layers.pop()
+        layer = self.layers[-1]
+        self._rebuild(self.layers.pop)
+        return layer
+
     def count_params(self) -> int:
         """Total number of parameters."""
         self.require_built("count_params")
@@ -200,12 +348,15 @@ class Sequential(Trainer):
         """Print each layer with its output shape and parameter count, and the totals."""
         rows = [("Layer (type)", "Output shape", "Params")]
         width = self.input_dim
+        frozen = 0
         for layer in compute_layers(self.layers):
             out = layer.output_dim(width) if width is not None else None
             count = layer.count_params() if layer.built else (
                 sum(int(np.prod(s)) for s in layer.param_shapes(width)) if width else 0)
             rows.append((f"{layer.name} ({type(layer).__name__})",
                          f"(None, {out if out is not None else '?'})", f"{count:,}"))
+            if not self._layer_is_trained(layer):
+                frozen += count
             width = out
         widths = [max(len(row[i]) for row in rows) + 2 for i in range(3)]
         line = "-" * sum(widths)
@@ -218,8 +369,8 @@ class Sequential(Trainer):
         print_fn(line)
         total = sum(int(r[2].replace(",", "")) for r in rows[1:])
         print_fn(f"Total params: {total:,}")
-        print_fn(f"Trainable params: {total:,}")
-        print_fn("Non-trainable params: 0")
+        print_fn(f"Trainable params: {total - frozen:,}")
+        print_fn(f"Non-trainable params: {frozen:,}")
 
     def require_built(self, method: str) -> None:
         """Build the model at its declared input width if it can be; raise ``RuntimeError``
@@ -256,7 +407,19 @@ class Sequential(Trainer):
         The file holds JSON and raw tensors only (no pickle): loading it runs no code.
         It is written to a temporary file and renamed, so a crash never leaves a broken file.
         See :func:`mlp.load_model`.
+
+        Raises
+        ------
+        ValueError
+            If a layer has a custom (Python) activation, which a file holding no code cannot
+            keep (save the weights with :meth:`save_weights` instead).
         """
+        for layer in self.layers:
+            if not is_saveable(getattr(layer, "activation", None)):
+                raise ValueError(f"save: layer {layer.name!r} has the custom activation "
+                                 f"{layer.activation!r}, which the file format cannot hold (it "
+                                 f"holds no code); use save_weights and rebuild the model in "
+                                 f"Python")
         save_model(self, path)
 
     def save_weights(self, path) -> None:
@@ -288,6 +451,31 @@ class Sequential(Trainer):
         self._reset_plans()
         return self
 
+    # ---------------------------------------------------------------- pickling
+    def __getstate__(self) -> Dict[str, Any]:
+        """What ``pickle`` and ``copy.deepcopy`` keep: the configuration, the weights (as a
+        host array), the compile settings and optimizer state, the generators and the
+        history; not the compiled plans, which are rebuilt on the next use. The backend is
+        kept by name. (Model files never use pickle: see :meth:`save`.)"""
+        state = self.__dict__.copy()
+        state["_backend"] = self._backend.name
+        state["_train_plan"] = None
+        state["_predict_plans"] = {}
+        if self.params is not None:
+            state["params"] = np.array(self._backend.to_numpy(self.params), copy=True)
+        state["layers"] = [_without_weights(layer) for layer in self.layers]
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        backend = get_backend(state["_backend"])
+        self.__dict__.update(state)
+        self._backend = backend
+        if self.params is not None:
+            self.params = backend.asarray(self.params)
+            self._bind_layers()
+            if self.optimizer is not None:
+                self.optimizer.build(self.params.size, self.dtype, backend)
+
     # ------------------------------------------------------------- generators
     def get_rng_state(self) -> Dict[str, Any]:
         """The state of the shuffling and initialisation generators, as saved files hold it:
@@ -299,3 +487,10 @@ class Sequential(Trainer):
         """Restore a :meth:`get_rng_state`."""
         self._shuffle_rng.bit_generator.state = state["shuffle"]
         self._init_rng.bit_generator.state = state["init"]
+
+
+def _without_weights(layer: Layer) -> Layer:
+    """A shallow copy of ``layer`` that holds no weight views (the model rebinds them)."""
+    clone = copy.copy(layer)
+    clone._weights = []
+    return clone

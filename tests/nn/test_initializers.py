@@ -224,7 +224,7 @@ def test_an_unknown_name_lists_the_supported_ones():
         initializers.get("glorot")
     assert "'glorot_uniform'" in str(err.value) and "'he_normal'" in str(err.value)
     with pytest.raises(ValueError, match="Supported initializers"):
-        initializers.get({"class_name": "Orthogonal", "config": {}})
+        initializers.get({"class_name": "Identity", "config": {}})
 
 
 @pytest.mark.parametrize("identifier", [None, 3, ["zeros"]])

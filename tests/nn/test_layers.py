@@ -317,11 +317,12 @@ def test_dense_config_contents():
 
 def test_deserialize_unknown_class():
     with pytest.raises(ValueError, match=r"unknown layer class 'Conv2D'; known are "
-                                         r"\['Activation', 'Dense', 'Dropout', 'Input'\]"):
+                                         r"\['Activation', 'Dense', 'Dropout', 'GaussianNoise', "
+                                         r"'Input'\]"):
         deserialize({"class_name": "Conv2D", "config": {}})
     with pytest.raises(ValueError, match=r"unknown layer class None"):
         deserialize("Dense")
-    assert set(LAYER_CLASSES) == {"Input", "Dense", "Dropout", "Activation"}
+    assert set(LAYER_CLASSES) == {"Input", "Dense", "Dropout", "Activation", "GaussianNoise"}
 
 
 def test_model_config_round_trip_gives_the_same_model():

@@ -21,10 +21,11 @@ from .base import (
     PROBABILITY_EPSILON,
     Backend,
     Step,
+    TrainingPlan,
     resolve_activation,
     resolve_alpha,
 )
-from .codes import ACTIVATION_CODES, LOSS_CODES
+from .codes import ACTIVATION_CODES, LOSS_CODES, OPTIMIZER_CODES, STEP_CODES
 from .cpu_plan import FusedCPUPlan
 
 FLOAT_DTYPES = checks.FLOAT_DTYPES
@@ -78,8 +79,15 @@ class CPUBackend(Backend):
         return blas_single_thread(flops) if needs_pinning(flops) else _UNCHANGED
 
     def make_plan(self, steps: List[Step], params, grads, loss_kernel, optimizer, batch_size,
-                  delta=1.0) -> FusedCPUPlan:
-        """The whole-epoch plan of :mod:`mlp.backends.cpu_plan`: one call into Cython."""
+                  delta=1.0) -> TrainingPlan:
+        """The whole-epoch plan of :mod:`mlp.backends.cpu_plan`: one call into Cython; for a
+        loss, an activation or an optimizer update in Python (a host loss callable, a step's
+        host activation, an optimizer kind without a kernel code) the step-by-step plan."""
+        if (callable(loss_kernel) or any(step.host_activation is not None
+                                         or step.kind not in STEP_CODES for step in steps)
+                or (optimizer is not None and optimizer.kind not in OPTIMIZER_CODES)):
+            return TrainingPlan(self, steps, params, grads, loss_kernel, optimizer, batch_size,
+                                delta)
         return FusedCPUPlan(self, steps, params, grads, loss_kernel, optimizer, batch_size,
                             delta)
 

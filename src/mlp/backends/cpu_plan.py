@@ -23,6 +23,16 @@ _SLOT_ORDER = {  # the state buffers s1, s2, s3 of the C plan, by update rule
 }
 
 
+def _loss_code(kernel) -> int:
+    """The kernel code of a backend loss; -1 for an inference plan, which computes none."""
+    if kernel is None:
+        return -1
+    if kernel not in LOSS_CODES:  # never a silent default: code 0 would train as MSE
+        raise ValueError(f"loss_kernel: expected one of {list(LOSS_CODES)} or None, got "
+                         f"{kernel!r}")
+    return LOSS_CODES[kernel]
+
+
 class FusedCPUPlan(TrainingPlan):
     """A :class:`~mlp.backends.plan.TrainingPlan` whose epochs, batches and inference run in
     ``_kernels.FusedPlan``."""
@@ -65,6 +75,9 @@ class FusedCPUPlan(TrainingPlan):
             sorted((k, repr(v)) for k, v in spec.items()))
         if key == self._configured_with:
             return
+        if any(step.host_activation is not None for step in self.steps):
+            raise ValueError("steps: the whole-epoch plan cannot run a custom (Python) "
+                             "activation; the step-by-step TrainingPlan runs it")
         steps = []
         for step, out, preact, dout in zip(self.steps, self.outputs, self.preacts,
                                            self.output_grads):
@@ -74,15 +87,17 @@ class FusedCPUPlan(TrainingPlan):
                 "out_dim": step.out_dim, "act": ACTIVATION_CODES[step.activation],
                 "alpha": step.alpha, "rate": step.rate, "seed": step.seed,
                 "need_dx": step.need_dx, "use_bias": step.use_bias, "l1": step.l1,
-                "l2": step.l2, "w_off": offsets[0], "b_off": offsets[1] if step.use_bias else 0,
+                "l2": step.l2, "bl1": step.bias_l1, "bl2": step.bias_l2, "w_off": offsets[0],
+                "b_off": offsets[1] if step.use_bias else 0,
                 "out": out, "preact": preact, "dout": dout,
             })
         if self.optimizer is None:
             key = id(self.params)
         plan = _kernels.FusedPlan()
         plan.configure(steps, self.params, self.grads, slots, spec, self.segments,
-                       LOSS_CODES.get(self.loss_kernel, 0), self.delta,
-                       PROBABILITY_EPSILON, self._workspaces)
+                       _loss_code(self.loss_kernel), self.delta,
+                       PROBABILITY_EPSILON, self._workspaces,
+                       None if self.update_ranges is None else list(self.update_ranges))
         self._c_plan = plan
         self._configured_with = key
 

@@ -14,11 +14,15 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .spec import ACTIVATIONS_NEEDING_PREACTIVATION
+from .spec import ACTIVATIONS_NEEDING_PREACTIVATION, LOSSES
+
+HostLoss = Callable[[np.ndarray, np.ndarray, Optional[np.ndarray]], Tuple[float, np.ndarray]]
+"""A loss computed in Python on host arrays: ``f(pred, target, sample_weight) -> (value,
+gradient)``, reduced as the backend losses reduce (a custom loss; see :mod:`mlp.nn.losses`)."""
 
 
 def batch_count(rows: int, batch_size: int) -> int:
@@ -30,7 +34,8 @@ def batch_count(rows: int, batch_size: int) -> int:
 class Step:
     """One compute layer as a plan runs it (described by :func:`mlp.training.plan.build_steps`)."""
 
-    kind: str                      # "dense", "dropout" or "activation"
+    kind: str                      # "dense", "dropout", "activation" or "noise" (Gaussian,
+    #                                stddev in ``rate``; the step-by-step plan only)
     index: int                     # position among the compute layers (the dropout hash's layer)
     in_dim: int
     out_dim: int
@@ -40,13 +45,45 @@ class Step:
     seed: int = 0
     need_dx: bool = True
     use_bias: bool = False
-    l1: float = 0.0
+    l1: float = 0.0                # the kernel regularizer
     l2: float = 0.0
+    bias_l1: float = 0.0           # the bias regularizer
+    bias_l2: float = 0.0
     param_slices: List[slice] = field(default_factory=list)  # kernel, then bias, in the flat buffer
+    trainable: bool = True         # False: a frozen layer, its parameters never updated
+    host_activation: Any = None    # a custom activation (call(z), gradient(z, y) on NumPy
+    #                                arrays) applied after the step; ``activation`` is linear
+
+    def penalties(self) -> List[Tuple[slice, float, float]]:
+        """``(slice of the flat buffer, l1, l2)`` of each regularized tensor of this step."""
+        terms = []
+        if self.l1 or self.l2:
+            terms.append((self.param_slices[0], self.l1, self.l2))
+        if self.use_bias and (self.bias_l1 or self.bias_l2):
+            terms.append((self.param_slices[1], self.bias_l1, self.bias_l2))
+        return terms
 
     @property
     def needs_preact(self) -> bool:
-        return self.kind == "dense" and self.activation in ACTIVATIONS_NEEDING_PREACTIVATION
+        return self.kind == "dense" and (self.activation in ACTIVATIONS_NEEDING_PREACTIVATION
+                                         or self.host_activation is not None)
+
+
+def trained_ranges(steps: List[Step], n_params: int) -> Optional[List[Tuple[int, int]]]:
+    """The ``(start, stop)`` ranges of the flat buffer the optimizer updates: ``None`` (all of
+    it) when no layer is frozen, else the trainable layers' tensors, adjacent ones merged."""
+    if all(step.trainable for step in steps):
+        return None
+    ranges: List[Tuple[int, int]] = []
+    for step in steps:
+        if not step.trainable:
+            continue
+        for part in step.param_slices:
+            if ranges and ranges[-1][1] == part.start:
+                ranges[-1] = (ranges[-1][0], part.stop)
+            elif part.stop > part.start:
+                ranges.append((part.start, part.stop))
+    return ranges
 
 
 class BatchHooks:
@@ -70,8 +107,10 @@ class TrainingPlan:
     backend : Backend
     steps : list of Step
     params, grads : flat parameter and gradient buffers of the model's dtype
-    loss_kernel : str
-        The backend loss computed on the last step's output.
+    loss_kernel : str, HostLoss or None
+        The backend loss computed on the last step's output (one of ``LOSSES``); a
+        :data:`HostLoss` callable, run on host copies of each batch (a custom loss in Python);
+        or ``None`` for an inference plan that computes no loss.
     optimizer : mlp.optimizers.Optimizer
         Already built for ``params.size`` parameters (``None`` with ``grads`` for an
         inference-only plan).
@@ -84,8 +123,12 @@ class TrainingPlan:
     fused: Optional[str] = None
     """The output activation folded into the loss (set by the trainer), or ``None``."""
 
-    def __init__(self, backend, steps: List[Step], params, grads, loss_kernel: str,
-                 optimizer, batch_size: int, delta: float = 1.0):
+    def __init__(self, backend, steps: List[Step], params, grads,
+                 loss_kernel: Union[str, HostLoss, None], optimizer, batch_size: int,
+                 delta: float = 1.0):
+        if not (loss_kernel is None or callable(loss_kernel) or loss_kernel in LOSSES):
+            raise ValueError(f"loss_kernel: expected one of {list(LOSSES)}, a host loss "
+                             f"callable or None, got {loss_kernel!r}")
         self.backend = backend
         self.steps = steps
         self.params = params
@@ -98,7 +141,11 @@ class TrainingPlan:
         # inference: whoever holds the one token uses the workspaces (see _exclusive)
         self._token = [object()]
         self._lock = threading.Lock()
-        self.segments = [(s.start, s.stop) for step in steps for s in step.param_slices]
+        # the trained tensors (clipnorm clips each) and the ranges the optimizer updates:
+        # None (the whole buffer) unless some layers are frozen
+        self.segments = [(s.start, s.stop) for step in steps if step.trainable
+                         for s in step.param_slices]
+        self.update_ranges = trained_ranges(steps, int(params.shape[0]))
         self._flops_per_row = sum(2.0 * step.in_dim * step.out_dim for step in steps
                                   if step.kind == "dense")
         self._allocate(batch_size)
@@ -131,7 +178,11 @@ class TrainingPlan:
         current = x
         for step, out, preact in zip(self.steps, self.outputs, self.preacts):
             out = out[:rows]
-            if step.kind == "dense":
+            if step.kind == "dense" and step.host_activation is not None:
+                kernel, bias = self.param_views(step, self.params)
+                backend.dense_forward(current, kernel, bias, "linear", out=preact[:rows])
+                out[...] = self._host_forward(step, preact[:rows])
+            elif step.kind == "dense":
                 kernel, bias = self.param_views(step, self.params)
                 backend.dense_forward(current, kernel, bias, step.activation, step.alpha, out=out,
                                       preact=None if preact is None else preact[:rows])
@@ -141,6 +192,14 @@ class TrainingPlan:
                                             step.index, out=out)
                 else:
                     out[...] = current
+            elif step.kind == "noise":
+                out[...] = current
+                if training and step.rate > 0:
+                    rng = np.random.default_rng([step.seed, step_number, step.index])
+                    out += self.backend.asarray(rng.normal(0.0, step.rate, tuple(out.shape)),
+                                                dtype=self.dtype)
+            elif step.host_activation is not None:
+                out[...] = self._host_forward(step, current)
             else:
                 backend.activation_forward(current, step.activation, step.alpha, out=out)
             current = out
@@ -159,30 +218,53 @@ class TrainingPlan:
                 kernel, _ = self.param_views(step, self.params)
                 dkernel, dbias = self.param_views(step, self.grads)
                 preact = self.preacts[position]
+                if step.host_activation is not None:  # dz = dy * f'(z), then a linear step
+                    dy[...] = self._host_backward(step, dy, preact[:rows], y)
+                    preact = None
                 backend.dense_backward(x_in, kernel, y, dy, step.activation, step.alpha,
                                        preact=None if preact is None else preact[:rows],
                                        dw=dkernel, db=dbias, dx=dx,
                                        need_dx=step.need_dx and dx is not None,
                                        need_db=step.use_bias, dz=dy)
-                if step.l1 or step.l2:
-                    backend.add_penalty_gradient(self.grads[step.param_slices[0]],
-                                                 self.params[step.param_slices[0]],
-                                                 step.l1, step.l2)
+                for part, l1, l2 in step.penalties():
+                    backend.add_penalty_gradient(self.grads[part], self.params[part], l1, l2)
             elif dx is None or not step.need_dx:
                 continue
+            elif step.kind == "noise":
+                dx[...] = dy
             elif step.kind == "dropout":
                 if step.rate > 0:
                     backend.dropout_backward(dy, step.rate, step.seed, step_number, step.index,
                                              out=dx)
                 else:
                     dx[...] = dy
+            elif step.host_activation is not None:
+                dx[...] = self._host_backward(step, dy, x_in, y)
             else:
                 backend.activation_backward(dy, y, x_in, step.activation, step.alpha, out=dx)
 
+    def _host_forward(self, step: Step, z):
+        """A custom activation of ``z``, run on a host copy, back on the device."""
+        y = np.asarray(step.host_activation.call(np.array(self.backend.to_numpy(z))))
+        if y.shape != tuple(z.shape):
+            raise ValueError(f"{step.host_activation!r}.call: expected shape {tuple(z.shape)} "
+                             f"like z, got {y.shape}")
+        return self.backend.asarray(y, dtype=self.dtype)
+
+    def _host_backward(self, step: Step, dy, z, y):
+        """``dy * f'(z)`` of a custom activation, run on host copies, back on the device."""
+        to_numpy = self.backend.to_numpy
+        grad = np.asarray(step.host_activation.gradient(np.array(to_numpy(z)),
+                                                        np.array(to_numpy(y))))
+        if grad.shape != tuple(z.shape):
+            raise ValueError(f"{step.host_activation!r}.gradient: expected shape "
+                             f"{tuple(z.shape)} like z, got {grad.shape}")
+        return self.backend.asarray(np.asarray(to_numpy(dy)) * grad, dtype=self.dtype)
+
     def penalty(self) -> float:
         """The regularization term added to the loss."""
-        return sum(self.backend.penalty(self.params[step.param_slices[0]], step.l1, step.l2)
-                   for step in self.steps if step.l1 or step.l2)
+        return sum(self.backend.penalty(self.params[part], l1, l2)
+                   for step in self.steps for part, l1, l2 in step.penalties())
 
     def train_batch(self, x, target, weight, sync: bool = True):
         """One optimizer step on one batch; returns the batch loss (with regularization).
@@ -193,9 +275,8 @@ class TrainingPlan:
         rows = x.shape[0]
         step_number = self.optimizer.iterations
         output = self.forward(x, rows, training=True, step_number=step_number)
-        if sync:
-            value, _ = self.backend.loss(self.loss_kernel, output, target, weight,
-                                         grad=self.output_grads[-1][:rows], delta=self.delta)
+        if sync or callable(self.loss_kernel):
+            value, _ = self._loss(output, target, weight, grad=self.output_grads[-1][:rows])
         else:
             value, _ = self.backend.loss_on_device(self.loss_kernel, output, target, weight,
                                                    grad=self.output_grads[-1][:rows],
@@ -205,10 +286,10 @@ class TrainingPlan:
             value += self.penalty()
         else:
             for step in self.steps:
-                if step.l1 or step.l2:
-                    value = value + self.backend.penalty_on_device(
-                        self.params[step.param_slices[0]], step.l1, step.l2)
-        self.optimizer.update(self.backend, self.params, self.grads, self.segments)
+                for part, l1, l2 in step.penalties():
+                    value = value + self.backend.penalty_on_device(self.params[part], l1, l2)
+        self.optimizer.update(self.backend, self.params, self.grads, self.segments,
+                              ranges=self.update_ranges)
         return value
 
     def train_epoch(self, x, target, weight, order, batch_size: int, outputs,
@@ -296,5 +377,19 @@ class TrainingPlan:
 
     def loss_value(self, outputs, target, weight) -> float:
         """The loss of given outputs (training activations) against targets, with regularization."""
-        value, _ = self.backend.loss(self.loss_kernel, outputs, target, weight, delta=self.delta)
+        value, _ = self._loss(outputs, target, weight)
         return value + self.penalty()
+
+    def _loss(self, output, target, weight, grad=None):
+        """:meth:`Backend.loss` of the plan's loss; a :data:`HostLoss` runs on host copies and
+        its gradient is copied into ``grad``."""
+        kernel = self.loss_kernel
+        if not callable(kernel):
+            return self.backend.loss(kernel, output, target, weight, grad=grad, delta=self.delta)
+        to_numpy = self.backend.to_numpy
+        value, gradient = kernel(np.array(to_numpy(output), copy=True),
+                                 np.array(to_numpy(target), copy=True),
+                                 None if weight is None else np.array(to_numpy(weight)))
+        if grad is not None:
+            grad[...] = self.backend.asarray(gradient, dtype=self.dtype)
+        return float(value), grad

@@ -1718,6 +1718,8 @@ cdef struct StepSpec:
     bint use_bias
     double l1
     double l2
+    double bl1                # the bias regularizer
+    double bl2
     Py_ssize_t w_off
     Py_ssize_t b_off
     void* out
@@ -1741,6 +1743,8 @@ cdef struct PlanSpec:
     double global_clipnorm
     Py_ssize_t n_segments
     Py_ssize_t* segments      # start, stop pairs (parameter tensors)
+    Py_ssize_t n_ranges
+    Py_ssize_t* ranges        # start, stop pairs the optimizer updates (the trainable ones)
     int loss_kind
     double delta
     double epsilon            # probability clipping of the losses on probabilities
@@ -1816,6 +1820,9 @@ cdef void _plan_backward(PlanSpec* s, const floating* x, Py_ssize_t rows,
             if st.l1 != 0 or st.l2 != 0:
                 _elementwise(2, grads + st.w_off, params + st.w_off, st.in_dim * st.out_dim,
                              <floating>st.l1, <floating>(2 * st.l2))
+            if st.use_bias and (st.bl1 != 0 or st.bl2 != 0):
+                _elementwise(2, grads + st.b_off, params + st.b_off, st.out_dim,
+                             <floating>st.bl1, <floating>(2 * st.bl2))
         elif dx == NULL or not st.need_dx:
             continue
         elif st.kind == STEP_DROPOUT:
@@ -1850,17 +1857,30 @@ cdef double _plan_penalty(PlanSpec* s, floating* tag) noexcept nogil:
             total += st.l1 * _reduce(1, params + st.w_off, st.in_dim * st.out_dim)
         if st.l2 != 0:
             total += st.l2 * _reduce(0, params + st.w_off, st.in_dim * st.out_dim)
+        if st.use_bias and st.bl1 != 0:
+            total += st.bl1 * _reduce(1, params + st.b_off, st.out_dim)
+        if st.use_bias and st.bl2 != 0:
+            total += st.bl2 * _reduce(0, params + st.b_off, st.out_dim)
     return total
 
 
+cdef inline floating* _offset(void* p, Py_ssize_t start, floating* tag) noexcept nogil:
+    """``p + start`` as a floating pointer; NULL stays NULL (an unused optimizer slot)."""
+    return NULL if p == NULL else _f(p, tag) + start
+
+
 cdef void _plan_update(PlanSpec* s, double lr, long long step, floating* tag) noexcept nogil:
-    """Clip the gradients as configured, then one optimizer update over the flat buffer."""
+    """Clip the gradients as configured, then one optimizer update over each range of the
+    flat buffer that is trained (the whole buffer unless layers are frozen)."""
     cdef floating* grads = _f(s.grads, tag)
     cdef Py_ssize_t k, start, stop
-    cdef double norm
+    cdef double norm, total
     if s.clipvalue > 0:
-        _elementwise(1, grads, <const floating*>NULL, s.n_params, <floating>s.clipvalue,
-                     <floating>0)
+        for k in range(s.n_ranges):
+            start = s.ranges[2 * k]
+            stop = s.ranges[2 * k + 1]
+            _elementwise(1, grads + start, <const floating*>NULL, stop - start,
+                         <floating>s.clipvalue, <floating>0)
     if s.clipnorm > 0:
         for k in range(s.n_segments):
             start = s.segments[2 * k]
@@ -1870,15 +1890,24 @@ cdef void _plan_update(PlanSpec* s, double lr, long long step, floating* tag) no
                 _elementwise(0, grads + start, <const floating*>NULL, stop - start,
                              <floating>(s.clipnorm / norm), <floating>0)
     if s.global_clipnorm > 0:
-        norm = sqrt(_reduce(0, grads, s.n_params))
+        total = 0
+        for k in range(s.n_ranges):
+            total += _reduce(0, grads + s.ranges[2 * k], s.ranges[2 * k + 1] - s.ranges[2 * k])
+        norm = sqrt(total)
         if norm > s.global_clipnorm:
-            _elementwise(0, grads, <const floating*>NULL, s.n_params,
-                         <floating>(s.global_clipnorm / norm), <floating>0)
+            for k in range(s.n_ranges):
+                start = s.ranges[2 * k]
+                stop = s.ranges[2 * k + 1]
+                _elementwise(0, grads + start, <const floating*>NULL, stop - start,
+                             <floating>(s.global_clipnorm / norm), <floating>0)
     s.opt.lr = lr
     if s.opt.kind == 1:
         _set_adam_step(&s.opt, lr, step)
-    _update(_f(s.params, tag), grads, _f(s.s1, tag), _f(s.s2, tag), _f(s.s3, tag), s.n_params,
-            &s.opt)
+    for k in range(s.n_ranges):
+        start = s.ranges[2 * k]
+        stop = s.ranges[2 * k + 1]
+        _update(_f(s.params, tag) + start, grads + start, _offset(s.s1, start, tag),
+                _offset(s.s2, start, tag), _offset(s.s3, start, tag), stop - start, &s.opt)
 
 
 cdef double _plan_train_batch(PlanSpec* s, const floating* x, const floating* target,
@@ -1988,6 +2017,7 @@ cdef class FusedPlan:
     def __cinit__(self):
         self.spec.steps = NULL
         self.spec.segments = NULL
+        self.spec.ranges = NULL
         self._keep = []
         mlp_tuner_reset(&self.tuner)
 
@@ -2000,22 +2030,32 @@ cdef class FusedPlan:
     def __dealloc__(self):
         free(self.spec.steps)
         free(self.spec.segments)
+        free(self.spec.ranges)
 
     def configure(self, list steps, object params, object grads, object slots, dict optimizer,
                   list segments, int loss_kind, double delta, double epsilon,
-                  object workspaces):
+                  object workspaces, list ranges=None):
         """Lay out the plan.
 
         ``steps``: dicts with the StepSpec fields and the arrays ``out``, ``preact`` (or None)
         and ``dout``; ``slots``: up to three optimizer-state arrays (None when unused);
         ``optimizer``: ``Optimizer.kernel_spec()`` with ``kind`` as its code, plus the clip
         settings; ``workspaces``: dict of
-        ``xb``, ``tb``, ``lb``, ``wb``, ``row_loss`` arrays.
+        ``xb``, ``tb``, ``lb``, ``wb``, ``row_loss`` arrays; ``ranges``: the (start, stop)
+        pairs of the parameters the optimizer updates (default: all of them).
         """
         cdef int i
         cdef StepSpec* st
+        if ranges is None:
+            ranges = [(0, params.size)]
+        for start, stop in ranges:
+            if not 0 <= start <= stop <= params.size:
+                raise ValueError(f"ranges: expected pairs 0 <= start <= stop <= {params.size}, "
+                                 f"got {(start, stop)!r}")
         free(self.spec.steps)
         free(self.spec.segments)
+        free(self.spec.ranges)
+        self.spec.ranges = NULL
         self._keep = [params, grads, slots, steps, workspaces]
         self.is_double = params.dtype.itemsize == 8
         self.spec.n_steps = len(steps)
@@ -2027,6 +2067,13 @@ cdef class FusedPlan:
         for i, (start, stop) in enumerate(segments):
             self.spec.segments[2 * i] = start
             self.spec.segments[2 * i + 1] = stop
+        self.spec.n_ranges = len(ranges)
+        self.spec.ranges = <Py_ssize_t*>calloc(max(1, 2 * len(ranges)), sizeof(Py_ssize_t))
+        if self.spec.ranges == NULL:
+            raise MemoryError("FusedPlan: out of memory")
+        for i, (start, stop) in enumerate(ranges):
+            self.spec.ranges[2 * i] = start
+            self.spec.ranges[2 * i + 1] = stop
         for i, d in enumerate(steps):
             st = &self.spec.steps[i]
             st.kind = d["kind"]
@@ -2041,6 +2088,8 @@ cdef class FusedPlan:
             st.use_bias = d["use_bias"]
             st.l1 = d["l1"]
             st.l2 = d["l2"]
+            st.bl1 = d.get("bl1", 0.0)
+            st.bl2 = d.get("bl2", 0.0)
             st.w_off = d["w_off"]
             st.b_off = d["b_off"]
             st.out = _address(d["out"])

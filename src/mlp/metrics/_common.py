@@ -61,8 +61,28 @@ def _require_columns(y_pred: np.ndarray, caller: str) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
-def _to_classes(y: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """Integer classes: argmax of several columns, labels as they are, or ``y > threshold``."""
+def _is_text(values: np.ndarray) -> bool:
+    """Whether ``values`` are text labels (a str array, or objects that are all str)."""
+    if values.dtype.kind in "US":
+        return True
+    return values.dtype == object and all(isinstance(v, str) for v in values.reshape(-1))
+
+
+def _to_classes(y: np.ndarray, threshold: float = 0.5, name: str = "y") -> np.ndarray:
+    """Integer classes: argmax of several columns, labels as they are, or ``y > threshold``.
+
+    Text labels (``"cat"``, ``"dog"``) come back as a str array.
+    """
+    if _is_text(y):
+        if y.ndim == 2 and y.shape[1] > 1:
+            raise ValueError(f"{name}: expected text labels of shape (n,), got shape {y.shape}")
+        return y.reshape(-1).astype(str)
+    if y.dtype == object:
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected numbers or text labels, got objects such as "
+                            f"{y.reshape(-1)[0]!r}") from None
     if y.ndim == 2 and y.shape[1] > 1:
         return y.argmax(axis=1)
     values = y.reshape(-1)
@@ -72,6 +92,24 @@ def _to_classes(y: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     if np.all(values == np.round(values)):
         return values.astype(np.int64)
     return (values > threshold).astype(np.int64)
+
+
+def _class_pair(y_true: np.ndarray, y_pred: np.ndarray, threshold: float = 0.5
+                ) -> Tuple[np.ndarray, np.ndarray]:
+    """The classes of ``y_true`` and ``y_pred``: both numbers or both text labels.
+
+    Raises
+    ------
+    ValueError
+        When one holds text labels and the other numbers.
+    """
+    truth = _to_classes(y_true, name="y_true")
+    predicted = _to_classes(y_pred, threshold, name="y_pred")
+    if (truth.dtype.kind == "U") != (predicted.dtype.kind == "U"):
+        text, numbers = ("y_true", "y_pred") if truth.dtype.kind == "U" else ("y_pred", "y_true")
+        raise ValueError(f"{text}: holds text labels but {numbers} holds numbers; give both as "
+                         f"the same labels (e.g. map the predicted indices back to the names)")
+    return truth, predicted
 
 
 def _mean(values: np.ndarray, weight: Optional[np.ndarray]) -> float:

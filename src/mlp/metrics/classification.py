@@ -12,6 +12,7 @@ from ._common import (
     _arrays,
     _check_labels,
     _check_zero_division,
+    _class_pair,
     _divide,
     _label_sums,
     _mean,
@@ -50,7 +51,8 @@ def accuracy(y_true, y_pred, sample_weight=None, threshold: float = 0.5) -> floa
     0.75
     """
     y_true, y_pred, weight = _arrays(y_true, y_pred, sample_weight)
-    return _mean(_to_classes(y_true) == _to_classes(y_pred, threshold), weight)
+    truth, predicted = _class_pair(y_true, y_pred, threshold)
+    return _mean(truth == predicted, weight)
 
 
 def binary_accuracy(y_true, y_pred, sample_weight=None, threshold: float = 0.5) -> float:
@@ -192,7 +194,7 @@ def _precision_recall_f1(y_true, y_pred, sample_weight, average, labels, zero_di
         raise ValueError(f"average: expected one of {list(AVERAGES)}, got {average!r}")
     zero_division = _check_zero_division(zero_division)
     y_true, y_pred, weight = _arrays(y_true, y_pred, sample_weight)
-    truth, predicted = _to_classes(y_true), _to_classes(y_pred, threshold)
+    truth, predicted = _class_pair(y_true, y_pred, threshold)
     present = np.union1d(truth, predicted)
     if average == "auto":
         binary = _single_output(y_pred) and set(present.tolist()) <= {0, 1}

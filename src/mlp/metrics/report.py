@@ -11,11 +11,11 @@ from ._common import (
     _arrays,
     _check_labels,
     _check_zero_division,
+    _class_pair,
     _divide,
     _label_sums,
     _nan_average,
     _positions,
-    _to_classes,
 )
 
 
@@ -26,7 +26,7 @@ def _confusion(y_true, y_pred, labels, normalize, sample_weight) -> Tuple[np.nda
         raise ValueError(f"normalize: expected one of {list(NORMALIZE)}, got {normalize!r}")
     integer_weights = sample_weight is None or np.asarray(sample_weight).dtype.kind in "biu"
     y_true, y_pred, weight = _arrays(y_true, y_pred, sample_weight)
-    truth, predicted = _to_classes(y_true), _to_classes(y_pred)
+    truth, predicted = _class_pair(y_true, y_pred)
     if labels is None:
         labels = np.union1d(truth, predicted)
     else:
@@ -143,7 +143,7 @@ def classification_report(y_true, y_pred, target_names: Optional[Sequence[str]] 
     check_non_negative_int("digits", digits)
     zero_division = _check_zero_division(zero_division)
     y_true, y_pred, weight = _arrays(y_true, y_pred, sample_weight)
-    truth, predicted = _to_classes(y_true), _to_classes(y_pred)
+    truth, predicted = _class_pair(y_true, y_pred)
     present = np.union1d(truth, predicted)
     labels = present if labels is None else _check_labels(labels)
     names = [str(label) for label in labels] if target_names is None else list(target_names)

@@ -307,6 +307,67 @@ class RandomUniform(Initializer):
         return {"minval": self.minval, "maxval": self.maxval}
 
 
+class TruncatedNormal(Initializer):
+    """Initializer drawing from a normal distribution truncated at two standard deviations,
+    as ``keras.initializers.TruncatedNormal`` (values beyond are redrawn, never clipped).
+
+    Parameters
+    ----------
+    mean : float, optional
+        Mean. Defaults to ``0.0``.
+    stddev : float, optional
+        Standard deviation before truncation, finite and > 0. Defaults to ``0.05``.
+    """
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05) -> None:
+        self.mean = _finite("mean", mean)
+        self.stddev = _finite("stddev", stddev)
+        if self.stddev <= 0:
+            raise ValueError(f"stddev: expected a number > 0, got {stddev!r}")
+
+    def draw(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        """Return truncated-normal draws of ``shape``."""
+        return _truncated_normal(rng, shape, self.mean, self.stddev)
+
+    def get_config(self) -> Dict[str, Any]:
+        """Return ``{"mean": mean, "stddev": stddev}``."""
+        return {"mean": self.mean, "stddev": self.stddev}
+
+
+class Orthogonal(Initializer):
+    """Initializer of a (semi-)orthogonal matrix times ``gain``, as
+    ``keras.initializers.Orthogonal``: the Q of the QR decomposition of a normal matrix, with
+    the signs of R's diagonal, so rows (or columns, whichever are fewer) are orthonormal.
+
+    Parameters
+    ----------
+    gain : float, optional
+        Multiplies the matrix. Defaults to ``1.0``.
+
+    Notes
+    -----
+    A 1-D shape ``(n,)`` is taken as one row ``(1, n)``: a random unit vector times ``gain``
+    (Keras refuses it; every initializer here fills any shape, a bias included).
+    """
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = _finite("gain", gain)
+
+    def draw(self, shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        """Return a ``gain``-scaled orthogonal matrix of ``shape``."""
+        rows, cols = shape if len(shape) == 2 else (1, shape[0])
+        if rows * cols == 0:
+            return np.zeros(shape)
+        a = rng.normal(0.0, 1.0, size=(max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+        return (self.gain * (q.T if rows < cols else q)).reshape(shape)
+
+    def get_config(self) -> Dict[str, Any]:
+        """Return ``{"gain": gain}``."""
+        return {"gain": self.gain}
+
+
 class VarianceScaling(Initializer):
     """Initializer whose values have variance ``scale / fan``: the base of Glorot, He and LeCun.
 
@@ -439,6 +500,8 @@ _NAMES = {
     "normal": RandomNormal,
     "random_uniform": RandomUniform,
     "uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal,
+    "orthogonal": Orthogonal,
     "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform,
     "glorot_normal": GlorotNormal,
@@ -540,6 +603,7 @@ def serialize(initializer: Initializer) -> Dict[str, Any]:
 
 
 __all__ = ["Shape", "TRUNCATED_NORMAL_STDDEV", "compute_fans", "Initializer", "Zeros", "Ones",
-    "Constant", "RandomNormal", "RandomUniform", "VarianceScaling", "GlorotUniform",
+    "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal", "Orthogonal",
+    "VarianceScaling", "GlorotUniform",
     "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal", "INITIALIZERS", "get",
     "serialize"]

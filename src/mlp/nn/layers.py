@@ -12,8 +12,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import initializers, regularizers
+from .activations import PYTHON_ACTIVATIONS, CustomActivation, config_value
 from ..backends.base import resolve_activation, resolve_alpha
-from ..validation import check_int
+from ..validation import check_bool, check_int
 
 
 class Layer:
@@ -23,11 +24,17 @@ class Layer:
     ----------
     name : str, optional
         A name for ``summary()``; defaults to the class name in snake case with a counter.
+    trainable : bool
+        ``False`` freezes the layer's weights: training leaves them, their optimizer state
+        and their weight decay alone, and their regularizer adds nothing to the loss (as in
+        Keras). Settable at any time; it takes effect at the next ``fit``. Defaults to
+        ``True``.
     """
 
     _counters: Dict[str, int] = {}
 
-    def __init__(self, name: Optional[str] = None):
+    def __init__(self, name: Optional[str] = None, trainable: bool = True):
+        self.trainable = trainable
         if name is None:
             base = _snake_case(type(self).__name__)
             count = Layer._counters.get(base, 0)
@@ -36,6 +43,15 @@ class Layer:
         self.name = name
         self.input_dim: Optional[int] = None
         self._weights: List[np.ndarray] = []
+
+    @property
+    def trainable(self) -> bool:
+        """Whether training updates this layer's weights."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = check_bool("trainable", value)
 
     # Shapes and parameters
     def output_dim(self, input_dim: int) -> int:
@@ -150,18 +166,26 @@ class Dense(Layer):
         Output width.
     activation : str or None
         One of ``linear`` (``None``), ``relu``, ``leaky_relu``, ``elu``, ``sigmoid``, ``tanh``,
-        ``softmax``, ``gelu``, ``swish`` / ``silu``. Defaults to ``None`` (linear).
+        ``softmax``, ``gelu``, ``swish`` / ``silu``, or a
+        :class:`~mlp.activations.CustomActivation` (Python, step by step). Defaults to
+        ``None`` (linear).
     use_bias : bool
         Defaults to ``True``.
     kernel_initializer, bias_initializer : str or Initializer
         Default to ``"glorot_uniform"`` and ``"zeros"``, as in Keras.
     kernel_regularizer : str, Regularizer or None
         Adds ``l1 * sum|kernel| + l2 * sum(kernel**2)`` to the loss. Defaults to ``None``.
+    bias_regularizer : str, Regularizer or None
+        The same for the bias. Defaults to ``None``.
     input_dim : int, optional
         Input width, for the first layer (or use :class:`Input`).
+    input_shape : tuple of one int, optional
+        Keras' spelling of ``input_dim``: ``input_shape=(n,)`` is ``input_dim=n``.
     alpha : float, optional
         Negative slope of ``leaky_relu`` (default 0.2, Keras' value) or scale of ``elu``
         (default 1.0). Keras spells these through separate layers; here they are an argument.
+    trainable : bool
+        ``False`` freezes the kernel and bias (see :class:`Layer`). Defaults to ``True``.
 
     Examples
     --------
@@ -172,19 +196,32 @@ class Dense(Layer):
     def __init__(self, units: int, activation: Optional[str] = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, input_dim: Optional[int] = None,
-                 alpha: Optional[float] = None, name: Optional[str] = None):
-        super().__init__(name)
+                 alpha: Optional[float] = None, name: Optional[str] = None,
+                 input_shape: Optional[Sequence[int]] = None, trainable: bool = True,
+                 bias_regularizer: Any = None):
+        super().__init__(name, trainable)
         self.units = check_int("units", units, 1, wrong_type=ValueError,
                                expected="a positive integer")
+        if input_shape is not None:
+            width = _input_shape_width(input_shape)
+            if input_dim is not None and int(input_dim) != width:
+                raise ValueError(f"input_shape: expected the same width as input_dim="
+                                 f"{input_dim!r}, got {input_shape!r}")
+            input_dim = width
         if input_dim is not None:
             check_int("input_dim", input_dim, 1, wrong_type=ValueError,
                       expected="a positive integer")
-        self.activation = resolve_activation(activation)
+        self.activation = _activation(activation)
+        if self.activation == "softmax" and self.units == 1:
+            raise ValueError("activation: softmax over one unit always outputs 1 (it normalises "
+                             "across units); for a binary output use Dense(1, "
+                             "activation='sigmoid'), or Dense(2, activation='softmax')")
         self.alpha = resolve_alpha(self.activation, alpha)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
         self.declared_input_dim = None if input_dim is None else int(input_dim)
 
     def output_dim(self, input_dim: int) -> int:
@@ -204,26 +241,45 @@ class Dense(Layer):
 
     @property
     def kernel(self) -> np.ndarray:
-        """The (inputs, units) weight matrix (a view into the model's parameters)."""
+        """The (inputs, units) weight matrix (a view into the model's parameters).
+
+        Raises
+        ------
+        RuntimeError
+            Before the model has weights.
+        """
+        self._require_weights("kernel")
         return self._weights[0]
 
     @property
     def bias(self) -> Optional[np.ndarray]:
         """The (units,) bias, or ``None`` without bias."""
-        return self._weights[1] if self.use_bias else None
+        if not self.use_bias:
+            return None
+        self._require_weights("bias")
+        return self._weights[1]
+
+    def _require_weights(self, attribute: str) -> None:
+        if not self._weights:
+            raise RuntimeError(f"{attribute}: layer {self.name!r} has no weights yet; give the "
+                               f"first layer input_dim=... and compile the model, or call "
+                               f"model.build(input_dim) / fit first")
 
     def get_config(self) -> Dict[str, Any]:
         return {
             "units": self.units,
-            "activation": self.activation,
+            "activation": config_value(self.activation),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": (None if self.kernel_regularizer is None
                                    else regularizers.serialize(self.kernel_regularizer)),
+            "bias_regularizer": (None if self.bias_regularizer is None
+                                 else regularizers.serialize(self.bias_regularizer)),
             "input_dim": self.declared_input_dim,
             "alpha": self.alpha,
             "name": self.name,
+            "trainable": self.trainable,
         }
 
 
@@ -242,8 +298,9 @@ class Dropout(Layer):
         Seed of this layer's masks; defaults to one derived from the model's seed.
     """
 
-    def __init__(self, rate: float, seed: Optional[int] = None, name: Optional[str] = None):
-        super().__init__(name)
+    def __init__(self, rate: float, seed: Optional[int] = None, name: Optional[str] = None,
+                 trainable: bool = True):
+        super().__init__(name, trainable)
         if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not (
                 0.0 <= float(rate) < 1.0):
             raise ValueError(f"rate: expected a number in [0, 1), got {rate!r}")
@@ -254,6 +311,38 @@ class Dropout(Layer):
 
     def get_config(self) -> Dict[str, Any]:
         return {"rate": self.rate, "seed": self.seed, "name": self.name}
+
+
+class GaussianNoise(Layer):
+    """Adds zero-mean Gaussian noise of standard deviation ``stddev`` to its inputs while
+    training, as ``keras.layers.GaussianNoise``; at inference it passes them through.
+
+    The noise of each batch is drawn from NumPy's generator seeded with (seed, optimizer step,
+    layer position), so a seeded model trains the same on every run and backend. It has no
+    kernel: a model with it trains through the step-by-step plan (the noise is drawn on the
+    host and copied to the device).
+
+    Parameters
+    ----------
+    stddev : float
+        Standard deviation of the noise, ``>= 0``.
+    seed : int, optional
+        Seed of the noise; defaults to one derived from the model's seed.
+    """
+
+    def __init__(self, stddev: float, seed: Optional[int] = None, name: Optional[str] = None,
+                 trainable: bool = True):
+        super().__init__(name, trainable)
+        if (isinstance(stddev, bool) or not isinstance(stddev, (int, float, np.floating))
+                or not np.isfinite(stddev) or stddev < 0):
+            raise ValueError(f"stddev: expected a finite number >= 0, got {stddev!r}")
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed: expected a non-negative integer or None, got {seed!r}")
+        self.stddev = float(stddev)
+        self.seed = None if seed is None else int(seed)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {"stddev": self.stddev, "seed": self.seed, "name": self.name}
 
 
 class Activation(Layer):
@@ -267,16 +356,18 @@ class Activation(Layer):
         As in :class:`Dense`.
     """
 
-    def __init__(self, activation: str, alpha: Optional[float] = None, name: Optional[str] = None):
-        super().__init__(name)
-        self.activation = resolve_activation(activation)
+    def __init__(self, activation: str, alpha: Optional[float] = None, name: Optional[str] = None,
+                 trainable: bool = True):
+        super().__init__(name, trainable)
+        self.activation = _activation(activation)
         self.alpha = resolve_alpha(self.activation, alpha)
 
     def get_config(self) -> Dict[str, Any]:
-        return {"activation": self.activation, "alpha": self.alpha, "name": self.name}
+        return {"activation": config_value(self.activation), "alpha": self.alpha,
+                "name": self.name}
 
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (Input, Dense, Dropout, Activation)}
+LAYER_CLASSES = {cls.__name__: cls for cls in (Input, Dense, Dropout, Activation, GaussianNoise)}
 
 
 def serialize(layer: Layer) -> Dict[str, Any]:
@@ -306,9 +397,36 @@ def to_host(value):
     return value
 
 
+def _activation(activation):
+    """A built-in activation's canonical name, or a checked custom activation object."""
+    if isinstance(activation, CustomActivation):
+        return activation.check()
+    if isinstance(activation, str) and activation in PYTHON_ACTIVATIONS:
+        return PYTHON_ACTIVATIONS[activation]
+    try:
+        return resolve_activation(activation)
+    except ValueError as error:
+        raise ValueError(f"{error} Also: {sorted(PYTHON_ACTIVATIONS)} (in Python), or a "
+                         f"mlp.activations.CustomActivation.") from None
+
+
+def _input_shape_width(input_shape) -> int:
+    """The width ``n`` of a Keras ``input_shape=(n,)``."""
+    dims = (input_shape,) if isinstance(input_shape, (int, np.integer)) else input_shape
+    try:
+        dims = tuple(dims)
+    except TypeError:
+        dims = ()
+    if (len(dims) != 1 or isinstance(dims[0], bool) or not isinstance(dims[0], (int, np.integer))
+            or dims[0] < 1):
+        raise ValueError(f"input_shape: expected the number of features as (n,) with n >= 1, "
+                         f"got {input_shape!r}")
+    return int(dims[0])
+
+
 def _snake_case(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
-__all__ = ["Layer", "Input", "Dense", "Dropout", "Activation", "LAYER_CLASSES", "serialize",
+__all__ = ["Layer", "Input", "Dense", "Dropout", "Activation", "GaussianNoise", "LAYER_CLASSES", "serialize",
     "deserialize", "is_device_array", "to_host"]

@@ -199,7 +199,9 @@ class Optimizer(abc.ABC):
             fail("n_params, dtype", f"{built_for} (this optimizer already holds state for "
                   f"them; use a new optimizer for another model)", (n_params, dtype.name))
         elif backend is not self._backend:
-            self.slots = {name: backend.asarray(self._backend.to_numpy(slot))
+            # from another backend, or from host copies (an unpickled optimizer has none)
+            self.slots = {name: backend.asarray(slot if self._backend is None
+                                                else self._backend.to_numpy(slot))
                           for name, slot in self.slots.items()}
         self._layout = (n_params, dtype)
         self._backend = backend
@@ -217,8 +219,21 @@ class Optimizer(abc.ABC):
         ``slots`` is empty before :meth:`build`.
         """
         return {"iterations": self.iterations,
-                "slots": {name: np.array(self._backend.to_numpy(slot), copy=True)
+                "slots": {name: np.array(self._host(slot), copy=True)
                           for name, slot in self.slots.items()}}
+
+    def _host(self, slot):
+        """``slot`` in host memory."""
+        return slot if self._backend is None else self._backend.to_numpy(slot)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """For ``pickle`` / ``copy.deepcopy``: the slots as host copies and no backend; the
+        next :meth:`build` (the model's, or its first training step's) moves them back."""
+        state = self.__dict__.copy()
+        state["slots"] = {name: np.array(self._host(slot), copy=True)
+                          for name, slot in self.slots.items()}
+        state["_backend"] = None
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any], backend) -> None:
         """Restore a :meth:`state_dict`, copying the slots onto ``backend``.
@@ -284,13 +299,29 @@ class Optimizer(abc.ABC):
         self.build(params.shape[0], params.dtype, backend)
         self.update(backend, params, grads, segments)
 
-    def update(self, backend, params, grads, segments: Optional[Sequence[Tuple[int, int]]] = None
-               ) -> None:
+    def update(self, backend, params, grads, segments: Optional[Sequence[Tuple[int, int]]] = None,
+               ranges: Optional[Sequence[Tuple[int, int]]] = None) -> None:
         """:meth:`apply` without its checks and without building: for an engine that checked
-        the buffers and built the optimizer once, when it compiled its plan."""
-        self._clip(backend, grads, segments)
+        the buffers and built the optimizer once, when it compiled its plan.
+
+        ``ranges`` (``(start, stop)`` pairs) limits clipping and the update to those parts of
+        the buffers: the parameters outside them (frozen layers) and their state stay as they
+        are, weight decay included. ``None`` (the default) updates everything.
+        """
         step = self.iterations
-        self._update(backend, params, grads, self.learning_rate_at(step), step + 1)
+        lr = self.learning_rate_at(step)
+        if ranges is None:
+            self._clip(backend, grads, segments)
+            self._update(backend, params, grads, lr, step + 1)
+        else:
+            self._clip(backend, grads, segments, ranges)
+            slots = self.slots
+            try:  # the update rules read self.slots: show them each range's part
+                for start, stop in ranges:
+                    self.slots = {name: slot[start:stop] for name, slot in slots.items()}
+                    self._update(backend, params[start:stop], grads[start:stop], lr, step + 1)
+            finally:
+                self.slots = slots
         self.iterations = step + 1
 
     def clip_gradients(self, backend, grads, segments: Optional[Sequence[Tuple[int, int]]] = None
@@ -304,16 +335,22 @@ class Optimizer(abc.ABC):
             _check_segments(segments, grads.shape[0])
         self._clip(backend, grads, segments)
 
-    def _clip(self, backend, grads, segments: Optional[Sequence[Tuple[int, int]]]) -> None:
+    def _clip(self, backend, grads, segments: Optional[Sequence[Tuple[int, int]]],
+              ranges: Optional[Sequence[Tuple[int, int]]] = None) -> None:
+        parts = [grads] if ranges is None else [grads[start:stop] for start, stop in ranges]
         if self.clipvalue is not None:
-            backend.clip_(grads, self.clipvalue)
+            for part in parts:
+                backend.clip_(part, self.clipvalue)
         if self.clipnorm is not None:
             if segments is None:
                 segments = [(0, grads.shape[0])]
             for start, stop in segments:
                 _clip_to_norm(backend, grads[start:stop], self.clipnorm)
         if self.global_clipnorm is not None:
-            _clip_to_norm(backend, grads, self.global_clipnorm)
+            norm = backend.global_norm(parts)
+            if norm > self.global_clipnorm:
+                for part in parts:
+                    backend.scale_(part, self.global_clipnorm / norm)
 
     @abc.abstractmethod
     def _update(self, backend, params, grads, lr: float, step: int) -> None:

@@ -27,6 +27,7 @@ from typing import Any, Dict, Mapping, Type, Union
 from ..validation import fail
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .nadam import Adamax, Nadam
 from .base import LearningRate, Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
@@ -34,7 +35,7 @@ from .sgd import SGD
 
 # --------------------------------------------------------------- registry
 OPTIMIZERS: Dict[str, Type[Optimizer]] = {
-    cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)
+    cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Nadam, Adamax)
 }
 """The optimizers by lower-case name, as :func:`get` knows them."""
 
@@ -113,6 +114,8 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adamax",
+    "Nadam",
     "LearningRate",
     "OPTIMIZERS",
     "Optimizer",

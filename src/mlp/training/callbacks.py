@@ -220,6 +220,9 @@ class EarlyStopping(MonitorCallback):
         Defaults to ``False`` (as in Keras).
     start_from_epoch : int
         Epochs to wait before watching at all. Defaults to ``0``.
+    verbose : int
+        ``1`` prints a line when training stops early and when the best weights are restored
+        (Keras' messages); ``0`` is silent. Defaults to ``0``.
 
     Examples
     --------
@@ -228,11 +231,12 @@ class EarlyStopping(MonitorCallback):
     """
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
-                 mode: str = "auto", baseline: Optional[float] = None,
+                 verbose: int = 0, mode: str = "auto", baseline: Optional[float] = None,
                  restore_best_weights: bool = False, start_from_epoch: int = 0):
         super().__init__(monitor, mode, min_delta, baseline)
         if patience < 0:
             raise ValueError(f"patience: expected an integer >= 0, got {patience!r}")
+        self.verbose = check_non_negative_int("verbose", verbose)
         self.patience = int(patience)
         self.restore_best_weights = bool(restore_best_weights)
         self.start_from_epoch = int(start_from_epoch)
@@ -267,7 +271,12 @@ class EarlyStopping(MonitorCallback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        if self.verbose and self.stopped_epoch is not None:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping", file=sys.stdout, flush=True)
         if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.", file=sys.stdout, flush=True)
             self.model.set_weights(self.best_weights)
 
 
@@ -561,6 +570,71 @@ class LearningRateScheduler(Callback):
             logs["learning_rate"] = float(self.model.optimizer.learning_rate)
 
 
+class LambdaCallback(Callback):
+    """A callback made of plain functions, as ``keras.callbacks.LambdaCallback``.
+
+    Parameters
+    ----------
+    on_epoch_begin, on_epoch_end : callable, optional
+        Called as ``f(epoch, logs)``.
+    on_batch_begin, on_batch_end : callable, optional
+        Called as ``f(batch, logs)``; giving either runs ``fit`` batch by batch.
+    on_train_begin, on_train_end : callable, optional
+        Called as ``f(logs)``.
+
+    Examples
+    --------
+    >>> import mlp
+    >>> losses = []
+    >>> log = mlp.callbacks.LambdaCallback(
+    ...     on_epoch_end=lambda epoch, logs: losses.append(logs["loss"]))
+    """
+
+    def __init__(self, on_epoch_begin: Optional[Callable] = None,
+                 on_epoch_end: Optional[Callable] = None,
+                 on_batch_begin: Optional[Callable] = None,
+                 on_batch_end: Optional[Callable] = None,
+                 on_train_begin: Optional[Callable] = None,
+                 on_train_end: Optional[Callable] = None):
+        super().__init__()
+        functions = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end,
+                     "on_batch_begin": on_batch_begin, "on_batch_end": on_batch_end,
+                     "on_train_begin": on_train_begin, "on_train_end": on_train_end}
+        for name, function in functions.items():
+            if function is not None and not callable(function):
+                raise TypeError(f"{name}: expected a callable or None, got "
+                                f"{type(function).__name__}")
+        self._functions = functions
+
+    def wants_batch_hooks(self) -> bool:
+        return (self._functions["on_batch_begin"] is not None
+                or self._functions["on_batch_end"] is not None)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._functions["on_epoch_begin"]:
+            self._functions["on_epoch_begin"](epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._functions["on_epoch_end"]:
+            self._functions["on_epoch_end"](epoch, logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        if self._functions["on_batch_begin"]:
+            self._functions["on_batch_begin"](batch, logs)
+
+    def on_batch_end(self, batch, logs=None):
+        if self._functions["on_batch_end"]:
+            self._functions["on_batch_end"](batch, logs)
+
+    def on_train_begin(self, logs=None):
+        if self._functions["on_train_begin"]:
+            self._functions["on_train_begin"](logs)
+
+    def on_train_end(self, logs=None):
+        if self._functions["on_train_end"]:
+            self._functions["on_train_end"](logs)
+
+
 class TerminateOnNaN(Callback):
     """Stop training at the first batch whose loss is NaN or infinite.
 
@@ -663,4 +737,5 @@ class CSVLogger(Callback):
 
 
 __all__ = ["Callback", "History", "MonitorCallback", "EarlyStopping", "ModelCheckpoint",
-    "ReduceLROnPlateau", "LearningRateScheduler", "TerminateOnNaN", "CSVLogger"]
+    "ReduceLROnPlateau", "LearningRateScheduler", "LambdaCallback", "TerminateOnNaN",
+    "CSVLogger"]

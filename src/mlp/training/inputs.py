@@ -60,7 +60,17 @@ def check_features(name: str, x, dtype, n_features: Optional[int], all_finite: A
         return x
     array = _as_array(name, x)
     if array.ndim != 2:
-        hint = " (use x.reshape(-1, 1) for a single feature)" if array.ndim == 1 else ""
+        hint = ""
+        if array.ndim == 1:
+            single_sample = f" (use {name}.reshape(1, -1) for a single sample)"
+            single_feature = f" (use {name}.reshape(-1, 1) for a single feature)"
+            if n_features == 1:
+                hint = single_feature
+            elif n_features is not None and array.shape[0] == n_features:
+                hint = single_sample
+            else:
+                hint = (f" (use {name}.reshape(1, -1) for a single sample, {name}.reshape(-1, 1) "
+                        f"for a single feature)")
         raise ValueError(
             f"{name}: expected a 2-D array (samples, features), got shape {array.shape}{hint}"
         )

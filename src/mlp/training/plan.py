@@ -13,7 +13,8 @@ import numpy as np
 from scipy.special import expit
 
 from ..backends.base import Step, TrainingPlan
-from ..nn.layers import Activation, Dense, Dropout, Layer
+from ..nn.activations import CustomActivation
+from ..nn.layers import Activation, Dense, Dropout, GaussianNoise, Layer
 from ..nn.losses import Loss
 from ..nn.network import compute_layers, walk
 
@@ -22,8 +23,9 @@ def fused_output(layers: Sequence[Layer], loss: Loss) -> Optional[str]:
     """The output activation that training folds into the loss, or ``None``.
 
     Sigmoid + binary cross-entropy and softmax + categorical cross-entropy train from logits.
+    A custom loss in Python never fuses: it sees the model's output.
     """
-    if loss.from_logits or loss.fuses_with is None:
+    if loss.in_python or loss.from_logits or loss.fuses_with is None:
         return None
     compute = compute_layers(layers)
     last = compute[-1] if compute else None
@@ -32,9 +34,54 @@ def fused_output(layers: Sequence[Layer], loss: Loss) -> Optional[str]:
     return None
 
 
+def _output_activation(layers: Sequence[Layer]) -> str:
+    """The activation of the last ``Dense`` / ``Activation`` layer (``"linear"`` if none)."""
+    last = [layer for layer in compute_layers(layers) if isinstance(layer, (Dense, Activation))]
+    return last[-1].activation if last else "linear"
+
+
+def metrics_activation(layers: Sequence[Layer], loss: Loss) -> Optional[str]:
+    """The activation applied to the training outputs before the metrics see them.
+
+    A fused output is turned back into probabilities; so are the logits of a linear output
+    trained with ``from_logits=True``, so that accuracy, precision and recall threshold the
+    logits at 0 (a probability of 0.5), not at 0.5.
+    """
+    fused = fused_output(layers, loss)
+    if fused is not None:
+        return fused
+    if (loss.from_logits and loss.fuses_with is not None and not loss.in_python
+            and _output_activation(layers) == "linear"):
+        return loss.fuses_with
+    return None
+
+
+def check_output(layers: Sequence[Layer], loss: Loss) -> None:
+    """Refuse a loss whose ``from_logits=True`` contradicts a probability output.
+
+    Raises
+    ------
+    ValueError
+        ``from_logits=True`` on a model that ends in ``sigmoid`` or ``softmax`` (its outputs
+        are probabilities, not logits).
+    """
+    activation = _output_activation(layers)
+    if loss.from_logits and activation in ("sigmoid", "softmax"):
+        raise ValueError(
+            f"loss: {type(loss).__name__}(from_logits=True) expects logits (a linear last "
+            f"layer), got a model that ends in {activation!r}; use from_logits=False or "
+            f"activation=None on the last layer")
+
+
 def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List[slice]],
-                fused: Optional[str], model_seed: int) -> List[Step]:
-    """Describe each compute layer for the plan; ``fused`` drops the last probability activation."""
+                fused: Optional[str], model_seed: int, trainable: bool = True) -> List[Step]:
+    """Describe each compute layer for the plan; ``fused`` drops the last probability activation.
+
+    A layer is frozen when its ``trainable`` is false or ``trainable`` (the model's) is: its
+    step is marked so, and its regularizer adds nothing to the loss (Keras counts the
+    regularizers of trainable weights only). Gradients flow back only as far as the first
+    trainable layer.
+    """
     compute = compute_layers(layers)
     last_activation = max((i for i, layer in enumerate(compute)
                            if isinstance(layer, (Dense, Activation))), default=-1)
@@ -42,18 +89,28 @@ def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List
     has_params_before = False
     for index, (layer, width, out_dim) in enumerate(walk(layers, input_dim)):
         step = Step(kind="dense" if isinstance(layer, Dense) else
-                    "dropout" if isinstance(layer, Dropout) else "activation",
+                    "dropout" if isinstance(layer, Dropout) else
+                    "noise" if isinstance(layer, GaussianNoise) else "activation",
                     index=index, in_dim=width, out_dim=out_dim,
-                    need_dx=has_params_before, param_slices=param_slices[index])
+                    need_dx=has_params_before, param_slices=param_slices[index],
+                    trainable=bool(trainable and layer.trainable))
         if isinstance(layer, (Dense, Activation)):
             step.activation = "linear" if (fused and index == last_activation) else layer.activation
             step.alpha = layer.alpha
+            if isinstance(layer.activation, CustomActivation):
+                step.activation, step.host_activation = "linear", layer.activation
         if isinstance(layer, Dense):
             step.use_bias = layer.use_bias
-            regularizer = layer.kernel_regularizer
+            regularizer = layer.kernel_regularizer if step.trainable else None
             step.l1 = float(getattr(regularizer, "l1", 0.0)) if regularizer else 0.0
             step.l2 = float(getattr(regularizer, "l2", 0.0)) if regularizer else 0.0
-            has_params_before = True
+            regularizer = layer.bias_regularizer if step.trainable else None
+            step.bias_l1 = float(getattr(regularizer, "l1", 0.0)) if regularizer else 0.0
+            step.bias_l2 = float(getattr(regularizer, "l2", 0.0)) if regularizer else 0.0
+            has_params_before = has_params_before or step.trainable
+        if isinstance(layer, GaussianNoise):
+            step.rate = layer.stddev
+            step.seed = layer.seed if layer.seed is not None else (model_seed + 7919 * index)
         if isinstance(layer, Dropout):
             step.rate = layer.rate
             step.seed = layer.seed if layer.seed is not None else (model_seed + 7919 * index)
@@ -72,4 +129,5 @@ def apply_output_activation(outputs: np.ndarray, fused: Optional[str]) -> np.nda
     return outputs
 
 
-__all__ = ["Step", "TrainingPlan", "apply_output_activation", "build_steps", "fused_output"]
+__all__ = ["Step", "TrainingPlan", "apply_output_activation", "build_steps", "check_output",
+           "fused_output", "metrics_activation"]

@@ -22,8 +22,9 @@ from .. import metrics as metrics_module
 from ..backends.base import BatchHooks, TrainingPlan, batch_count
 from ..nn import losses as losses_module
 from ..nn.layers import is_device_array
+from ..nn.network import compute_layers
 from ..optim import optimizers as optimizers_module
-from ..validation import check_non_negative_int, check_positive_int
+from ..validation import check_bool, check_non_negative_int, check_positive_int
 from .callbacks import Callback, History
 from .inputs import (
     apply_class_weight,
@@ -32,14 +33,21 @@ from .inputs import (
     check_targets,
     check_verbose,
 )
-from .plan import apply_output_activation, build_steps, fused_output
+from .plan import (
+    apply_output_activation,
+    build_steps,
+    check_output,
+    fused_output,
+    metrics_activation,
+)
 from .progress import Progress, make_progress, summary_line
+from .sources import BatchSource, is_batch_source
 
 _PROGRESS_UPDATES = 20
 """Parts an epoch runs in when a live progress bar shows it (see ``Trainer._train_epoch``)."""
 
 # the cache key of the plan predict uses (evaluate's plans are keyed by their loss)
-_PREDICT_PLAN_KEY = (False, None, "")
+_PREDICT_PLAN_KEY = (False, None, None)
 
 _TRAINING_GUARD = threading.Lock()
 """Taken for the instant a thread claims a model for training (see :func:`_trains`)."""
@@ -127,7 +135,9 @@ class Trainer:
         if loss is None:
             raise ValueError("loss: expected a loss name or object (e.g. 'binary_crossentropy'), "
                              "got None")
-        self.loss = losses_module.get(loss)
+        loss = losses_module.get(loss)
+        check_output(self.layers, loss)
+        self.loss = loss
         self.optimizer = optimizers_module.get(optimizer)
         if isinstance(metrics, (str, bytes)) or callable(metrics):
             metrics = [metrics]
@@ -135,6 +145,8 @@ class Trainer:
         for metric in metrics or []:
             self.metrics[metrics_module.metric_name(metric)] = metrics_module.get(metric)
         self._reset_plans()
+        if not self.built and self.input_dim is not None and compute_layers(self.layers):
+            self.build()  # the weights exist from here on, as in Keras
 
     @property
     def compiled(self) -> bool:
@@ -144,9 +156,11 @@ class Trainer:
     # -------------------------------------------------------------------- plans
     def _plan(self, batch_size: int) -> TrainingPlan:
         plan = self._train_plan
-        if plan is None or plan.batch_size < batch_size or plan.params is not self.params:
+        if (plan is None or plan.batch_size < batch_size or plan.params is not self.params
+                or tuple(step.trainable for step in plan.steps) != self._trained()):
             fused = fused_output(self.layers, self.loss)
-            steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed)
+            steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed,
+                                trainable=self.trainable)
             # gradients and optimizer state, and fit's snapshot of the weights and that state
             copies = 2 * (1 + len(self.optimizer.slot_names)) + self._backend.update_copies
             self._backend.check_allocation(
@@ -155,9 +169,9 @@ class Trainer:
                 "layer widths")
             grads = self._backend.zeros(self.params.shape, self.dtype)
             self.optimizer.build(self.params.size, self.dtype, self._backend)
-            kernel = self.loss.logits_kernel if fused else self.loss.train_kernel
-            plan = self._backend.make_plan(steps, self.params, grads, kernel, self.optimizer,
-                                           batch_size, delta=getattr(self.loss, "delta", 1.0))
+            plan = self._backend.make_plan(steps, self.params, grads, self._loss_kernel(fused),
+                                           self.optimizer, batch_size,
+                                           delta=getattr(self.loss, "delta", 1.0))
             plan.fused = fused
             self._train_plan = plan
         return plan
@@ -170,18 +184,36 @@ class Trainer:
         activations, for :meth:`predict`.
         """
         fused = fused_output(self.layers, self.loss) if for_loss else None
-        key = (for_loss, fused, self.loss.train_kernel) if for_loss else _PREDICT_PLAN_KEY
+        # evaluate's loss leaves out the regularizers of frozen layers, as training's does
+        key = ((for_loss, fused, self.loss.train_kernel, self._trained()) if for_loss
+               else _PREDICT_PLAN_KEY)
         plan = self._predict_plans.get(key)
         if plan is None or plan.params is not self.params:
-            steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed)
-            kernel = ((self.loss.logits_kernel if fused else self.loss.train_kernel)
-                      if for_loss else "")
+            steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed,
+                                trainable=self.trainable)
+            kernel = self._loss_kernel(fused) if for_loss else None
             plan = self._backend.make_plan(
                 steps, self.params, None, kernel, None, batch_size,
                 delta=getattr(self.loss, "delta", 1.0) if for_loss else 1.0)
             plan.fused = fused
             self._predict_plans[key] = plan
         return plan
+
+    def _trained(self) -> Tuple[bool, ...]:
+        """Which compute layers training updates now (a plan is rebuilt when this changes)."""
+        return tuple(bool(self.trainable and layer.trainable)
+                     for layer in compute_layers(self.layers))
+
+    def _loss_kernel(self, fused: Optional[str]):
+        """What the plan computes the loss with: a backend loss name, or for a custom loss in
+        Python its host function (the plan then runs step by step)."""
+        if self.loss.in_python:
+            return self.loss.host_loss
+        return self.loss.logits_kernel if fused else self.loss.train_kernel
+
+    def _metrics_activation(self) -> Optional[str]:
+        """The activation that turns training outputs into what the metrics see."""
+        return metrics_activation(self.layers, self.loss)
 
     # --------------------------------------------------------------------- data
     def _prepare(self, x, y, sample_weight=None, class_weight=None, prefix="",
@@ -238,11 +270,14 @@ class Trainer:
 
     # -------------------------------------------------------------------- train
     @_trains("fit")
-    def fit(self, x, y, batch_size: int = 32, epochs: int = 1, verbose: Union[int, str] = "auto",
+    def fit(self, x, y=None, batch_size: int = 32, epochs: int = 1,
+            verbose: Union[int, str] = "auto",
             callbacks: Optional[Sequence[Callback]] = None, validation_split: float = 0.0,
             validation_data: Optional[Tuple] = None, shuffle: bool = True,
             class_weight: Optional[Dict[int, float]] = None, sample_weight=None,
-            initial_epoch: int = 0) -> History:
+            initial_epoch: int = 0, steps_per_epoch: Optional[int] = None,
+            validation_steps: Optional[int] = None,
+            validation_freq: Union[int, Sequence[int]] = 1) -> History:
         """Train for ``epochs`` epochs; return the :class:`History`.
 
         Parameters follow Keras: ``validation_split`` takes the *last* fraction of the samples
@@ -263,17 +298,37 @@ class Trainer:
         A model is trained from one thread at a time: ``fit``, ``train_on_batch``, ``predict``
         and ``evaluate`` from another thread while ``fit`` runs raise a ``RuntimeError`` (the
         training thread itself, e.g. in a callback, may call them).
+
+        ``x`` may also be a generator or iterator of batches ``(x, y)`` / ``(x, y,
+        sample_weight)``, or a ``Sequence`` (``__len__`` and ``__getitem__(i)`` returning a
+        batch, as Keras' ``PyDataset``), with ``y`` left out (see :mod:`mlp.training.sources`):
+        ``steps_per_epoch`` batches make an epoch (default: ``len(x)``, or until a generator
+        ends); ``validation_data`` may be such a source too, read for ``validation_steps``
+        batches. Progress then shows one line per epoch. ``validation_freq``: validate every
+        that many epochs, or at the (1-based) epochs of a list. Defaults to ``1``.
         """
         self._require_compiled("fit")
         batch_size = check_positive_int("batch_size", batch_size)
         epochs = check_non_negative_int("epochs", epochs)
         initial_epoch = check_non_negative_int("initial_epoch", initial_epoch)
+        validation_freq = _check_validation_freq(validation_freq)
         if (isinstance(validation_split, bool)
                 or not isinstance(validation_split, (int, float, np.floating))
                 or not 0.0 <= validation_split < 1.0):
             raise ValueError(f"validation_split: expected a fraction in [0, 1), got "
                              f"{validation_split!r}")
         verbose = check_verbose("verbose", verbose)
+        if is_batch_source(x):
+            for name, value in (("y", y), ("sample_weight", sample_weight)):
+                if value is not None:
+                    raise ValueError(f"{name}: expected None when x is a generator or Sequence "
+                                     f"(its batches hold it), got {type(value).__name__}")
+            if validation_split:
+                raise ValueError(f"validation_split: expected 0 when x is a generator or "
+                                 f"Sequence (give validation_data), got {validation_split!r}")
+            return self._fit_source(BatchSource("x", x, steps_per_epoch), epochs, verbose,
+                                    callbacks, validation_data, validation_steps,
+                                    validation_freq, class_weight, initial_epoch)
         x_arr = self._features("x", x)
         y = self._host_input("y", y)
         sample_weight = self._host_input("sample_weight", sample_weight)
@@ -319,8 +374,11 @@ class Trainer:
         n = x_arr.shape[0]
         n_steps = batch_count(n, batch_size)
         # the training set moves to the model's device once (a no-op on the CPU)
-        x_dev, target_dev, weight_dev = self._on_device(x_arr, target, weight)
-        val_dev = None if val is None else self._on_device(*val)
+        # the loss sees smoothed targets (label_smoothing), the metrics the targets as given
+        x_dev, target_dev, weight_dev = self._on_device(x_arr, self.loss.smooth_targets(target),
+                                                        weight)
+        val_dev = None if val is None else self._on_device(
+            val[0], self.loss.smooth_targets(val[1]), val[2])
         outputs = self._backend.empty((n, self.output_dim), self.dtype)
         last_good = _TrainingSnapshot(self)
         logs: Dict[str, float] = {}
@@ -360,9 +418,9 @@ class Trainer:
                         break
                     logs = {"loss": float(loss_value)}
                     if self.metrics:
-                        logs.update(self._training_metrics(plan.fused, target, weight, order,
-                                                           outputs, seen))
-                    if val is not None:
+                        logs.update(self._training_metrics(self._metrics_activation(), target,
+                                                           weight, order, outputs, seen))
+                    if val is not None and _validates(epoch, validation_freq):
                         logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(
                             *val, on_device=val_dev).items()})
                     progress.end_epoch(batch_count(seen, batch_size), seen, logs, train_seconds)
@@ -394,7 +452,8 @@ class Trainer:
         if host_target is None:
             host_target, host_weight = target, weight
         if hooks is not None:
-            hooks.begin_epoch(host_target, host_weight, order, outputs, plan.fused, batch_size)
+            hooks.begin_epoch(host_target, host_weight, order, outputs,
+                              self._metrics_activation(), batch_size)
             total, seen = plan.train_epoch(x, target, weight, order, batch_size, outputs, hooks)
             return total / max(seen, 1), seen
         if not progress.live:
@@ -411,7 +470,8 @@ class Trainer:
             if not np.isfinite(total):
                 break
             progress.update(batch_count(seen, batch_size), seen, lambda: self._running_logs(
-                plan.fused, host_target, host_weight, order, outputs, seen, total))
+                self._metrics_activation(), host_target, host_weight, order, outputs, seen,
+                total))
         return total / max(seen, 1), seen
 
     def _training_metrics(self, fused, target, weight, order, outputs, seen) -> Dict[str, float]:
@@ -446,34 +506,54 @@ class Trainer:
         x, target, weight = self._prepare(x, y, sample_weight, class_weight)
         plan = self._plan(x.shape[0])
         with self._backend.blas_scope():
-            value = plan.train_batch(x, target, weight)
+            value = plan.train_batch(x, self.loss.smooth_targets(target), weight)
         logs = {"loss": float(value)}
         if self.metrics:
             probabilities = apply_output_activation(
-                self._backend.to_numpy(plan.outputs[-1][:x.shape[0]]).copy(), plan.fused)
+                self._backend.to_numpy(plan.outputs[-1][:x.shape[0]]).copy(),
+                self._metrics_activation())
             logs.update(metrics_module.evaluate_metrics(self.metrics, target, probabilities,
                                                         weight))
         return logs if return_dict else logs["loss"]
 
     # --------------------------------------------------------------- inference
-    def evaluate(self, x, y, batch_size: int = 32, verbose: Union[int, str] = 0,
-                 sample_weight=None) -> Dict[str, float]:
+    def evaluate(self, x, y=None, batch_size: int = 32, verbose: Union[int, str] = 0,
+                 sample_weight=None, return_dict: bool = True, steps: Optional[int] = None):
         """Loss and metrics on ``(x, y)`` with dropout off, as a dict ``{"loss": ..., ...}``.
 
         ``sample_weight`` weights the loss and the metrics. ``verbose``: ``0`` (the default)
-        prints nothing, ``1`` / ``2`` / ``"auto"`` one summary line.
+        prints nothing, ``1`` / ``2`` / ``"auto"`` one summary line. ``return_dict=False``
+        returns Keras' other form: the loss as a float without metrics, else the list
+        ``[loss, metric, ...]`` in the order of ``compile(metrics=...)``. Defaults to ``True``
+        (Keras' default is ``False``: here the dict is the usual result).
+
+        ``x`` may be a generator or ``Sequence`` of ``(x, y[, sample_weight])`` batches (then
+        ``y`` is left out), read for ``steps`` batches (default: all): the result equals
+        that of the batches concatenated.
         """
         self._require_compiled("evaluate")
         self._check_not_training("evaluate")
         batch_size = check_positive_int("batch_size", batch_size)
         verbose = check_verbose("verbose", verbose)
+        return_dict = check_bool("return_dict", return_dict)
         started = time.perf_counter()
-        x, target, weight = self._prepare(x, y, sample_weight)
-        logs = self._evaluate_arrays(x, target, weight, batch_size)
+        if is_batch_source(x):
+            if y is not None or sample_weight is not None:
+                raise ValueError("y, sample_weight: expected None when x is a generator or "
+                                 "Sequence (its batches hold them)")
+            with self._backend.blas_scope():
+                logs = self._evaluate_source(BatchSource("x", x, steps))
+            rows = None
+        else:
+            x, target, weight = self._prepare(x, y, sample_weight)
+            logs = self._evaluate_arrays(x, target, weight, batch_size)
+            rows = x.shape[0]
         if verbose:
-            print(summary_line("Evaluate", x.shape[0], time.perf_counter() - started, logs),
+            print(summary_line("Evaluate", rows or 0, time.perf_counter() - started, logs),
                   file=sys.stdout, flush=True)
-        return logs
+        if return_dict:
+            return logs
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     def _evaluate_arrays(self, x, target, weight, batch_size: int = 256,
                          on_device=None) -> Dict[str, float]:
@@ -481,14 +561,16 @@ class Trainer:
         when the caller already made it (fit's validation data)."""
         plan = self._inference_plan(min(batch_size, max(x.shape[0], _PLAN_ROWS)),
                                     for_loss=True)
-        x_dev, target_dev, weight_dev = (on_device if on_device is not None
-                                         else self._on_device(x, target, weight))
+        x_dev, target_dev, weight_dev = (
+            on_device if on_device is not None
+            else self._on_device(x, self.loss.smooth_targets(target), weight))
         with self._backend.blas_scope(plan.flops(min(batch_size, x.shape[0]))):
             outputs = plan.predict(x_dev, batch_size)
         logs = {"loss": float(plan.loss_value(outputs, target_dev, weight_dev))}
         if self.metrics:
             probabilities = apply_output_activation(
-                np.array(self._backend.to_numpy(outputs), copy=True), plan.fused)
+                np.array(self._backend.to_numpy(outputs), copy=True),
+                self._metrics_activation())
             logs.update(metrics_module.evaluate_metrics(self.metrics, target, probabilities,
                                                         weight))
         return logs
@@ -499,7 +581,7 @@ class Trainer:
         return logs if return_dict else logs["loss"]
 
     def predict(self, x, batch_size: int = 256, verbose: Union[int, str] = 0,
-                return_device_array: bool = False):
+                return_device_array: bool = False, steps: Optional[int] = None):
         """Outputs for ``x`` with dropout off: probabilities for sigmoid / softmax outputs.
 
         ``model.predict(x).argmax(1)`` gives the predicted classes of a softmax model, and
@@ -527,6 +609,10 @@ class Trainer:
                     return result
         batch_size = check_positive_int("batch_size", batch_size)
         verbose = check_verbose("verbose", verbose)
+        if is_batch_source(x):   # batches x, (x,) or (x, y, ...): y is ignored
+            with self._backend.blas_scope():
+                return self._predict_source(BatchSource("x", x, steps), batch_size,
+                                            return_device_array)
         started = time.perf_counter()
         x = self._features("x", x)
         self.build(x.shape[1])
@@ -544,6 +630,182 @@ class Trainer:
     def predict_on_batch(self, x) -> np.ndarray:
         """:meth:`predict` on one batch."""
         return self.predict(x, batch_size=max(1, len(x)))
+
+
+    # ------------------------------------------------- data from generators / Sequences
+    def _fit_source(self, source: BatchSource, epochs: int, verbose: int, callbacks,
+                    validation_data, validation_steps, validation_freq, class_weight,
+                    initial_epoch: int) -> History:
+        """:meth:`fit` on batches from a generator or Sequence (see :mod:`.sources`)."""
+        history = History()
+        callback_list = list(callbacks or []) + [history]
+        for callback in callback_list:
+            if not isinstance(callback, Callback):
+                raise TypeError(f"callbacks: expected mlp.callbacks.Callback objects, got "
+                                f"{type(callback).__name__}")
+            callback.set_model(self)
+        val = val_dev = None
+        if validation_data is not None and not is_batch_source(validation_data):
+            val = self._prepare_validation(validation_data)
+            val_dev = self._on_device(val[0], self.loss.smooth_targets(val[1]), val[2])
+        progress = make_progress(2 if verbose else 0)
+        per_batch = any(cb.wants_batch_hooks() for cb in callback_list)
+        self.stop_training = False
+        self.history = history
+        for callback in callback_list:
+            callback.on_train_begin()
+        last_good: Optional[_TrainingSnapshot] = None
+        logs: Dict[str, float] = {}
+        try:
+            with self._backend.blas_scope():
+                for epoch in range(initial_epoch, epochs):
+                    for callback in callback_list:
+                        callback.on_epoch_begin(epoch)
+                    if last_good is not None:
+                        last_good.take()
+                    progress.begin_epoch(epoch, epochs, source.steps or 0, 0)
+                    started = time.perf_counter()
+                    total, parts, batches = 0.0, [], 0
+                    for batch, (xb, yb, wb) in enumerate(source.epoch()):
+                        x_b, target, weight = self._prepare(xb, yb, wb, class_weight,
+                                                            prefix=f"{source.name}[{batch}]: ")
+                        plan = self._plan(x_b.shape[0])
+                        if last_good is None:  # the first batch built the model
+                            last_good = _TrainingSnapshot(self)
+                            last_good.take()
+                        if per_batch:
+                            for callback in callback_list:
+                                callback.on_batch_begin(batch)
+                        rows = x_b.shape[0]
+                        outputs = self._backend.empty((rows, self.output_dim), self.dtype)
+                        x_dev, t_dev, w_dev = self._on_device(
+                            x_b, self.loss.smooth_targets(target), weight)
+                        before = total
+                        total, _ = plan.train_epoch(x_dev, t_dev, w_dev,
+                                                    np.arange(rows, dtype=np.int64), rows,
+                                                    outputs, None, total)
+                        parts.append((target, weight, self._backend.to_numpy(outputs)))
+                        batches += 1
+                        if per_batch:
+                            batch_logs = {"loss": float((total - before) / rows)}
+                            for callback in callback_list:
+                                callback.on_batch_end(batch, batch_logs)
+                        if not np.isfinite(total) or self.stop_training:
+                            break
+                    train_seconds = time.perf_counter() - started
+                    if not batches:
+                        progress.abort()
+                        history.stopped_reason, history.stopped_epoch = "out_of_data", epoch
+                        warnings.warn(f"fit: x gave no batch in epoch {epoch + 1}; training "
+                                      f"stopped (a generator serves one epoch: give "
+                                      f"steps_per_epoch and a generator that repeats, or a "
+                                      f"Sequence)", RuntimeWarning, stacklevel=3)
+                        break
+                    seen = sum(part[0].shape[0] for part in parts)
+                    loss_value = total / seen
+                    if not np.isfinite(loss_value):
+                        progress.abort()
+                        last_good.restore()
+                        history.stopped_reason, history.stopped_epoch = "non_finite_loss", epoch
+                        warnings.warn(f"fit: the loss became {loss_value} in epoch {epoch + 1}; "
+                                      f"training stopped and the weights and optimizer state "
+                                      f"of the start of the epoch were restored",
+                                      RuntimeWarning, stacklevel=3)
+                        self.stop_training = True
+                        break
+                    logs = {"loss": float(loss_value)}
+                    if self.metrics:
+                        target, weight, outputs = _concatenate(parts)
+                        logs.update(self._training_metrics(
+                            self._metrics_activation(), target, weight,
+                            np.arange(seen), outputs, seen))
+                    if validation_data is not None and _validates(epoch, validation_freq):
+                        result = (self._evaluate_arrays(*val, on_device=val_dev)
+                                  if val is not None else self._evaluate_source(BatchSource(
+                                      "validation_data", validation_data, validation_steps)))
+                        logs.update({f"val_{k}": v for k, v in result.items()})
+                    progress.steps = source.steps or batches  # a generator's count is known now
+                    progress.end_epoch(batches, seen, logs, train_seconds)
+                    for callback in callback_list:
+                        callback.on_epoch_end(epoch, logs)
+                    if self.stop_training:
+                        history.stopped_reason, history.stopped_epoch = "callback", epoch
+                        break
+        except BaseException:
+            progress.abort()
+            raise
+        for callback in callback_list:
+            callback.on_train_end(dict(logs))
+        return history
+
+    def _evaluate_source(self, source: BatchSource) -> Dict[str, float]:
+        """Loss and metrics over every batch of one epoch of ``source``: the same numbers as
+        :meth:`evaluate` on the batches concatenated."""
+        plan, parts = None, []
+        for batch, (xb, yb, wb) in enumerate(source.epoch()):
+            if yb is None:
+                raise ValueError(f"{source.name}[{batch}]: expected (x, y) or (x, y, "
+                                 f"sample_weight) batches to evaluate, got x alone")
+            x_b, target, weight = self._prepare(xb, yb, wb, prefix=f"{source.name}[{batch}]: ")
+            plan = self._inference_plan(x_b.shape[0], for_loss=True)
+            with self._backend.blas_scope(plan.flops(x_b.shape[0])):
+                outputs = plan.predict(self._on_device(x_b)[0], x_b.shape[0])
+            parts.append((target, weight, self._backend.to_numpy(outputs)))
+        if not parts:
+            raise ValueError(f"{source.name}: expected at least one batch, got none")
+        target, weight, outputs = _concatenate(parts)
+        _, target_dev, weight_dev, outputs_dev = self._on_device(
+            None, self.loss.smooth_targets(target), weight, outputs)
+        logs = {"loss": float(plan.loss_value(outputs_dev, target_dev, weight_dev))}
+        if self.metrics:
+            probabilities = apply_output_activation(np.array(outputs, copy=True),
+                                                    self._metrics_activation())
+            logs.update(metrics_module.evaluate_metrics(self.metrics, target, probabilities,
+                                                        weight))
+        return logs
+
+    def _predict_source(self, source: BatchSource, batch_size: int,
+                        return_device_array: bool):
+        """Outputs for every batch of one epoch of ``source`` (its ``y`` is ignored)."""
+        results = []
+        for batch, (xb, _, _) in enumerate(source.epoch()):
+            x_b = self._features(f"{source.name}[{batch}]", xb)
+            self.build(x_b.shape[1])
+            plan = self._inference_plan(batch_size)
+            with self._backend.blas_scope(plan.flops(min(batch_size, x_b.shape[0]))):
+                results.append(self._backend.to_numpy(plan.predict(self._on_device(x_b)[0],
+                                                                   batch_size)))
+        if not results:
+            raise ValueError(f"{source.name}: expected at least one batch, got none")
+        result = np.concatenate(results)
+        return self._backend.asarray(result) if return_device_array else result
+
+
+def _concatenate(parts):
+    """Targets, weights (``None`` unless every batch has them) and outputs of the batches."""
+    target = np.concatenate([part[0] for part in parts])
+    weights = [part[1] for part in parts]
+    if any(w is None for w in weights):
+        if not all(w is None for w in weights):
+            raise ValueError("sample_weight: expected it in every batch or in none")
+        weight = None
+    else:
+        weight = np.concatenate(weights)
+    return target, weight, np.concatenate([part[2] for part in parts])
+
+
+def _check_validation_freq(value):
+    """An int ``>= 1`` or a collection of 1-based epoch numbers."""
+    if isinstance(value, (list, tuple, set, range)):
+        return {check_positive_int("validation_freq", epoch) for epoch in value}
+    return check_positive_int("validation_freq", value)
+
+
+def _validates(epoch: int, frequency) -> bool:
+    """Whether 0-based ``epoch`` runs validation under ``validation_freq``."""
+    if isinstance(frequency, set):
+        return epoch + 1 in frequency
+    return (epoch + 1) % frequency == 0
 
 
 class _CallbackHooks(BatchHooks):
