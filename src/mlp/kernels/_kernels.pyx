@@ -43,6 +43,7 @@ cdef extern from "_pool.h" nogil:
         long long parts_by_workers
         long long stalls
         long long solo_periods
+        long long late_wakeups
     void mlp_run_parts(ptrdiff_t parts, int threads, mlp_part_fn fn, void* ctx)
     int mlp_runtime_threads_available()
     int mlp_runtime_default_threads()
@@ -275,14 +276,15 @@ def _runtime_start_solo(double ms):
 
 def runtime_stats(bint reset=False):
     """Counters of the pool since the last reset: jobs posted, jobs run on the caller alone,
-    parts run by workers, stalls (the caller waited for a descheduled worker) and solo periods."""
+    parts run by workers, stalls (the caller waited for a descheduled worker), solo periods, and
+    jobs a worker left to the caller because it saw them late."""
     cdef mlp_runtime_stats st
     mlp_runtime_get_stats(&st)
     if reset:
         mlp_runtime_reset_stats()
     return {"jobs": st.jobs, "serial_jobs": st.serial_jobs,
             "parts_by_workers": st.parts_by_workers, "stalls": st.stalls,
-            "solo_periods": st.solo_periods}
+            "solo_periods": st.solo_periods, "late_wakeups": st.late_wakeups}
 
 
 def threads_available():

@@ -17,7 +17,9 @@
  *   - the caller then waits only for parts that were taken: it spins briefly, then sleeps until
  *     the worker that finishes the last part wakes it;
  *   - idle workers spin for spin_us microseconds (jobs of one training step come microseconds
- *     apart), then sleep on a condition variable;
+ *     apart), then sleep on a condition variable; a worker that sees a job more than 100 us
+ *     after it was posted (waking a halted vCPU takes up to milliseconds on a small VM) leaves
+ *     that job to the caller and is on time for the next;
  *   - when the caller had to wait much longer than its own parts took (a worker was descheduled
  *     in the middle of a part), the following jobs run on the caller alone for a while, a period
  *     that doubles while stalls keep coming (from 5 ms up to 0.5 s) and starts again from 5 ms
@@ -56,7 +58,7 @@ static int g_mode =
 static double g_spin_us = 50.0;
 
 /* ------------------------------------------------------------------------ statistics */
-static long long s_jobs, s_serial, s_by_workers, s_stalls, s_solo;
+static long long s_jobs, s_serial, s_by_workers, s_stalls, s_solo, s_late;
 
 #if defined(__GNUC__) || defined(__clang__)
 #define STAT_ADD(counter, n) __atomic_fetch_add(&(counter), (n), __ATOMIC_RELAXED)
@@ -74,6 +76,7 @@ void mlp_runtime_get_stats(mlp_runtime_stats *out) {
     out->parts_by_workers = STAT_GET(s_by_workers);
     out->stalls = STAT_GET(s_stalls);
     out->solo_periods = STAT_GET(s_solo);
+    out->late_wakeups = STAT_GET(s_late);
 }
 
 void mlp_runtime_reset_stats(void) {
@@ -82,6 +85,7 @@ void mlp_runtime_reset_stats(void) {
     STAT_SET(s_by_workers, 0);
     STAT_SET(s_stalls, 0);
     STAT_SET(s_solo, 0);
+    STAT_SET(s_late, 0);
 }
 
 static void run_serial(ptrdiff_t parts, mlp_part_fn fn, void *ctx) {
@@ -145,6 +149,7 @@ static inline long long now_ns(void) {
 }
 
 #define STALL_MIN_NS 300000LL       /* a wait this long is a stall whatever the part sizes */
+#define LATE_NS 100000LL            /* a worker this late for a job leaves it to the caller */
 #define SOLO_MIN_NS 5000000LL       /* first solo period after a stall */
 #define SOLO_MAX_NS 500000000LL
 #define SOLO_RESET_NS 1000000000LL  /* a second without stalls starts the doubling again */
@@ -158,6 +163,7 @@ typedef struct {
     uint64_t claim;           /* generation << 32 | front << 16 | back, or | next part */
     ptrdiff_t done;           /* parts finished */
     uint32_t posted;          /* generation of the latest job; idle workers watch it */
+    long long posted_at;      /* when it was posted (ns) */
     uint32_t generation;      /* the caller's counter (under `submit`) */
     int active;               /* workers that may take parts */
     int started;              /* worker threads created */
@@ -174,7 +180,7 @@ typedef struct {
 } Pool;
 
 static Pool g_pool = {
-    NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, SOLO_MIN_NS, 0,
+    NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, SOLO_MIN_NS, 0,
     PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
     PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
 };
@@ -268,6 +274,13 @@ static void *worker_main(void *arg) {
             spin_until = 0;
         }
         seen = gen;
+        if (now_ns() - LOAD(pool->posted_at, RLX) > LATE_NS) {
+            /* Woken late (a halted vCPU, a busy core): a part taken now would end after the
+             * caller's, which would wait for it. Leave this job to the caller; being awake,
+             * this thread is on time for the next one. */
+            STAT_ADD(s_late, 1);
+            continue;
+        }
         {
             ptrdiff_t ran = take_parts(pool, gen, NULL, 1);
             if (ran)
@@ -364,6 +377,7 @@ static void run_pool(Pool *pool, ptrdiff_t parts, int threads, mlp_part_fn fn, v
     gen = ++pool->generation;
     STORE(pool->claim, ((uint64_t)gen << 32) | (two_ended ? ((uint64_t)first << 16) | (uint64_t)parts
                                                           : (uint64_t)first), REL);
+    STORE(pool->posted_at, now_ns(), RLX);
     STORE(pool->posted, gen, SEQ);
     if (LOAD(pool->sleepers, SEQ) > 0) {
         pthread_mutex_lock(&pool->lock);

@@ -90,6 +90,7 @@ typedef struct {
     long long parts_by_workers;
     long long stalls;        /* jobs whose caller waited longer than the stall limit */
     long long solo_periods;  /* times the pool fell back to the caller alone after a stall */
+    long long late_wakeups;  /* jobs a worker left to the caller, having seen them late */
 } mlp_runtime_stats;
 
 void mlp_runtime_get_stats(mlp_runtime_stats *out);
