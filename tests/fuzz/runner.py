@@ -73,11 +73,23 @@ class _Worker:
         self.process.wait()
 
 
+def _package_root() -> str:
+    """The folder holding the ``mlp`` package this interpreter imports."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlp")
+    if spec is None or spec.origin is None:
+        return str(HERE.parents[1] / "src")
+    return str(Path(spec.origin).resolve().parents[1])
+
+
 def run_cases(cases: Iterable[dict], timeout: float = 30.0,
               address_space: int = ADDRESS_SPACE) -> List[dict]:
     """Each case's answer (``outcome``, ``error`` when it raised), in order."""
     env = dict(os.environ)
-    src = os.environ.get("MLP_FUZZ_SRC", str(HERE.parents[1] / "src"))  # another tree: compare
+    # the mlp this process would import (the source tree, or an installed copy as in CI);
+    # MLP_FUZZ_SRC points the workers at another tree, to compare
+    src = os.environ.get("MLP_FUZZ_SRC", _package_root())
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     env["MLP_FUZZ_ADDRESS_SPACE"] = str(address_space)
     env.setdefault("OMP_NUM_THREADS", "1")

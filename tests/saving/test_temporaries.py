@@ -15,7 +15,7 @@ import numpy as np
 import mlp
 from mlp.saving import format as file_format
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+SRC = str(Path(mlp.__file__).resolve().parents[1])  # the mlp under test (source or installed)
 
 
 def _temporaries(directory: Path):
