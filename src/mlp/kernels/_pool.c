@@ -524,7 +524,7 @@ void mlp_run_parts(ptrdiff_t parts, int threads, mlp_part_fn fn, void *ctx) {
             fn(ctx, parts);
         return;
     }
-    if (threads <= 1) {
+    if (threads <= 1 || (uint64_t)parts > 0xffffffffu) { /* the claim word counts 32 bits */
         run_serial(parts, fn, ctx);
         return;
     }
