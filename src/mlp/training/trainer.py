@@ -395,26 +395,8 @@ class Trainer:
                                                          order, batch_size, outputs, hooks,
                                                          progress, target, weight)
                     train_seconds = time.perf_counter() - started
-                    became = f"the loss became {loss_value}"
-                    if np.isfinite(loss_value) and not np.isfinite(
-                            self._backend.global_norm([self.params])):
-                        # a bounded loss (clipped probabilities) over diverged weights
-                        became = f"the weights became NaN or infinite (loss {loss_value:.4g})"
-                        loss_value = float("nan")
-                    if not np.isfinite(loss_value):
-                        progress.abort()
-                        last_good.restore()
-                        history.stopped_reason, history.stopped_epoch = "non_finite_loss", epoch
-                        kept = ("the start of fit" if epoch == initial_epoch else
-                                f"the end of epoch {epoch}")
-                        warnings.warn(
-                            f"fit: {became} in epoch {epoch + 1}; training "
-                            f"stopped and the weights and optimizer state of {kept} were "
-                            f"restored (history.stopped_reason is "
-                            f"'non_finite_loss'). Lower the learning rate, scale the inputs or "
-                            f"clip the gradients (e.g. Adam(clipnorm=1.0)).", RuntimeWarning,
-                            stacklevel=2)
-                        self.stop_training = True
+                    if self._stopped_on_non_finite(loss_value, epoch, initial_epoch, last_good,
+                                                   history, progress, stacklevel=4):
                         break
                     logs = {"loss": float(loss_value)}
                     if self.metrics:
@@ -424,10 +406,7 @@ class Trainer:
                         logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(
                             *val, on_device=val_dev).items()})
                     progress.end_epoch(batch_count(seen, batch_size), seen, logs, train_seconds)
-                    for callback in callback_list:
-                        callback.on_epoch_end(epoch, logs)
-                    if self.stop_training:
-                        history.stopped_reason, history.stopped_epoch = "callback", epoch
+                    if self._stopped_at_epoch_end(callback_list, epoch, logs, history):
                         break
         except BaseException:
             progress.abort()
@@ -435,6 +414,40 @@ class Trainer:
         for callback in callback_list:
             callback.on_train_end(dict(logs))
         return history
+
+    def _stopped_on_non_finite(self, loss_value: float, epoch: int, initial_epoch: int,
+                               last_good, history: History, progress,
+                               stacklevel: int) -> bool:
+        """After an epoch of fit: when its loss, or the weights under a bounded loss (clipped
+        probabilities), are NaN or infinite, restore the last finite state, record and warn,
+        and return True (training stops)."""
+        became = f"the loss became {loss_value}"
+        if np.isfinite(loss_value) and not np.isfinite(self._backend.global_norm([self.params])):
+            became = f"the weights became NaN or infinite (loss {loss_value:.4g})"
+            loss_value = float("nan")
+        if np.isfinite(loss_value):
+            return False
+        progress.abort()
+        last_good.restore()
+        history.stopped_reason, history.stopped_epoch = "non_finite_loss", epoch
+        kept = "the start of fit" if epoch == initial_epoch else f"the end of epoch {epoch}"
+        warnings.warn(
+            f"fit: {became} in epoch {epoch + 1}; training stopped and the weights and optimizer "
+            f"state of {kept} were restored (history.stopped_reason is 'non_finite_loss'). "
+            f"Lower the learning rate, scale the inputs or clip the gradients (e.g. "
+            f"Adam(clipnorm=1.0)).", RuntimeWarning, stacklevel=stacklevel)
+        self.stop_training = True
+        return True
+
+    def _stopped_at_epoch_end(self, callback_list, epoch: int, logs: Dict[str, float],
+                              history: History) -> bool:
+        """Run the callbacks' ``on_epoch_end``; True (recorded in ``history``) when one of them
+        stopped training."""
+        for callback in callback_list:
+            callback.on_epoch_end(epoch, logs)
+        if self.stop_training:
+            history.stopped_reason, history.stopped_epoch = "callback", epoch
+        return self.stop_training
 
     def _train_epoch(self, plan, x, target, weight, order, batch_size, outputs, hooks,
                      progress, host_target=None, host_weight=None) -> Tuple[float, int]:
@@ -699,19 +712,12 @@ class Trainer:
                         warnings.warn(f"fit: x gave no batch in epoch {epoch + 1}; training "
                                       f"stopped (a generator serves one epoch: give "
                                       f"steps_per_epoch and a generator that repeats, or a "
-                                      f"Sequence)", RuntimeWarning, stacklevel=3)
+                                      f"Sequence)", RuntimeWarning, stacklevel=4)
                         break
                     seen = sum(part[0].shape[0] for part in parts)
                     loss_value = total / seen
-                    if not np.isfinite(loss_value):
-                        progress.abort()
-                        last_good.restore()
-                        history.stopped_reason, history.stopped_epoch = "non_finite_loss", epoch
-                        warnings.warn(f"fit: the loss became {loss_value} in epoch {epoch + 1}; "
-                                      f"training stopped and the weights and optimizer state "
-                                      f"of the start of the epoch were restored",
-                                      RuntimeWarning, stacklevel=3)
-                        self.stop_training = True
+                    if self._stopped_on_non_finite(loss_value, epoch, initial_epoch, last_good,
+                                                   history, progress, stacklevel=5):
                         break
                     logs = {"loss": float(loss_value)}
                     if self.metrics:
@@ -726,10 +732,7 @@ class Trainer:
                         logs.update({f"val_{k}": v for k, v in result.items()})
                     progress.steps = source.steps or batches  # a generator's count is known now
                     progress.end_epoch(batches, seen, logs, train_seconds)
-                    for callback in callback_list:
-                        callback.on_epoch_end(epoch, logs)
-                    if self.stop_training:
-                        history.stopped_reason, history.stopped_epoch = "callback", epoch
+                    if self._stopped_at_epoch_end(callback_list, epoch, logs, history):
                         break
         except BaseException:
             progress.abort()
