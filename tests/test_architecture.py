@@ -138,6 +138,12 @@ CONTRACTS: List[Tuple[str, Callable[[str], bool], Callable[[str, str], bool]]] =
      within("mlp.model"),
      lambda a, b: within("mlp.kernels", "mlp._threading", "mlp.cli", "mlp.io")(b)
      or (within("mlp.backends")(b) and b not in ("mlp.backends", "mlp.backends.base"))),
+    ("distributed knows no model, saving or cli, and backends only through backends/base.py",
+     within("mlp.distributed"),
+     lambda a, b: (within("mlp.kernels", "mlp.model", "mlp.training", "mlp.saving", "mlp.io",
+                          "mlp.cli", "mlp.nn", "mlp.optim")(b)
+                   or (within("mlp.backends")(b) and b not in ("mlp.backends",
+                                                               "mlp.backends.base")))),
     ("nothing but cli imports cli",
      lambda name: not within("mlp.cli", "mlp.__main__")(name), lambda a, b: within("mlp.cli")(b)),
 ]
@@ -254,6 +260,9 @@ PLANTED = {
                             "    from ..model import Sequential\nfrom ..training import trainer\n"),
     "mlp/cli/__init__.py": "",
     "mlp/cli/commands.py": "def main():\n    from mlp import model\n",
+    "mlp/distributed/__init__.py": "",
+    "mlp/distributed/plan.py": "from ..backends.cpu_plan import FusedCPUPlan\n",
+    "mlp/backends/cpu_plan.py": "",
     "mlp/data.py": "from .cli.commands import main\n",
     "mlp/a.py": "def lazy():\n    from . import b\n",
     "mlp/b.py": "from .a import lazy\n",

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from .backends import Backend, get_backend
+from .distributed.cluster import writes_files
 from .nn.activations import is_saveable
 from .nn.layers import Dense, Input, Layer, deserialize, serialize
 from .nn.network import compute_layers, param_shapes, walk
@@ -406,7 +407,8 @@ class Sequential(Trainer):
 
         The file holds JSON and raw tensors only (no pickle): loading it runs no code.
         It is written to a temporary file and renamed, so a crash never leaves a broken file.
-        See :func:`mlp.load_model`.
+        See :func:`mlp.load_model`. In distributed training (:mod:`mlp.distributed`) only rank 0
+        writes; on the other ranks this does nothing.
 
         Raises
         ------
@@ -420,11 +422,14 @@ class Sequential(Trainer):
                                  f"{layer.activation!r}, which the file format cannot hold (it "
                                  f"holds no code); use save_weights and rebuild the model in "
                                  f"Python")
-        save_model(self, path)
+        if writes_files():
+            save_model(self, path)
 
     def save_weights(self, path) -> None:
-        """Save only the weights (same safe format); see :meth:`load_weights`."""
-        save_weights(self, path)
+        """Save only the weights (same safe format); see :meth:`load_weights`. In distributed
+        training only rank 0 writes."""
+        if writes_files():
+            save_weights(self, path)
 
     def load_weights(self, path) -> None:
         """Load weights saved by :meth:`save_weights` or :meth:`save` into this model.

@@ -123,6 +123,11 @@ class TrainingPlan:
     fused: Optional[str] = None
     """The output activation folded into the loss (set by the trainer), or ``None``."""
 
+    mask_rows: Optional[Tuple[int, int]] = None
+    """``(offset, total)`` when the batches trained are rows ``offset:offset + rows`` of larger
+    batches of ``total`` rows (a shard of data-parallel training): dropout masks and noise are
+    then those of the larger batch. ``None``: each batch is a batch."""
+
     def __init__(self, backend, steps: List[Step], params, grads,
                  loss_kernel: Union[str, HostLoss, None], optimizer, batch_size: int,
                  delta: float = 1.0):
@@ -188,16 +193,13 @@ class TrainingPlan:
                                       preact=None if preact is None else preact[:rows])
             elif step.kind == "dropout":
                 if training and step.rate > 0:
-                    backend.dropout_forward(current, step.rate, step.seed, step_number,
-                                            step.index, out=out)
+                    self._dropout(step, step_number, current, out)
                 else:
                     out[...] = current
             elif step.kind == "noise":
                 out[...] = current
                 if training and step.rate > 0:
-                    rng = np.random.default_rng([step.seed, step_number, step.index])
-                    out += self.backend.asarray(rng.normal(0.0, step.rate, tuple(out.shape)),
-                                                dtype=self.dtype)
+                    out += self._noise(step, step_number, tuple(out.shape))
             elif step.host_activation is not None:
                 out[...] = self._host_forward(step, current)
             else:
@@ -234,14 +236,38 @@ class TrainingPlan:
                 dx[...] = dy
             elif step.kind == "dropout":
                 if step.rate > 0:
-                    backend.dropout_backward(dy, step.rate, step.seed, step_number, step.index,
-                                             out=dx)
+                    self._dropout(step, step_number, dy, dx)
                 else:
                     dx[...] = dy
             elif step.host_activation is not None:
                 dx[...] = self._host_backward(step, dy, x_in, y)
             else:
                 backend.activation_backward(dy, y, x_in, step.activation, step.alpha, out=dx)
+
+    def _dropout(self, step: Step, step_number: int, source, out) -> None:
+        """``out = source * mask`` of a dropout step (forward and backward use the same mask).
+
+        With :attr:`mask_rows` set, the mask is that of the rows ``offset:offset + rows`` of a
+        batch of ``total`` rows, so that a shard of a batch is masked as the whole batch is."""
+        if self.mask_rows is None:
+            self.backend.dropout_forward(source, step.rate, step.seed, step_number, step.index,
+                                         out=out)
+            return
+        offset, total = self.mask_rows
+        mask = self.backend.dropout_mask((total, step.out_dim), step.rate, step.seed,
+                                         step_number, step.index, self.dtype)
+        out[...] = source * mask[offset:offset + source.shape[0]]
+
+    def _noise(self, step: Step, step_number: int, shape: Tuple[int, int]):
+        """The Gaussian noise a noise step adds to a batch (rows of a whole batch with
+        :attr:`mask_rows`, as for dropout)."""
+        rng = np.random.default_rng([step.seed, step_number, step.index])
+        if self.mask_rows is None:
+            noise = rng.normal(0.0, step.rate, shape)
+        else:
+            offset, total = self.mask_rows
+            noise = rng.normal(0.0, step.rate, (total, shape[1]))[offset:offset + shape[0]]
+        return self.backend.asarray(noise, dtype=self.dtype)
 
     def _host_forward(self, step: Step, z):
         """A custom activation of ``z``, run on a host copy, back on the device."""
@@ -272,6 +298,21 @@ class TrainingPlan:
         ``sync=False`` (backends that keep the loss on the device: the GPU) returns the loss as a
         0-d device array instead of a float, so the step never waits for the GPU.
         """
+        value = self.compute_gradients(x, target, weight, sync)
+        if sync:
+            value += self.penalty()
+        else:
+            for step in self.steps:
+                for part, l1, l2 in step.penalties():
+                    value = value + self.backend.penalty_on_device(self.params[part], l1, l2)
+        self.apply_gradients()
+        return value
+
+    def compute_gradients(self, x, target, weight, sync: bool = True):
+        """Forward, loss and backward on one batch: the gradients of the batch loss (its
+        regularization terms included) in :attr:`grads`. Returns the batch loss *without* the
+        regularization terms (:meth:`penalty`): a float, or with ``sync=False`` a 0-d device
+        array."""
         rows = x.shape[0]
         step_number = self.optimizer.iterations
         output = self.forward(x, rows, training=True, step_number=step_number)
@@ -282,15 +323,12 @@ class TrainingPlan:
                                                    grad=self.output_grads[-1][:rows],
                                                    delta=self.delta)
         self.backward(x, rows, step_number)
-        if sync:
-            value += self.penalty()
-        else:
-            for step in self.steps:
-                for part, l1, l2 in step.penalties():
-                    value = value + self.backend.penalty_on_device(self.params[part], l1, l2)
+        return value
+
+    def apply_gradients(self) -> None:
+        """The optimizer's step with the gradients in :attr:`grads`."""
         self.optimizer.update(self.backend, self.params, self.grads, self.segments,
                               ranges=self.update_ranges)
-        return value
 
     def train_epoch(self, x, target, weight, order, batch_size: int, outputs,
                     hooks: Optional[BatchHooks] = None,

@@ -35,6 +35,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 
+from ..distributed.cluster import writes_files
 from ..validation import check_non_negative_int
 
 
@@ -709,6 +710,8 @@ class CSVLogger(Callback):
         self._write_header = True
 
     def on_train_begin(self, logs=None):
+        if not writes_files():  # a rank of distributed training other than rank 0
+            return
         if self.append:
             self._write_header = not (os.path.exists(self.filename)
                                       and os.path.getsize(self.filename) > 0)
@@ -720,6 +723,8 @@ class CSVLogger(Callback):
         self.keys = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._file is None:
+            return
         logs = logs or {}
         if self._writer is None:
             self.keys = sorted(logs)

@@ -114,6 +114,7 @@ class Trainer:
     def _reset_plans(self) -> None:
         """Forget the compiled plans (after ``compile`` or a move to another backend)."""
         self._train_plan: Optional[TrainingPlan] = None
+        self._train_cluster = None
         self._predict_plans: Dict[Tuple, TrainingPlan] = {}
 
     # ----------------------------------------------------------------- compile
@@ -154,10 +155,13 @@ class Trainer:
         return self.loss is not None
 
     # -------------------------------------------------------------------- plans
-    def _plan(self, batch_size: int) -> TrainingPlan:
+    def _plan(self, batch_size: int, cluster=None) -> TrainingPlan:
+        """The training plan for batches of up to ``batch_size`` rows, built when needed; with
+        a ``cluster`` (:mod:`mlp.distributed`), its data-parallel plan."""
         plan = self._train_plan
         if (plan is None or plan.batch_size < batch_size or plan.params is not self.params
-                or tuple(step.trainable for step in plan.steps) != self._trained()):
+                or tuple(step.trainable for step in plan.steps) != self._trained()
+                or self._train_cluster is not cluster):
             fused = fused_output(self.layers, self.loss)
             steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed,
                                 trainable=self.trainable)
@@ -167,13 +171,24 @@ class Trainer:
                 "units", copies * self.params.size * self.dtype.itemsize,
                 f"{self.params.size} weights to train with {type(self.optimizer).__name__}",
                 "layer widths")
-            grads = self._backend.zeros(self.params.shape, self.dtype)
             self.optimizer.build(self.params.size, self.dtype, self._backend)
-            plan = self._backend.make_plan(steps, self.params, grads, self._loss_kernel(fused),
-                                           self.optimizer, batch_size,
-                                           delta=getattr(self.loss, "delta", 1.0))
-            plan.fused = fused
-            self._train_plan = plan
+            delta = getattr(self.loss, "delta", 1.0)
+            if cluster is None:
+                grads = self._backend.zeros(self.params.shape, self.dtype)
+                plan = self._backend.make_plan(steps, self.params, grads,
+                                               self._loss_kernel(fused), self.optimizer,
+                                               batch_size, delta=delta)
+                plan.fused = fused
+            else:
+                from ..distributed.plan import DataParallelPlan
+                # the gradients and the batch loss travel in one buffer (one allreduce a step)
+                buffer = self._backend.zeros((self.params.size + 2,), self.dtype)
+                inner = TrainingPlan(self._backend, steps, self.params,
+                                     buffer[:self.params.size], self._loss_kernel(fused),
+                                     self.optimizer, batch_size, delta=delta)
+                inner.fused = fused
+                plan = DataParallelPlan(inner, cluster, buffer)
+            self._train_plan, self._train_cluster = plan, cluster
         return plan
 
     def _inference_plan(self, batch_size: int, for_loss: bool = False) -> TrainingPlan:
@@ -277,7 +292,8 @@ class Trainer:
             class_weight: Optional[Dict[int, float]] = None, sample_weight=None,
             initial_epoch: int = 0, steps_per_epoch: Optional[int] = None,
             validation_steps: Optional[int] = None,
-            validation_freq: Union[int, Sequence[int]] = 1) -> History:
+            validation_freq: Union[int, Sequence[int]] = 1,
+            distributed: Optional[bool] = None) -> History:
         """Train for ``epochs`` epochs; return the :class:`History`.
 
         Parameters follow Keras: ``validation_split`` takes the *last* fraction of the samples
@@ -306,6 +322,13 @@ class Trainer:
         ends); ``validation_data`` may be such a source too, read for ``validation_steps``
         batches. Progress then shows one line per epoch. ``validation_freq``: validate every
         that many epochs, or at the (1-based) epochs of a list. Defaults to ``1``.
+
+        ``distributed``: data-parallel training over MPI (:mod:`mlp.distributed`). ``None`` (the
+        default) trains over the ranks of ``mlp.distributed.init()`` once it was called, on
+        this process alone otherwise; ``True`` calls ``init()`` if needed; ``False`` trains on
+        this process alone. Every rank then passes the same arrays; ``batch_size`` is each
+        rank's share of a global batch of ``ranks x batch_size`` samples; only rank 0 shows
+        progress.
         """
         self._require_compiled("fit")
         batch_size = check_positive_int("batch_size", batch_size)
@@ -318,7 +341,14 @@ class Trainer:
             raise ValueError(f"validation_split: expected a fraction in [0, 1), got "
                              f"{validation_split!r}")
         verbose = check_verbose("verbose", verbose)
+        cluster = _cluster_for(distributed)
+        if cluster is not None:
+            # one line per epoch: a live bar splits epochs at rank-local batch boundaries
+            verbose = (2 if verbose else 0) if cluster.is_root else 0
         if is_batch_source(x):
+            if cluster is not None:
+                raise ValueError(f"x: distributed training takes arrays (every rank the same), "
+                                 f"got a {type(x).__name__} of batches")
             for name, value in (("y", y), ("sample_weight", sample_weight)):
                 if value is not None:
                     raise ValueError(f"{name}: expected None when x is a generator or Sequence "
@@ -355,6 +385,10 @@ class Trainer:
                                               x_checked=True)
         batch_size = min(batch_size, x_arr.shape[0])  # workspaces for rows that exist
         val = self._prepare_validation(validation_data)
+        if cluster is not None:
+            cluster.agree("fit", _data_fingerprint(x_arr, target, weight, val) | {
+                "batch_size": batch_size, "epochs": epochs, "initial_epoch": initial_epoch,
+                "shuffle": bool(shuffle), "params": int(self.params.size)})
         history = History()
         # History last, as in Keras: it records the keys other callbacks add to the logs
         callback_list = list(callbacks or []) + [history]
@@ -363,7 +397,9 @@ class Trainer:
                 raise TypeError(f"callbacks: expected mlp.callbacks.Callback objects, got "
                                 f"{type(callback).__name__}")
             callback.set_model(self)
-        plan = self._plan(batch_size)
+        plan = self._plan(batch_size, cluster)
+        if cluster is not None:
+            plan.broadcast_state()
         progress = make_progress(verbose)
         hooks = _CallbackHooks(self, callback_list, progress) if any(
             cb.wants_batch_hooks() for cb in callback_list) else None
@@ -389,6 +425,9 @@ class Trainer:
                         callback.on_epoch_begin(epoch)
                     last_good.take()
                     order = self._shuffle_rng.permutation(n) if shuffle else np.arange(n)
+                    if cluster is not None:
+                        order = order.astype(np.int64, copy=False)
+                        cluster.broadcast_(order)
                     progress.begin_epoch(epoch, epochs, n_steps, n)
                     started = time.perf_counter()
                     loss_value, seen = self._train_epoch(plan, x_dev, target_dev, weight_dev,
@@ -405,6 +444,8 @@ class Trainer:
                     if val is not None and _validates(epoch, validation_freq):
                         logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(
                             *val, on_device=val_dev).items()})
+                    if cluster is not None:  # the callbacks decide once, for every rank
+                        logs = cluster.broadcast_logs(logs)
                     progress.end_epoch(batch_count(seen, batch_size), seen, logs, train_seconds)
                     if self._stopped_at_epoch_end(callback_list, epoch, logs, history):
                         break
@@ -782,6 +823,33 @@ class Trainer:
             raise ValueError(f"{source.name}: expected at least one batch, got none")
         result = np.concatenate(results)
         return self._backend.asarray(result) if return_device_array else result
+
+
+def _cluster_for(distributed: Optional[bool]):
+    """The :class:`~mlp.distributed.cluster.Cluster` ``fit`` trains over, or ``None`` (this
+    process alone, also on a cluster of one rank)."""
+    if distributed is not None and not isinstance(distributed, (bool, np.bool_)):
+        raise TypeError(f"distributed: expected True, False or None, got "
+                        f"{type(distributed).__name__}")
+    if distributed is False:
+        return None
+    from ..distributed import cluster as clusters
+    cluster = clusters.init() if distributed else clusters.current()
+    return cluster if cluster is not None and cluster.size > 1 else None
+
+
+def _data_fingerprint(x, target, weight, validation) -> Dict[str, Any]:
+    """What every rank of a distributed ``fit`` must have alike: shapes and sums of a sample of
+    rows (cheap, and different when each rank was given a different part of the data)."""
+    def summary(name, array):
+        if array is None:
+            return {name: None}
+        rows = np.asarray(array)[::max(1, len(array) // 1024)]
+        return {name: [list(np.shape(array)), float(np.sum(rows, dtype=np.float64))]}
+    found = summary("x", x) | summary("y", target) | summary("sample_weight", weight)
+    if validation is not None:
+        found |= summary("val_x", validation[0]) | summary("val_y", validation[1])
+    return found
 
 
 def _concatenate(parts):

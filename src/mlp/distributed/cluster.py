@@ -1,0 +1,218 @@
+"""The processes of one data-parallel training: an MPI communicator, the few collective
+operations training needs, and the process-wide choice of that communicator.
+
+mpi4py is imported only when :func:`init` runs, so that ``import mlp`` never needs it. Every
+message is a NumPy buffer (MPI's upper-case operations); text (the logs every rank must agree on,
+the settings compared at the start of ``fit``) travels as UTF-8 JSON bytes, never pickled.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+MISSING_MPI = ("mlp.distributed needs mpi4py and an MPI library: pip install "
+               "'mlp-engine[mpi]' (mpi4py and MPICH from wheels), or mpi4py built against the "
+               "system's MPI")
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError as error:
+        raise ImportError(MISSING_MPI) from error
+    return MPI
+
+
+def shard_bounds(rows: int, parts: int) -> np.ndarray:
+    """Where each of ``parts`` ranks' rows of a batch of ``rows`` rows begin (``parts + 1``
+    offsets): contiguous shards in rank order whose sizes differ by at most one, the larger ones
+    first. A rank's shard may be empty when ``rows < parts``.
+
+    >>> shard_bounds(10, 3).tolist()
+    [0, 4, 7, 10]
+    """
+    base, extra = divmod(rows, parts)
+    sizes = np.full(parts, base, dtype=np.int64)
+    sizes[:extra] += 1
+    return np.concatenate(([0], np.cumsum(sizes)))
+
+
+class Cluster:
+    """The ranks of an MPI communicator, as data-parallel training uses them.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm
+        The communicator; every rank of it takes part in every ``fit``.
+    """
+
+    def __init__(self, comm):
+        self._MPI = _mpi()
+        self.comm = comm
+        self.rank = int(comm.Get_rank())
+        self.size = int(comm.Get_size())
+
+    @property
+    def is_root(self) -> bool:
+        """Whether this is rank 0: the one that prints progress and writes files."""
+        return self.rank == 0
+
+    def sum_(self, array: np.ndarray) -> None:
+        """Replace ``array`` (contiguous) on every rank by its elementwise sum over the ranks."""
+        self.comm.Allreduce(self._MPI.IN_PLACE, array, op=self._MPI.SUM)
+
+    def broadcast_(self, array: np.ndarray) -> None:
+        """Overwrite ``array`` (contiguous) on every rank with rank 0's."""
+        self.comm.Bcast(array, root=0)
+
+    def gather_rows(self, local: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Every rank's ``local`` rows, rank after rank; ``counts[r]`` is rank ``r``'s row count."""
+        width = int(np.prod(local.shape[1:], dtype=np.int64))
+        out = np.empty((int(counts.sum()),) + local.shape[1:], dtype=local.dtype)
+        sizes = counts * width
+        displacements = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        self.comm.Allgatherv(np.ascontiguousarray(local),
+                             [out, sizes.tolist(), displacements.tolist(),
+                              _mpi_type(self._MPI, local.dtype)])
+        return out
+
+    def broadcast_text(self, text: Optional[str]) -> str:
+        """Rank 0's ``text`` on every rank (others pass anything)."""
+        data = (text or "").encode("utf-8") if self.is_root else b""
+        length = np.array([len(data)], dtype=np.int64)
+        self.broadcast_(length)
+        buffer = np.frombuffer(data, dtype=np.uint8).copy() if self.is_root else np.empty(
+            int(length[0]), dtype=np.uint8)
+        self.broadcast_(buffer)
+        return buffer.tobytes().decode("utf-8")
+
+    def gather_text(self, text: str) -> List[str]:
+        """Every rank's ``text``, in rank order, on every rank."""
+        data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        lengths = np.zeros(self.size, dtype=np.int64)
+        lengths[self.rank] = data.size
+        self.sum_(lengths)
+        out = np.empty(int(lengths.sum()), dtype=np.uint8)
+        displacements = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        self.comm.Allgatherv(data, [out, lengths.tolist(), displacements.tolist(),
+                                    self._MPI.BYTE])
+        return [out[d:d + n].tobytes().decode("utf-8") for d, n in zip(displacements, lengths)]
+
+    def agree(self, what: str, settings: Dict[str, Any]) -> None:
+        """Raise the same ``ValueError`` on every rank when ``settings`` differ between ranks.
+
+        A rank whose data or arguments differ from the others' would otherwise make the
+        collective operations of training wait for each other forever, or train on wrong rows.
+        """
+        mine = json.dumps(settings, sort_keys=True, default=str)
+        everyone = [json.loads(text) for text in self.gather_text(mine)]
+        differing = sorted(key for key in settings
+                           if any(other.get(key) != everyone[0].get(key) for other in everyone))
+        if differing:
+            detail = "; ".join(f"{key}: " + ", ".join(
+                f"rank {r} {other.get(key)!r}" for r, other in enumerate(everyone))
+                for key in differing)
+            raise ValueError(f"{what}: every rank must pass the same data and arguments, got "
+                             f"different ones ({detail})")
+
+    def broadcast_logs(self, logs: Dict[str, float]) -> Dict[str, float]:
+        """Rank 0's epoch logs on every rank, so that callbacks decide once for all ranks."""
+        text = self.broadcast_text(json.dumps(logs) if self.is_root else None)
+        return {key: float(value) for key, value in json.loads(text).items()}
+
+    def abort(self, code: int = 1) -> None:
+        """End every rank of the job now (MPI_Abort)."""
+        self.comm.Abort(code)
+
+
+def _mpi_type(MPI, dtype: np.dtype):
+    """The MPI datatype of a NumPy dtype used for rows (floats of the model's dtype)."""
+    return {np.dtype(np.float64): MPI.DOUBLE, np.dtype(np.float32): MPI.FLOAT}[np.dtype(dtype)]
+
+
+_current: Optional[Cluster] = None
+
+
+def current() -> Optional[Cluster]:
+    """The cluster :func:`init` set up, or ``None``."""
+    return _current
+
+
+def writes_files() -> bool:
+    """Whether this process writes the files of a training (model files, checkpoints): rank 0
+    of a cluster, or a process that is not part of one."""
+    return _current is None or _current.is_root
+
+
+def init(comm=None, threads: Optional[int] = None, abort_on_error: bool = True) -> Cluster:
+    """Join data-parallel training over MPI (see :mod:`mlp.distributed`); returns the cluster.
+
+    Called again, it returns the same cluster (``comm`` must then be left out or be the same).
+    """
+    global _current
+    if _current is not None:
+        if comm is not None and comm is not _current.comm:
+            raise ValueError("comm: mlp.distributed.init() was already called with another "
+                             "communicator")
+        return _current
+    MPI = _mpi()
+    cluster = Cluster(MPI.COMM_WORLD if comm is None else comm)
+    if threads is None:
+        threads = _threads_per_rank(cluster)
+    if threads is not None:
+        from .._threading import set_num_threads
+        set_num_threads(threads)
+    if abort_on_error and cluster.size > 1:
+        _abort_on_uncaught_exception(cluster)
+    _current = cluster
+    return cluster
+
+
+def _threads_per_rank(cluster: Cluster) -> Optional[int]:
+    """Threads for this rank so that the ranks on one machine never oversubscribe its cores:
+    the cores this process may run on (one under ``mpirun --bind-to core``), at most the
+    machine's cores divided by the ranks on it. ``None`` (leave it) when the user chose a
+    thread count (``MLP_NUM_THREADS`` / ``OMP_NUM_THREADS``)."""
+    if os.environ.get("MLP_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS"):
+        return None
+    MPI = cluster._MPI
+    local = cluster.comm.Split_type(MPI.COMM_TYPE_SHARED, key=cluster.rank)
+    try:
+        ranks_here = int(local.Get_size())
+    finally:
+        local.Free()
+    try:
+        allowed = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        allowed = os.cpu_count() or 1
+    return max(1, min(allowed, (os.cpu_count() or 1) // ranks_here))
+
+
+def _abort_on_uncaught_exception(cluster: Cluster) -> None:
+    """An exception that ends one rank's script ends the job: the others would wait forever in
+    the next collective operation otherwise."""
+    previous = sys.excepthook
+
+    def hook(kind, value, trace):
+        try:
+            sys.stderr.write(f"mlp.distributed: rank {cluster.rank} of {cluster.size} failed; "
+                             f"aborting the MPI job\n")
+            previous(kind, value, trace)
+            sys.stderr.flush()
+        finally:
+            cluster.abort(1)
+
+    sys.excepthook = hook
+
+
+def reset() -> None:
+    """Forget the cluster (tests; the MPI library itself stays initialized)."""
+    global _current
+    _current = None
+
+
+__all__ = ["Cluster", "MISSING_MPI", "current", "init", "reset", "shard_bounds", "writes_files"]
