@@ -95,6 +95,7 @@ def test_ranks_train_as_one_process_with_the_global_batch(name, tmp_path):
     expected = model.get_weights()
     for result in results:
         assert result["size"] == ranks
+        assert result["threads"] == 1  # MLP_NUM_THREADS=1, set by run_ranks
         assert result["iterations"] == model.optimizer.iterations
         for got, want in zip(result["weights"], expected):
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)

@@ -151,7 +151,24 @@ def writes_files() -> bool:
 def init(comm=None, threads: Optional[int] = None, abort_on_error: bool = True) -> Cluster:
     """Join data-parallel training over MPI (see :mod:`mlp.distributed`); returns the cluster.
 
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm, optional
+        The ranks that train together. Defaults to ``MPI.COMM_WORLD``.
+    threads : int, optional
+        Threads of this rank. Defaults to ``MLP_NUM_THREADS`` or ``OMP_NUM_THREADS`` when set,
+        else the cores this process may run on, at most the machine's cores divided by the
+        ranks on this machine (ranks x threads never oversubscribe).
+    abort_on_error : bool
+        Install an exception hook that aborts the whole MPI job when an uncaught exception
+        ends this rank's script (default), so the other ranks do not wait forever.
+
     Called again, it returns the same cluster (``comm`` must then be left out or be the same).
+
+    Raises
+    ------
+    ImportError
+        mpi4py or the MPI library is missing (the message says what to install).
     """
     global _current
     if _current is not None:
@@ -161,24 +178,29 @@ def init(comm=None, threads: Optional[int] = None, abort_on_error: bool = True) 
         return _current
     MPI = _mpi()
     cluster = Cluster(MPI.COMM_WORLD if comm is None else comm)
-    if threads is None:
-        threads = _threads_per_rank(cluster)
-    if threads is not None:
-        from .._threading import set_num_threads
-        set_num_threads(threads)
+    from .._threading import set_num_threads
+    set_num_threads(_threads_per_rank(cluster) if threads is None else threads)
     if abort_on_error and cluster.size > 1:
         _abort_on_uncaught_exception(cluster)
     _current = cluster
     return cluster
 
 
-def _threads_per_rank(cluster: Cluster) -> Optional[int]:
+def _threads_per_rank(cluster: Cluster) -> int:
     """Threads for this rank so that the ranks on one machine never oversubscribe its cores:
     the cores this process may run on (one under ``mpirun --bind-to core``), at most the
-    machine's cores divided by the ranks on it. ``None`` (leave it) when the user chose a
-    thread count (``MLP_NUM_THREADS`` / ``OMP_NUM_THREADS``)."""
-    if os.environ.get("MLP_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS"):
-        return None
+    machine's cores divided by the ranks on it; or the count the user chose
+    (``MLP_NUM_THREADS``, else ``OMP_NUM_THREADS``)."""
+    for name in ("MLP_NUM_THREADS", "OMP_NUM_THREADS"):
+        chosen = os.environ.get(name, "").strip()
+        if chosen:
+            try:
+                value = int(chosen.split(",")[0])
+            except ValueError:
+                raise ValueError(f"{name}: expected a positive integer, got {chosen!r}") from None
+            if value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {chosen!r}")
+            return value
     MPI = cluster._MPI
     local = cluster.comm.Split_type(MPI.COMM_TYPE_SHARED, key=cluster.rank)
     try:

@@ -443,7 +443,7 @@ class Trainer:
                                                            weight, order, outputs, seen))
                     if val is not None and _validates(epoch, validation_freq):
                         logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(
-                            *val, on_device=val_dev).items()})
+                            *val, on_device=val_dev, cluster=cluster).items()})
                     if cluster is not None:  # the callbacks decide once, for every rank
                         logs = cluster.broadcast_logs(logs)
                     progress.end_epoch(batch_count(seen, batch_size), seen, logs, train_seconds)
@@ -610,16 +610,20 @@ class Trainer:
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     def _evaluate_arrays(self, x, target, weight, batch_size: int = 256,
-                         on_device=None) -> Dict[str, float]:
+                         on_device=None, cluster=None) -> Dict[str, float]:
         """Loss and metrics of host arrays; ``on_device`` is their copy on the model's device
-        when the caller already made it (fit's validation data)."""
+        when the caller already made it (fit's validation data). With a ``cluster``, each rank
+        predicts its shard of the rows and every rank scores all of them."""
         plan = self._inference_plan(min(batch_size, max(x.shape[0], _PLAN_ROWS)),
                                     for_loss=True)
         x_dev, target_dev, weight_dev = (
             on_device if on_device is not None
             else self._on_device(x, self.loss.smooth_targets(target), weight))
-        with self._backend.blas_scope(plan.flops(min(batch_size, x.shape[0]))):
-            outputs = plan.predict(x_dev, batch_size)
+        if cluster is None:
+            with self._backend.blas_scope(plan.flops(min(batch_size, x.shape[0]))):
+                outputs = plan.predict(x_dev, batch_size)
+        else:
+            outputs = self._predict_shared(plan, x_dev, batch_size, cluster)
         logs = {"loss": float(plan.loss_value(outputs, target_dev, weight_dev))}
         if self.metrics:
             probabilities = apply_output_activation(
@@ -628,6 +632,19 @@ class Trainer:
             logs.update(metrics_module.evaluate_metrics(self.metrics, target, probabilities,
                                                         weight))
         return logs
+
+    def _predict_shared(self, plan, x, batch_size: int, cluster):
+        """Inference outputs of all rows of ``x``, each rank predicting its shard (host
+        arrays: distributed training runs on host backends)."""
+        from ..distributed.cluster import shard_bounds
+        bounds = shard_bounds(x.shape[0], cluster.size)
+        low, high = int(bounds[cluster.rank]), int(bounds[cluster.rank + 1])
+        if high > low:
+            with self._backend.blas_scope(plan.flops(min(batch_size, high - low))):
+                local = np.asarray(plan.predict(x[low:high], batch_size))
+        else:
+            local = np.empty((0, self.output_dim), self.dtype)
+        return cluster.gather_rows(local, np.diff(bounds))
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
         """Loss (and metrics) of one batch without training."""
