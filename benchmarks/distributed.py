@@ -3,7 +3,7 @@
 Run: ``python benchmarks/distributed.py [--configs C,D] [--grid 1x1,2x1,1x2] [--epochs 3]``
 
 Each grid entry ``RxT`` is one ``mpiexec -n R`` job whose ranks use ``T`` threads each
-(``MLP_NUM_THREADS``; pass ``--bind`` to add ``-bind-to core``-style binding flags of your MPI).
+(``OMP_NUM_THREADS``; pass ``--bind`` to add ``-bind-to core``-style binding flags of your MPI).
 Every job trains the config's network on the same random float32 data with the config's global
 batch (each rank ``batch / R`` rows: the training a single process does with that batch), Adam,
 for ``--epochs`` epochs after one warm-up epoch, and reports the median epoch's samples/s and the
@@ -139,7 +139,7 @@ def main() -> None:
         baseline = {}
         for ranks, threads in grid:
             out = Path(f"/tmp/mlp-distributed-{os.getpid()}.json")
-            env = dict(os.environ, MLP_NUM_THREADS=str(threads))
+            env = dict(os.environ, OMP_NUM_THREADS=str(threads))
             subprocess.run([mpiexec, "-n", str(ranks), *args.bind.split(), sys.executable,
                             __file__, "--worker", "--config", key, "--epochs", str(args.epochs),
                             "--out", str(out)], check=True, env=env, timeout=3600)

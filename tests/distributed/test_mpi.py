@@ -48,7 +48,7 @@ def run_ranks(case, tmp_path, ranks, expect_failure=False):
     env = dict(os.environ)
     # the ranks import the mlp under test (an installed copy in CI) and the case helpers here
     env["PYTHONPATH"] = os.pathsep.join([str(Path(mlp.__file__).parents[1]), str(HERE)])
-    env.setdefault("MLP_NUM_THREADS", "1")
+    env["OMP_NUM_THREADS"] = "1"
     process = subprocess.run([mpiexec, "-n", str(ranks), sys.executable, str(HERE / "mpi_worker.py"),
                               str(spec), str(tmp_path)], capture_output=True, text=True,
                              timeout=TIMEOUT, env=env)
@@ -95,7 +95,7 @@ def test_ranks_train_as_one_process_with_the_global_batch(name, tmp_path):
     expected = model.get_weights()
     for result in results:
         assert result["size"] == ranks
-        assert result["threads"] == 1  # MLP_NUM_THREADS=1, set by run_ranks
+        assert result["threads"] == 1  # OMP_NUM_THREADS=1, set by run_ranks
         assert result["iterations"] == model.optimizer.iterations
         for got, want in zip(result["weights"], expected):
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
@@ -154,7 +154,6 @@ def test_ranks_share_the_cores(tmp_path):
     spec = tmp_path / "case.json"
     spec.write_text(json.dumps(dict(case, ranks=2)))
     env = dict(os.environ)
-    env.pop("MLP_NUM_THREADS", None)
     env.pop("OMP_NUM_THREADS", None)
     env["PYTHONPATH"] = os.pathsep.join([str(Path(mlp.__file__).parents[1]), str(HERE)])
     subprocess.run([mpiexec, "-n", "2", sys.executable, str(HERE / "mpi_worker.py"), str(spec),

@@ -27,7 +27,7 @@ every rank; the epoch logs of rank 0 are given to all, so callbacks (``EarlyStop
 aborts the whole job (``MPI_Abort``) instead of leaving the others waiting.
 
 Threads: each rank uses the cores it may run on (one with ``mpirun --bind-to core``), at most the
-machine's cores divided by the ranks on it, unless ``MLP_NUM_THREADS`` / ``OMP_NUM_THREADS`` say
+machine's cores divided by the ranks on it, unless ``OMP_NUM_THREADS`` says
 otherwise: ranks x threads never oversubscribe by default.
 
 Training runs step by step (the CPU's whole-epoch kernel cannot stop between a backward pass and

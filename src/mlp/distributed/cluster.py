@@ -156,7 +156,7 @@ def init(comm=None, threads: Optional[int] = None, abort_on_error: bool = True) 
     comm : mpi4py.MPI.Comm, optional
         The ranks that train together. Defaults to ``MPI.COMM_WORLD``.
     threads : int, optional
-        Threads of this rank. Defaults to ``MLP_NUM_THREADS`` or ``OMP_NUM_THREADS`` when set,
+        Threads of this rank. Defaults to ``OMP_NUM_THREADS`` when set,
         else the cores this process may run on, at most the machine's cores divided by the
         ranks on this machine (ranks x threads never oversubscribe).
     abort_on_error : bool
@@ -189,18 +189,17 @@ def init(comm=None, threads: Optional[int] = None, abort_on_error: bool = True) 
 def _threads_per_rank(cluster: Cluster) -> int:
     """Threads for this rank so that the ranks on one machine never oversubscribe its cores:
     the cores this process may run on (one under ``mpirun --bind-to core``), at most the
-    machine's cores divided by the ranks on it; or the count the user chose
-    (``MLP_NUM_THREADS``, else ``OMP_NUM_THREADS``)."""
-    for name in ("MLP_NUM_THREADS", "OMP_NUM_THREADS"):
-        chosen = os.environ.get(name, "").strip()
-        if chosen:
-            try:
-                value = int(chosen.split(",")[0])
-            except ValueError:
-                raise ValueError(f"{name}: expected a positive integer, got {chosen!r}") from None
-            if value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {chosen!r}")
-            return value
+    machine's cores divided by the ranks on it; or the count the user chose with
+    ``OMP_NUM_THREADS`` (as for a single process)."""
+    chosen = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if chosen:
+        try:
+            value = int(chosen.split(",")[0])
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ValueError(f"OMP_NUM_THREADS: expected a positive integer, got {chosen!r}")
+        return value
     MPI = cluster._MPI
     local = cluster.comm.Split_type(MPI.COMM_TYPE_SHARED, key=cluster.rank)
     try:
