@@ -47,6 +47,11 @@ KEY_LINES = {
         r"best: hidden \(.*\), learning rate \S+ \(validation accuracy \d\.\d{4}\)",
         r"test accuracy of the best model: \d\.\d{4}",
     ],
+    "distributed_training.py": [
+        r"1 rank\(s\), \d+ thread\(s\) each; global batch 32 images",
+        r"test accuracy: \d\.\d{4}",
+        r"saved by rank 0: True",
+    ],
     "perceptron_xor.py": [r"XOR is not linearly separable", r"MLP 2-4-1 on XOR"],
 }
 
