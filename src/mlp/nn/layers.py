@@ -32,6 +32,8 @@ class Layer:
     """
 
     _counters: Dict[str, int] = {}
+    declared_input_dim: Optional[int] = None
+    """The input width the layer declares as the first layer of a model (``input_dim``)."""
 
     def __init__(self, name: Optional[str] = None, trainable: bool = True):
         self.trainable = trainable
@@ -61,6 +63,28 @@ class Layer:
     def param_shapes(self, input_dim: int) -> List[Tuple[int, ...]]:
         """Shapes of the parameters for an input of width ``input_dim`` (none by default)."""
         return []
+
+    @property
+    def n_trained(self) -> int:
+        """How many of the weights, the first ones of :meth:`param_shapes`, training updates;
+        the others are state the layer keeps (the moving statistics of batch normalization)."""
+        return len(self._weights)
+
+    @staticmethod
+    def _declared_width(input_dim: Optional[int], input_shape: Optional[Sequence[int]]
+                        ) -> Optional[int]:
+        """The input width from ``input_dim`` or Keras' ``input_shape=(n,)`` (checked to agree),
+        or ``None`` when neither is given."""
+        if input_shape is not None:
+            width = _input_shape_width(input_shape)
+            if input_dim is not None and input_dim != width:
+                raise ValueError(f"input_shape: expected the same width as input_dim="
+                                 f"{input_dim!r}, got {input_shape!r}")
+            input_dim = width
+        if input_dim is not None:
+            check_int("input_dim", input_dim, 1, wrong_type=ValueError,
+                      expected="a positive integer")
+        return None if input_dim is None else int(input_dim)
 
     def initial_values(self, input_dim: int, dtype, rng: np.random.Generator) -> List[np.ndarray]:
         """Fresh parameter values, one array per entry of :meth:`param_shapes`."""
@@ -202,15 +226,7 @@ class Dense(Layer):
         super().__init__(name, trainable)
         self.units = check_int("units", units, 1, wrong_type=ValueError,
                                expected="a positive integer")
-        if input_shape is not None:
-            width = _input_shape_width(input_shape)
-            if input_dim is not None and int(input_dim) != width:
-                raise ValueError(f"input_shape: expected the same width as input_dim="
-                                 f"{input_dim!r}, got {input_shape!r}")
-            input_dim = width
-        if input_dim is not None:
-            check_int("input_dim", input_dim, 1, wrong_type=ValueError,
-                      expected="a positive integer")
+        input_dim = self._declared_width(input_dim, input_shape)
         self.activation = _activation(activation)
         if self.activation == "softmax" and self.units == 1:
             raise ValueError("activation: softmax over one unit always outputs 1 (it normalises "
@@ -222,7 +238,7 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.declared_input_dim = None if input_dim is None else int(input_dim)
+        self.declared_input_dim = input_dim
 
     def output_dim(self, input_dim: int) -> int:
         return self.units

@@ -17,6 +17,7 @@ from ..nn.activations import CustomActivation
 from ..nn.layers import Activation, Dense, Dropout, GaussianNoise, Layer
 from ..nn.losses import Loss
 from ..nn.network import compute_layers, walk
+from ..nn.normalization import BatchNormalization, LayerNormalization
 
 
 def fused_output(layers: Sequence[Layer], loss: Loss) -> Optional[str]:
@@ -90,6 +91,8 @@ def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List
     for index, (layer, width, out_dim) in enumerate(walk(layers, input_dim)):
         step = Step(kind="dense" if isinstance(layer, Dense) else
                     "dropout" if isinstance(layer, Dropout) else
+                    "batchnorm" if isinstance(layer, BatchNormalization) else
+                    "layernorm" if isinstance(layer, LayerNormalization) else
                     "noise" if isinstance(layer, GaussianNoise) else "activation",
                     index=index, in_dim=width, out_dim=out_dim,
                     need_dx=has_params_before, param_slices=param_slices[index],
@@ -108,6 +111,13 @@ def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List
             step.bias_l1 = float(getattr(regularizer, "l1", 0.0)) if regularizer else 0.0
             step.bias_l2 = float(getattr(regularizer, "l2", 0.0)) if regularizer else 0.0
             has_params_before = has_params_before or step.trainable
+        if step.is_norm:
+            slices = param_slices[index]
+            step.param_slices, step.state_slices = (slices[:layer.n_trained],
+                                                    slices[layer.n_trained:])
+            step.scale, step.use_bias, step.epsilon = layer.scale, layer.center, layer.epsilon
+            step.momentum = getattr(layer, "momentum", 0.0)
+            has_params_before = has_params_before or (step.trainable and layer.n_trained > 0)
         if isinstance(layer, GaussianNoise):
             step.rate = layer.stddev
             step.seed = layer.seed if layer.seed is not None else (model_seed + 7919 * index)
