@@ -301,6 +301,10 @@ PROPERTY_TESTS = [
     "test_scale_and_clip",
     "test_dropout_mask_is_bit_identical",
     "test_dropout_forward_and_backward_are_bit_identical",
+    "test_batch_norm_forward",
+    "test_batch_norm_backward",
+    "test_layer_norm_forward",
+    "test_layer_norm_backward",
 ]
 """Hypothesis tests of the kernel suite: random shapes (batch 1, width 1, odd sizes), both dtypes,
 every memory layout, every activation / loss, in-place and allocating calls."""
