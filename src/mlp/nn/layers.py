@@ -67,8 +67,9 @@ class Layer:
     @property
     def n_trained(self) -> int:
         """How many of the weights, the first ones of :meth:`param_shapes`, training updates;
-        the others are state the layer keeps (the moving statistics of batch normalization)."""
-        return len(self._weights)
+        the others are state the layer keeps (the moving statistics of batch normalization).
+        All of them unless a layer says otherwise (their number does not depend on the width)."""
+        return len(self.param_shapes(self.input_dim or 1))
 
     @staticmethod
     def _declared_width(input_dim: Optional[int], input_shape: Optional[Sequence[int]]

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import initializers
-from .layers import LAYER_CLASSES, Layer
+from .layers import LAYER_CLASSES, Layer, to_host
 from ..validation import check_bool, check_fraction, check_positive, fail
 
 
@@ -154,8 +154,15 @@ class BatchNormalization(_Normalization):
             self.moving_mean_initializer((input_dim,), dtype, rng),
             self.moving_variance_initializer((input_dim,), dtype, rng)]
 
-    def non_trainable_count(self) -> int:
-        return 2 * self.input_dim if self.built else 0
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """As :meth:`Layer.set_weights`; a negative moving variance is refused too (its square
+        root would turn every inference output into NaN)."""
+        if self.built and len(weights) == len(self._weights):
+            variance = np.asarray(to_host(weights[-1]))
+            if np.issubdtype(variance.dtype, np.number) and np.any(variance < 0):
+                raise ValueError(f"weights[{len(weights) - 1}]: expected a moving variance >= 0 "
+                                 f"for {self.name!r}, got a minimum of {variance.min()!r}")
+        super().set_weights(weights)
 
     @property
     def moving_mean(self) -> np.ndarray:
