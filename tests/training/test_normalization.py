@@ -4,11 +4,14 @@ CPU plan bit-identical to the step-by-step plan, backends agreeing, saving and l
 and the digits dataset trained to >= 0.95 test accuracy in both flows."""
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pytest
 
 import mlp
 from mlp.backends.cpu_plan import FusedCPUPlan
+from mlp.nn import normalization
 from mlp.training import plan as engine
 
 
@@ -52,6 +55,12 @@ def step_plan(model, batch_size):
 
 
 # ----------------------------------------------------------------------- the layers
+def test_the_docstring_examples_run():
+    result = doctest.testmod(normalization)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
 def test_keras_defaults_weights_and_summary():
     bn, ln = mlp.BatchNormalization(), mlp.LayerNormalization()
     assert (bn.momentum, bn.epsilon, bn.center, bn.scale) == (0.99, 1e-3, True, True)

@@ -130,6 +130,7 @@ class BatchNormalization(_Normalization):
     >>> import mlp
     >>> model = mlp.Sequential([mlp.Dense(32, input_dim=8), mlp.BatchNormalization(),
     ...                         mlp.Activation("relu"), mlp.Dense(1, activation="sigmoid")])
+    >>> model.compile(optimizer="adam", loss="binary_crossentropy")  # builds the weights
     >>> [w.shape for w in model.layers[1].get_weights()]
     [(32,), (32,), (32,), (32,)]
     """
@@ -210,6 +211,7 @@ class LayerNormalization(_Normalization):
     --------
     >>> import mlp
     >>> model = mlp.Sequential([mlp.LayerNormalization(input_dim=4), mlp.Dense(2)])
+    >>> model.build()
     >>> [w.shape for w in model.layers[0].get_weights()]
     [(4,), (4,)]
     """
