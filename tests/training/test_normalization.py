@@ -85,15 +85,30 @@ def test_keras_defaults_weights_and_summary():
     assert "Non-trainable params: 16" in lines[-1]
 
 
-@pytest.mark.parametrize("cls", [mlp.BatchNormalization, mlp.LayerNormalization])
+FIRST_LAYERS = {
+    "BatchNormalization": lambda **kw: mlp.BatchNormalization(**kw),
+    "LayerNormalization": lambda **kw: mlp.LayerNormalization(**kw),
+    "Dropout": lambda **kw: mlp.Dropout(0.1, **kw),
+    "Activation": lambda **kw: mlp.Activation("tanh", **kw),
+    "GaussianNoise": lambda **kw: mlp.GaussianNoise(0.1, **kw),
+    "Dense": lambda **kw: mlp.Dense(3, **kw),
+}
+
+
+@pytest.mark.parametrize("kind", list(FIRST_LAYERS))
 @pytest.mark.parametrize("declare", [{"input_dim": 3}, {"input_shape": (3,)}])
-def test_usable_as_the_first_layer(cls, declare):
-    model = mlp.Sequential([cls(**declare), mlp.Dense(2)], seed=0)
+def test_every_layer_can_be_the_first(kind, declare):
+    make = FIRST_LAYERS[kind]
+    model = mlp.Sequential([make(**declare), mlp.Dense(2)], seed=0)
     assert model.input_dim == 3
     model.compile("sgd", "mse")
     assert model.built and model.predict(np.ones((2, 3))).shape == (2, 2)
+    assert mlp.Sequential.from_config(model.get_config()).input_dim == 3
     with pytest.raises(ValueError, match="input_dim: only the first layer may declare it"):
-        mlp.Sequential([mlp.Dense(2, input_dim=3), cls(input_dim=2)])
+        mlp.Sequential([mlp.Dense(3, input_dim=3), make(input_dim=3)])
+    with pytest.raises(ValueError, match=r"^input_shape: expected the same width as "
+                                         r"input_dim=3, got \(4,\)"):
+        make(input_dim=3, input_shape=(4,))
 
 
 def test_center_and_scale_choose_the_weights():

@@ -313,11 +313,15 @@ class Dropout(Layer):
         Fraction to drop, in ``[0, 1)``.
     seed : int, optional
         Seed of this layer's masks; defaults to one derived from the model's seed.
+    input_dim, input_shape : optional
+        The input width, for the first layer (as :class:`Dense`).
     """
 
     def __init__(self, rate: float, seed: Optional[int] = None, name: Optional[str] = None,
-                 trainable: bool = True):
+                 trainable: bool = True, input_dim: Optional[int] = None,
+                 input_shape: Optional[Sequence[int]] = None):
         super().__init__(name, trainable)
+        self.declared_input_dim = self._declared_width(input_dim, input_shape)
         if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not (
                 0.0 <= float(rate) < 1.0):
             raise ValueError(f"rate: expected a number in [0, 1), got {rate!r}")
@@ -327,7 +331,8 @@ class Dropout(Layer):
         self.seed = None if seed is None else int(seed)
 
     def get_config(self) -> Dict[str, Any]:
-        return {"rate": self.rate, "seed": self.seed, "name": self.name}
+        return {"rate": self.rate, "seed": self.seed, "name": self.name,
+                "input_dim": self.declared_input_dim}
 
 
 class GaussianNoise(Layer):
@@ -345,11 +350,15 @@ class GaussianNoise(Layer):
         Standard deviation of the noise, ``>= 0``.
     seed : int, optional
         Seed of the noise; defaults to one derived from the model's seed.
+    input_dim, input_shape : optional
+        The input width, for the first layer (as :class:`Dense`).
     """
 
     def __init__(self, stddev: float, seed: Optional[int] = None, name: Optional[str] = None,
-                 trainable: bool = True):
+                 trainable: bool = True, input_dim: Optional[int] = None,
+                 input_shape: Optional[Sequence[int]] = None):
         super().__init__(name, trainable)
+        self.declared_input_dim = self._declared_width(input_dim, input_shape)
         if (isinstance(stddev, bool) or not isinstance(stddev, (int, float, np.floating))
                 or not np.isfinite(stddev) or stddev < 0):
             raise ValueError(f"stddev: expected a finite number >= 0, got {stddev!r}")
@@ -359,7 +368,8 @@ class GaussianNoise(Layer):
         self.seed = None if seed is None else int(seed)
 
     def get_config(self) -> Dict[str, Any]:
-        return {"stddev": self.stddev, "seed": self.seed, "name": self.name}
+        return {"stddev": self.stddev, "seed": self.seed, "name": self.name,
+                "input_dim": self.declared_input_dim}
 
 
 class Activation(Layer):
@@ -371,17 +381,21 @@ class Activation(Layer):
         Any name :class:`Dense` accepts.
     alpha : float, optional
         As in :class:`Dense`.
+    input_dim, input_shape : optional
+        The input width, for the first layer (as :class:`Dense`).
     """
 
     def __init__(self, activation: str, alpha: Optional[float] = None, name: Optional[str] = None,
-                 trainable: bool = True):
+                 trainable: bool = True, input_dim: Optional[int] = None,
+                 input_shape: Optional[Sequence[int]] = None):
         super().__init__(name, trainable)
+        self.declared_input_dim = self._declared_width(input_dim, input_shape)
         self.activation = _activation(activation)
         self.alpha = resolve_alpha(self.activation, alpha)
 
     def get_config(self) -> Dict[str, Any]:
         return {"activation": config_value(self.activation), "alpha": self.alpha,
-                "name": self.name}
+                "name": self.name, "input_dim": self.declared_input_dim}
 
 
 LAYER_CLASSES = {cls.__name__: cls for cls in (Input, Dense, Dropout, Activation, GaussianNoise)}
