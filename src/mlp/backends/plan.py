@@ -211,13 +211,14 @@ class TrainingPlan:
     def _norm_forward(self, step: Step, x, out, xhat, stats, training: bool) -> None:
         gamma, beta = self.norm_views(step, self.params)
         if step.kind == "layernorm":
-            self.backend.layer_norm_forward(x, gamma, beta, step.epsilon, out=out, xhat=xhat,
-                                            inv_std=stats)
+            self.backend.layer_norm_forward(x, gamma, beta, step.epsilon, out=out,
+                                            xhat=xhat if training else None, inv_std=stats)
             return
         mean, variance = (self.params[part] for part in step.state_slices)
         self.backend.batch_norm_forward(x, gamma, beta, mean, variance, step.momentum,
                                         step.epsilon, training=training and step.trainable,
-                                        out=out, xhat=xhat, inv_std=stats)
+                                        out=out, xhat=xhat if training else None,
+                                        inv_std=stats)
 
     def _norm_backward(self, step: Step, dy, xhat, stats, dx) -> None:
         gamma, _ = self.norm_views(step, self.params)
