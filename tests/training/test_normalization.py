@@ -376,3 +376,20 @@ def test_digits_train_to_095_add_flow():
               validation_data=(x_test, y_test))
     predicted = model.predict(x_test).argmax(axis=1)
     assert np.mean(predicted == y_test) >= 0.95
+
+
+def test_pickle_deepcopy_and_clone_keep_the_layers():
+    import copy
+    import pickle
+
+    x, y = data()
+    model = bn_model()
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    for other in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert np.array_equal(other.predict(x), model.predict(x))
+        assert np.array_equal(other.layers[0].moving_mean, model.layers[0].moving_mean)
+        assert other.layers[0].moving_mean is other.weights[2]
+    clone = mlp.clone_model(model)
+    assert [type(a) for a in clone.layers] == [type(b) for b in model.layers]
+    clone.build()
+    assert np.array_equal(clone.layers[0].moving_variance, np.ones(5))
