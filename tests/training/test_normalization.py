@@ -23,12 +23,12 @@ def data(n=48, features=5, classes=3, seed=0):
 
 def bn_model(backend="cpu", dtype="float64", optimizer=None, first_frozen=False, seed=3,
              momentum=0.9):
-    layers = [mlp.BatchNormalization(input_dim=5, momentum=momentum),
+    layers = [mlp.BatchNormalization(input_dim=5, momentum=momentum, gamma_regularizer="l2"),
               mlp.Dense(8, kernel_regularizer="l2"),
               mlp.BatchNormalization(center=False, momentum=momentum),
               mlp.Activation("relu"),
               mlp.Dropout(0.1),
-              mlp.LayerNormalization(),
+              mlp.LayerNormalization(beta_regularizer=mlp.regularizers.L1L2(1e-3, 1e-2)),
               mlp.Dense(6, activation="tanh"),
               mlp.LayerNormalization(scale=False),
               mlp.Dense(3, activation="softmax")]
@@ -393,3 +393,32 @@ def test_pickle_deepcopy_and_clone_keep_the_layers():
     assert [type(a) for a in clone.layers] == [type(b) for b in model.layers]
     clone.build()
     assert np.array_equal(clone.layers[0].moving_variance, np.ones(5))
+
+
+@pytest.mark.parametrize("backend", ["cpu", "reference"])
+def test_gamma_and_beta_regularizers_add_to_the_loss(backend):
+    """Keras' ``gamma_regularizer`` / ``beta_regularizer``: their penalty is in the loss and
+    its gradient in the update (SGD without momentum: one step moves gamma by lr * 2 l2
+    gamma more than without), frozen layers' is not."""
+    x, y = data(n=16)
+    runs = {}
+    for reg in (None, mlp.regularizers.L2(0.5)):
+        model = mlp.Sequential([mlp.BatchNormalization(input_dim=5, gamma_regularizer=reg,
+                                                       beta_regularizer=reg),
+                                mlp.Dense(3, activation="softmax")], seed=0,
+                               backend=backend, dtype="float64")
+        model.compile(mlp.SGD(0.1), "categorical_crossentropy")
+        gamma0 = model.layers[0].get_weights()[0]
+        beta0 = model.layers[0].get_weights()[1] + 0.5
+        model.layers[0].set_weights([gamma0, beta0] + model.layers[0].get_weights()[2:])
+        runs[reg is None] = (model, model.evaluate(x, y)["loss"], gamma0, beta0)
+        model.train_on_batch(x, y)
+    (plain, loss_plain, gamma0, beta0), (regular, loss_reg, _, _) = runs[True], runs[False]
+    assert loss_reg == pytest.approx(loss_plain + 0.5 * (np.sum(gamma0 ** 2)
+                                                          + np.sum(beta0 ** 2)), rel=1e-12)
+    moved = plain.layers[0].get_weights()[0] - regular.layers[0].get_weights()[0]
+    np.testing.assert_allclose(moved, 0.1 * 2 * 0.5 * gamma0, rtol=1e-10)
+    regular.layers[0].trainable = False
+    frozen_loss = regular.evaluate(x, y)["loss"]
+    regular.layers[0].trainable = True
+    assert frozen_loss < regular.evaluate(x, y)["loss"]

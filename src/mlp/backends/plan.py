@@ -63,12 +63,14 @@ class Step:
     state_slices: List[slice] = field(default_factory=list)
 
     def penalties(self) -> List[Tuple[slice, float, float]]:
-        """``(slice of the flat buffer, l1, l2)`` of each regularized tensor of this step."""
+        """``(slice of the flat buffer, l1, l2)`` of each regularized tensor of this step: the
+        kernel and bias of a dense step, gamma and beta of a normalization step."""
         terms = []
         if self.l1 or self.l2:
             terms.append((self.param_slices[0], self.l1, self.l2))
         if self.use_bias and (self.bias_l1 or self.bias_l2):
-            terms.append((self.param_slices[1], self.bias_l1, self.bias_l2))
+            bias = int(self.scale) if self.is_norm else 1
+            terms.append((self.param_slices[bias], self.bias_l1, self.bias_l2))
         return terms
 
     @property
@@ -300,6 +302,8 @@ class TrainingPlan:
                 stats = self.stats[position]
                 self._norm_backward(step, dy, self.preacts[position][:rows],
                                     stats[:rows] if step.kind == "layernorm" else stats, dx)
+                for part, l1, l2 in step.penalties():
+                    backend.add_penalty_gradient(self.grads[part], self.params[part], l1, l2)
             elif dx is None or not step.need_dx:
                 continue
             elif step.kind == "noise":

@@ -2204,6 +2204,12 @@ cdef void _plan_backward(PlanSpec* s, const floating* x, Py_ssize_t rows,
         elif st.kind == STEP_BATCHNORM or st.kind == STEP_LAYERNORM:
             _plan_norm_backward(st, params, grads, dy, dx if (st.need_dx and dx != NULL) else NULL,
                                 rows)
+            if st.l1 != 0 or st.l2 != 0:
+                _elementwise(2, grads + st.w_off, params + st.w_off, st.out_dim,
+                             <floating>st.l1, <floating>(2 * st.l2))
+            if st.use_bias and (st.bl1 != 0 or st.bl2 != 0):
+                _elementwise(2, grads + st.b_off, params + st.b_off, st.out_dim,
+                             <floating>st.bl1, <floating>(2 * st.bl2))
         elif dx == NULL or not st.need_dx:
             continue
         elif st.kind == STEP_DROPOUT:
@@ -2246,14 +2252,19 @@ cdef double _plan_penalty(PlanSpec* s, floating* tag) noexcept nogil:
     cdef double total = 0
     cdef StepSpec* st
     cdef floating* params = _f(s.params, tag)
+    cdef Py_ssize_t size
     for i in range(s.n_steps):
         st = &s.steps[i]
-        if st.kind != STEP_DENSE:
+        if st.kind == STEP_DENSE:
+            size = st.in_dim * st.out_dim
+        elif st.kind == STEP_BATCHNORM or st.kind == STEP_LAYERNORM:
+            size = st.out_dim     # gamma
+        else:
             continue
         if st.l1 != 0:
-            total += st.l1 * _reduce(1, params + st.w_off, st.in_dim * st.out_dim)
+            total += st.l1 * _reduce(1, params + st.w_off, size)
         if st.l2 != 0:
-            total += st.l2 * _reduce(0, params + st.w_off, st.in_dim * st.out_dim)
+            total += st.l2 * _reduce(0, params + st.w_off, size)
         if st.use_bias and st.bl1 != 0:
             total += st.bl1 * _reduce(1, params + st.b_off, st.out_dim)
         if st.use_bias and st.bl2 != 0:

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import initializers
+from . import initializers, regularizers
 from .layers import LAYER_CLASSES, Layer, to_host
 from ..validation import check_bool, check_fraction, check_positive, fail
 
@@ -22,7 +22,8 @@ class _Normalization(Layer):
     axis, and an optional declared input width."""
 
     def __init__(self, axis: int, epsilon: float, center: bool, scale: bool,
-                 beta_initializer: Any, gamma_initializer: Any, input_dim: Optional[int],
+                 beta_initializer: Any, gamma_initializer: Any, beta_regularizer: Any,
+                 gamma_regularizer: Any, input_dim: Optional[int],
                  input_shape: Optional[Sequence[int]], name: Optional[str], trainable: bool):
         super().__init__(name, trainable)
         if isinstance(axis, bool) or axis not in (-1, 1):
@@ -33,6 +34,8 @@ class _Normalization(Layer):
         self.scale = check_bool("scale", scale)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.declared_input_dim = self._declared_width(input_dim, input_shape)
 
     @property
@@ -76,6 +79,10 @@ class _Normalization(Layer):
             "scale": self.scale,
             "beta_initializer": initializers.serialize(self.beta_initializer),
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "beta_regularizer": (None if self.beta_regularizer is None
+                                 else regularizers.serialize(self.beta_regularizer)),
+            "gamma_regularizer": (None if self.gamma_regularizer is None
+                                  else regularizers.serialize(self.gamma_regularizer)),
             "input_dim": self.declared_input_dim,
             "name": self.name,
             "trainable": self.trainable,
@@ -111,6 +118,8 @@ class BatchNormalization(_Normalization):
         Default ``"zeros"`` and ``"ones"``.
     moving_mean_initializer, moving_variance_initializer : str or Initializer
         Default ``"zeros"`` and ``"ones"``.
+    beta_regularizer, gamma_regularizer : str, Regularizer or None
+        Add ``l1 * sum|w| + l2 * sum(w**2)`` of beta / gamma to the loss. Default ``None``.
     input_dim : int, optional
         Input width, for the first layer (or use :class:`~mlp.layers.Input`).
     input_shape : tuple of one int, optional
@@ -138,11 +147,13 @@ class BatchNormalization(_Normalization):
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
                  gamma_initializer: Any = "ones", moving_mean_initializer: Any = "zeros",
-                 moving_variance_initializer: Any = "ones", input_dim: Optional[int] = None,
+                 moving_variance_initializer: Any = "ones", beta_regularizer: Any = None,
+                 gamma_regularizer: Any = None, input_dim: Optional[int] = None,
                  input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None,
                  trainable: bool = True):
         super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
-                         input_dim, input_shape, name, trainable)
+                         beta_regularizer, gamma_regularizer, input_dim, input_shape, name,
+                         trainable)
         self.momentum = check_fraction("momentum", momentum, upper_inclusive=True)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
@@ -199,6 +210,8 @@ class LayerNormalization(_Normalization):
         Whether to learn ``beta`` / ``gamma``. Default ``True``.
     beta_initializer, gamma_initializer : str or Initializer
         Default ``"zeros"`` and ``"ones"``.
+    beta_regularizer, gamma_regularizer : str, Regularizer or None
+        Add ``l1 * sum|w| + l2 * sum(w**2)`` of beta / gamma to the loss. Default ``None``.
     input_dim : int, optional
         Input width, for the first layer.
     input_shape : tuple of one int, optional
@@ -218,11 +231,13 @@ class LayerNormalization(_Normalization):
 
     def __init__(self, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, beta_initializer: Any = "zeros",
-                 gamma_initializer: Any = "ones", input_dim: Optional[int] = None,
+                 gamma_initializer: Any = "ones", beta_regularizer: Any = None,
+                 gamma_regularizer: Any = None, input_dim: Optional[int] = None,
                  input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None,
                  trainable: bool = True):
         super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
-                         input_dim, input_shape, name, trainable)
+                         beta_regularizer, gamma_regularizer, input_dim, input_shape, name,
+                         trainable)
 
 
 LAYER_CLASSES.update(BatchNormalization=BatchNormalization,
