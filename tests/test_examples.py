@@ -53,6 +53,14 @@ KEY_LINES = {
         r"saved by rank 0: True",
     ],
     "perceptron_xor.py": [r"XOR is not linearly separable", r"MLP 2-4-1 on XOR"],
+    "normalization_layers.py": [
+        r"train 1149, validation 288, test 360 images",
+        r"BatchNormalization: test accuracy: \d\.\d{4}",
+        r"LayerNormalization: test accuracy: \d\.\d{4}",
+        r"Non-trainable params: 128",
+        r"first layer's moving mean of pixel 36: ",
+        r"saved and reloaded: identical predictions True",
+    ],
 }
 
 
@@ -87,6 +95,14 @@ def test_classification_examples_reach_the_target_accuracy(name):
     assert run.returncode == 0, run.stderr
     accuracy = float(re.search(r"test accuracy: (\d\.\d+)", run.stdout).group(1))
     assert accuracy >= 0.95
+
+
+def test_normalization_example_reaches_the_target_accuracy():
+    """Both normalization flows train the digits to >= 0.95 test accuracy (issue 12)."""
+    run = run_example("normalization_layers.py", quick=False)
+    assert run.returncode == 0, run.stderr
+    accuracies = re.findall(r"Normalization: test accuracy: (\d\.\d+)", run.stdout)
+    assert len(accuracies) == 2 and min(map(float, accuracies)) >= 0.95, run.stdout
 
 
 def test_regression_example_beats_the_linear_model():

@@ -22,6 +22,7 @@ from .training.callbacks import (CSVLogger, Callback, EarlyStopping, History, La
 from .data import (KFold, MinMaxScaler, SimpleImputer, StandardScaler, StratifiedKFold,
                    cross_validate, one_hot, to_categorical, train_test_split)
 from .nn.layers import Activation, Dense, Dropout, GaussianNoise, Input
+from .nn.normalization import BatchNormalization, LayerNormalization
 from .metrics import classification_report, confusion_matrix
 from .model import Sequential, clone_model, set_random_seed
 from .optim.optimizers import SGD, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
@@ -35,7 +36,7 @@ __all__ = [
     "plotting",
     "KFold", "MinMaxScaler", "SimpleImputer", "StandardScaler", "StratifiedKFold",
     "cross_validate", "data", "datasets", "one_hot", "to_categorical", "train_test_split",
-    "Activation", "activations", "Adagrad", "Adam", "Adamax", "AdamW", "Nadam", "Callback",
+    "Activation", "activations", "BatchNormalization", "LayerNormalization", "Adagrad", "Adam", "Adamax", "AdamW", "Nadam", "Callback",
     "Dense", "Dropout", "EarlyStopping", "GaussianNoise",
     "History", "Input", "Perceptron", "RMSprop", "SGD", "Sequential", "__version__", "callbacks",
     "get_backend", "get_num_threads", "initializers", "load_model", "losses", "metrics", "optimizers",

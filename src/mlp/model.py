@@ -25,7 +25,7 @@ import numpy as np
 from .backends import Backend, get_backend
 from .distributed.cluster import writes_files
 from .nn.activations import is_saveable
-from .nn.layers import Dense, Input, Layer, deserialize, serialize
+from .nn.layers import Input, Layer, deserialize, serialize
 from .nn.network import compute_layers, param_shapes, walk
 from .saving.model import load_weights, save_model, save_weights
 from .training.trainer import Trainer
@@ -140,7 +140,7 @@ class Sequential(Trainer):
             if self.layers:
                 raise ValueError("layer: Input must be the first layer")
             self.input_dim = layer.shape[0]
-        elif isinstance(layer, Dense) and layer.declared_input_dim is not None:
+        elif layer.declared_input_dim is not None:
             if compute_layers(self.layers):
                 raise ValueError(f"input_dim: only the first layer may declare it, got it on "
                                  f"{layer.name!r}")
@@ -265,13 +265,15 @@ class Sequential(Trainer):
     def trainable_weights(self) -> List[Any]:
         """The :attr:`weights` that training updates."""
         return [w for layer in compute_layers(self.layers) if self._layer_is_trained(layer)
-                for w in layer._weights]
+                for w in layer._weights[:layer.n_trained]]
 
     @property
     def non_trainable_weights(self) -> List[Any]:
-        """The :attr:`weights` of frozen layers."""
-        return [w for layer in compute_layers(self.layers) if not self._layer_is_trained(layer)
-                for w in layer._weights]
+        """The :attr:`weights` of frozen layers, and the state layers keep (the moving
+        statistics of ``BatchNormalization``)."""
+        return [w for layer in compute_layers(self.layers)
+                for w in layer._weights[layer.n_trained if self._layer_is_trained(layer)
+                                        else 0:]]
 
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
         """The layer called ``name``, or at position ``index`` of :attr:`layers`.
@@ -358,6 +360,9 @@ class Sequential(Trainer):
                          f"(None, {out if out is not None else '?'})", f"{count:,}"))
             if not self._layer_is_trained(layer):
                 frozen += count
+            elif width is not None:  # state the layer keeps (moving statistics)
+                frozen += sum(int(np.prod(s)) for s in layer.param_shapes(width)[
+                    layer.n_trained:])
             width = out
         widths = [max(len(row[i]) for row in rows) + 2 for i in range(3)]
         line = "-" * sum(widths)

@@ -142,10 +142,11 @@ def nvrtc():
 
 # =========================================================================== the compile check
 def test_every_kernel_is_enumerated():
-    """``every_kernel`` knows the three RawKernels for each dtype, the 18 elementwise kernels and
-    the two reductions; each factory of the module is among what it calls."""
+    """``every_kernel`` knows the seven RawKernels (softmax, its gradient, the losses and the
+    four normalization kernels) for each dtype, the 18 elementwise kernels and the two
+    reductions; each factory of the module is among what it calls."""
     kinds = [k.kind for k in KERNELS.values()]
-    assert kinds.count("raw") == 2 * len(MODULE.RAW_KERNELS) == 6
+    assert kinds.count("raw") == 2 * len(MODULE.RAW_KERNELS) == 14
     assert kinds.count("elementwise") == 18
     assert kinds.count("reduction") == 2
     factories = [n for n in dir(MODULE) if n.startswith("_") and n.endswith("_kernel")

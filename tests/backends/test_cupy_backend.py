@@ -301,6 +301,10 @@ PROPERTY_TESTS = [
     "test_scale_and_clip",
     "test_dropout_mask_is_bit_identical",
     "test_dropout_forward_and_backward_are_bit_identical",
+    "test_batch_norm_forward",
+    "test_batch_norm_backward",
+    "test_layer_norm_forward",
+    "test_layer_norm_backward",
 ]
 """Hypothesis tests of the kernel suite: random shapes (batch 1, width 1, odd sizes), both dtypes,
 every memory layout, every activation / loss, in-place and allocating calls."""
@@ -603,6 +607,37 @@ def test_cpu_and_gpu_training_agree(on_device, dtype, rtol):
         np.testing.assert_allclose(runs["cupy"][1][key], values, rtol=rtol, atol=atol,
                                    err_msg=key)
     np.testing.assert_allclose(runs["cupy"][2], runs["cpu"][2], rtol=rtol, atol=rtol)
+
+
+@needs_model_support
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-9), ("float32", 2e-3)])
+def test_cpu_and_gpu_agree_with_normalization_layers(on_device, dtype, rtol, tmp_path):
+    """BatchNormalization (one frozen, in inference mode) and LayerNormalization through the
+    step-by-step plan on the GPU: the weights, moving statistics included, the history and the
+    predictions of the CPU's fused plan; a GPU model saved loads on the CPU exactly."""
+    x, y = _data(dtype=np.dtype(dtype))
+    runs = {}
+    for backend in ("cpu", "cupy"):
+        frozen = mlp.BatchNormalization(momentum=0.9, trainable=False)
+        model = mlp.Sequential([mlp.BatchNormalization(input_dim=6, momentum=0.9),
+                                mlp.Dense(16), frozen, mlp.Activation("relu"),
+                                mlp.LayerNormalization(), mlp.Dense(3, activation="softmax")],
+                               seed=3, dtype=dtype, backend=backend)
+        model.compile(optimizer=mlp.Adam(1e-2), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, shuffle=True)
+        runs[backend] = (model, model.get_weights(), history.history, model.predict(x))
+    for got, expected in zip(runs["cupy"][1], runs["cpu"][1]):
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(runs["cupy"][2]["loss"], runs["cpu"][2]["loss"], rtol=rtol)
+    np.testing.assert_allclose(runs["cupy"][3], runs["cpu"][3], rtol=rtol, atol=rtol)
+    gpu_model = runs["cupy"][0]
+    assert not np.array_equal(gpu_model.layers[0].get_weights()[2], np.zeros(6))
+    path = tmp_path / "bn.mlp"
+    gpu_model.save(path)
+    on_cpu = mlp.load_model(path, backend="cpu")
+    for a, b in zip(on_cpu.get_weights(), gpu_model.get_weights()):
+        assert np.array_equal(a, b)
 
 
 @needs_model_support

@@ -26,6 +26,10 @@ def build_case(case: Dict[str, Any], rank: int = 0, single: bool = False) -> Tup
     layers = [mlp.Dense(case.get("hidden", 8), activation="relu", input_dim=features)]
     if case.get("dropout"):
         layers.append(mlp.Dropout(case["dropout"]))
+    if case.get("layernorm"):
+        layers.append(mlp.LayerNormalization())
+    if case.get("batchnorm"):
+        layers.append(mlp.BatchNormalization())
     if case.get("noise"):
         layers.append(mlp.GaussianNoise(case["noise"]))
     layers += [mlp.Dense(case.get("hidden", 8), activation="tanh",

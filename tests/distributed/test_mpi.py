@@ -83,6 +83,7 @@ CASES = {
     "softmax+class_weight+nesterov": (dict(rows=91, batch_size=8, classes=3,
                                            class_weight=True, optimizer="sgd",
                                            noise=0.2), 2),
+    "layer_normalization": (dict(BASE, layernorm=True), 2),
     "rmsprop_no_shuffle": (dict(rows=64, batch_size=5, optimizer="rmsprop", shuffle=False), 2),
 }
 
@@ -162,3 +163,9 @@ def test_ranks_share_the_cores(tmp_path):
     for rank in range(2):
         threads = json.loads((tmp_path / f"rank{rank}.json").read_text())["threads"]
         assert threads == max(1, cores // 2)
+
+
+def test_a_trainable_batch_normalization_is_refused_on_every_rank(tmp_path):
+    results = run_ranks(dict(BASE, batchnorm=True), tmp_path, 2)
+    for result in results:
+        assert "BatchNormalization" in result["error"] and "shard" in result["error"]

@@ -77,7 +77,8 @@ def _op_case(r: random.Random) -> Dict[str, Any]:
                    "activation_forward", "activation_backward", "sgd_update", "adam_update",
                    "rmsprop_update", "adagrad_update", "add_penalty_gradient", "penalty",
                    "global_norm", "scale_", "clip_", "dropout_mask", "dropout_forward",
-                   "dropout_backward"])
+                   "dropout_backward", "batch_norm_forward", "batch_norm_backward",
+                   "layer_norm_forward", "layer_norm_backward"])
     args: List[Any]
     kwargs: Dict[str, Any] = {}
     act = r.choice(ACTIVATIONS)
@@ -162,6 +163,25 @@ def _op_case(r: random.Random) -> Dict[str, Any]:
             args[0] = r.choice([[-1, 2], "3", [2.5, 1], [10 ** 7, 10 ** 7]])
         if r.random() < 0.1:
             args[r.randrange(2, 6)] = r.choice(["x", 1.5, None, 2 ** 70])
+    elif op == "batch_norm_forward":
+        args = [_array([rows, units], dt), _array([units], dt), _array([units], dt),
+                _array([units], dt, out=True), _array([units], dt, out=True, positive=True),
+                _scalar(r, 0.9, 0.1), _scalar(r, 1e-3, 0.1), r.random() < 0.7]
+        kwargs = r.choice([{}, {"out": _array([rows, units], dt, out=True)},
+                           {"xhat": _array([rows, units], dt, out=True),
+                            "inv_std": _array([units], dt, out=True)}])
+    elif op == "layer_norm_forward":
+        args = [_array([rows, units], dt), _array([units], dt), _array([units], dt),
+                _scalar(r, 1e-3, 0.1)]
+        kwargs = r.choice([{}, {"xhat": _array([rows, units], dt, out=True),
+                                "inv_std": _array([rows], dt, out=True)}])
+    elif op in ("batch_norm_backward", "layer_norm_backward"):
+        stats = [units] if op == "batch_norm_backward" else [rows]
+        args = [_array([rows, units], dt), _array([rows, units], dt), _array([units], dt),
+                _array(stats, dt, positive=True)]
+        kwargs = r.choice([{}, {"need_dx": False}, {"need_dgamma": False, "need_dbeta": False},
+                           {"dx": _array([rows, units], dt, out=True)},
+                           {"dgamma": _array([units], dt, out=True)}])
     else:  # dropout_forward / dropout_backward
         args = [_array([rows, units], dt), _scalar(r, 0.3, 0.1), 7, 1, 2]
         kwargs = r.choice([{}, {"out": _array([rows, units], dt, out=True)}])
@@ -200,6 +220,12 @@ def _model_case(r: random.Random) -> Dict[str, Any]:
         layers.append(layer)
     if r.random() < 0.03:
         layers.append({"type": "Activation", "activation": r.choice(ACTIVATIONS)})
+    if r.random() < 0.15:                 # a normalization layer somewhere after the first
+        norm = {"type": r.choice(["BatchNormalization", "LayerNormalization"]),
+                "center": r.random() < 0.8, "scale": r.random() < 0.8}
+        if r.random() < 0.1:
+            norm["epsilon"] = r.choice([0.0, -1.0, float("nan"), "x"])
+        layers.insert(r.randint(1, len(layers)), norm)
     features = r.randint(1, 5)
     loss = r.choice(["mse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy",
                      "sparse_categorical_crossentropy"])

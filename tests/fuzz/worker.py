@@ -106,12 +106,13 @@ _OP_NAMES = {"x", "w", "b", "a", "out", "preact", "dw", "db", "dx", "dz", "dy", 
              "velocity", "m", "v", "v_max", "lr", "step", "epsilon", "beta_1", "beta_2",
              "momentum", "mean_square", "mean_grad", "rho", "accumulator", "weight_decay",
              "l1", "l2", "arrays", "factor", "limit", "rate", "seed", "layer", "shape", "dtype",
-             "activation"}
+             "activation", "gamma", "moving_mean", "moving_variance", "xhat", "inv_std",
+             "dgamma", "dbeta", "training"}
 _MODEL_NAMES = {"dtype", "units", "activation", "alpha", "rate", "seed", "input_dim", "loss",
                 "optimizer", "learning_rate", "x", "y", "batch_size", "epochs",
                 "validation_split", "sample_weight", "fit", "predict", "evaluate",
                 "train_on_batch", "layer", "layers", "val_x", "val_y", "val_sample_weight",
-                "shape", "optimizer.learning_rate"}
+                "shape", "optimizer.learning_rate", "epsilon", "center", "scale"}
 
 
 def _data(case, rng, dtype):

@@ -943,3 +943,240 @@ def test_all_finite_finds_every_bad_value_on_either_side_of_the_split(dtype):
     assert mlp.kernels._kernels.all_finite(np.zeros(0, dtype))
     big = np.full(threshold * 2, np.finfo(dtype).max, dtype)
     assert mlp.kernels._kernels.all_finite(big)
+
+
+# ----------------------------------------------------------------------------- normalization
+def norm_inputs(rng, rows: int, cols: int, dtype, layout: str, with_gamma: bool,
+                with_beta: bool):
+    """Features off-centre and of various scales (so the mean matters), and gamma / beta
+    (``None`` when left out)."""
+    scale = rng.uniform(0.5, 3.0, cols)
+    x = in_layout((rng.standard_normal((rows, cols)) * scale + 2.0).astype(dtype), layout)
+    gamma = rng.uniform(0.5, 1.5, cols).astype(dtype) if with_gamma else None
+    beta = rng.standard_normal(cols).astype(dtype) if with_beta else None
+    return x, gamma, beta
+
+
+def norm_output_bound(x, mean, inv, gamma, beta, dtype) -> np.ndarray:
+    """Bound of ``gamma * (x - mean) * inv + beta``: the size of every term, not of the result
+    (``x - mean`` cancels; a mean one rounding apart moves every output by ``|mean| inv``)."""
+    g = 1.0 if gamma is None else np.abs(np.asarray(gamma, np.float64))
+    b = 0.0 if beta is None else np.abs(np.asarray(beta, np.float64))
+    size = (np.abs(np.asarray(x, np.float64)) + np.abs(mean) + 1.0) * np.abs(inv) * g + b
+    return magnitude_bound(size, dtype)
+
+
+def check_batch_norm_forward(x, gamma, beta, training, momentum, dtype):
+    cols = x.shape[1]
+    rng = np.random.default_rng(cols)
+    mean0 = rng.standard_normal(cols).astype(dtype)
+    var0 = rng.uniform(0.5, 2.0, cols).astype(dtype)
+    results = {}
+    inputs = [x, gamma, beta]
+    before = snapshot(*inputs)
+    for backend in (CPU, REF):
+        mm, mv = mean0.copy(), var0.copy()
+        xhat, inv = np.empty(x.shape, dtype), np.empty(cols, dtype)
+        out = np.empty(x.shape, dtype)
+        y = backend.batch_norm_forward(x, gamma, beta, mm, mv, momentum, 1e-3, training, out=out,
+                                       xhat=xhat, inv_std=inv)
+        check_inplace_result(y, out, "batch_norm_forward")
+        results[backend is CPU] = (y, mm, mv, xhat, inv)
+    assert_unchanged(inputs, before, "batch_norm_forward")
+    (y, mm, mv, xhat, inv), (y_r, mm_r, mv_r, xhat_r, inv_r) = results[True], results[False]
+    for got in (y, mm, mv, xhat, inv):
+        assert_same_dtype(got, dtype, "batch_norm_forward")
+    wide = np.asarray(x, np.float64)
+    mean = wide.mean(axis=0) if training else mean0
+    assert_within(inv, inv_r, elementwise_bound(inv_r, dtype, 0.0), "batch_norm inv_std")
+    assert_within(xhat, xhat_r, norm_output_bound(wide, mean, inv_r, None, None, dtype),
+                  "batch_norm xhat")
+    assert_within(y, y_r, norm_output_bound(wide, mean, inv_r, gamma, beta, dtype),
+                  "batch_norm y")
+    variance = wide.var(axis=0) if training else var0
+    for got, expected, start, batch in ((mm, mm_r, mean0, mean), (mv, mv_r, var0, variance)):
+        size = np.abs(start.astype(np.float64)) + np.abs(batch)
+        assert_within(got, expected, magnitude_bound(size, dtype), "batch_norm moving stats")
+    if not training:
+        np.testing.assert_array_equal(mm, mean0)
+        np.testing.assert_array_equal(mv, var0)
+
+
+@KERNEL_SETTINGS
+@given(rows=sizes, cols=sizes, dtype=dtypes, layout=layouts, seed=seeds,
+       training=st.booleans(), with_gamma=st.booleans(), with_beta=st.booleans(),
+       momentum=st.sampled_from([0.0, 0.5, 0.99, 1.0]))
+def test_batch_norm_forward(rows, cols, dtype, layout, seed, training, with_gamma, with_beta,
+                            momentum):
+    x, gamma, beta = norm_inputs(np.random.default_rng(seed), rows, cols, dtype, layout,
+                                 with_gamma, with_beta)
+    check_batch_norm_forward(x, gamma, beta, training, momentum, dtype)
+
+
+def norm_backward_bounds(dy, xhat, scale, rows_axis: int, dtype, training: bool = True):
+    """Bounds of (dgamma, dbeta, dx): sums over the rows of |dy xhat| and |dy|, and ``|k|``
+    times the size of ``dy - mean(dy) - xhat mean(dy xhat)`` (means along ``rows_axis``)."""
+    dy = np.abs(np.asarray(dy, np.float64))
+    xhat = np.abs(np.asarray(xhat, np.float64))
+    dgamma = magnitude_bound((dy * xhat).sum(axis=0), dtype)
+    dbeta = magnitude_bound(dy.sum(axis=0), dtype)
+    terms = dy
+    if training:
+        terms = (dy + dy.mean(axis=rows_axis, keepdims=True)
+                 + xhat * (dy * xhat).mean(axis=rows_axis, keepdims=True))
+    return dgamma, dbeta, magnitude_bound(np.abs(scale) * terms, dtype)
+
+
+def check_norm_backward(kind, dy, xhat, gamma, inv, training, needs, dtype):
+    inputs = [dy, xhat, gamma, inv]
+    before = snapshot(*inputs)
+    flags = dict(zip(("need_dgamma", "need_dbeta", "need_dx"), needs))
+    results = {}
+    for backend in (CPU, REF):
+        if kind == "batch":
+            results[backend is CPU] = backend.batch_norm_backward(dy, xhat, gamma, inv, training,
+                                                                  **flags)
+        else:
+            results[backend is CPU] = backend.layer_norm_backward(dy, xhat, gamma, inv, **flags)
+    assert_unchanged(inputs, before, f"{kind}_norm_backward")
+    g = 1.0 if gamma is None else np.asarray(gamma, np.float64)
+    inv64 = np.asarray(inv, np.float64)
+    scale = g * (inv64 if kind == "batch" else inv64[:, np.newaxis])
+    bounds = norm_backward_bounds(dy, xhat, scale, 0 if kind == "batch" else 1, dtype,
+                                  training or kind == "layer")
+    for name, got, expected, bound, needed in zip(("dgamma", "dbeta", "dx"), results[True],
+                                                   results[False], bounds, needs):
+        if not needed:
+            assert got is None and expected is None, name
+            continue
+        assert_same_dtype(got, dtype, name)
+        assert_within(got, expected, bound, f"{kind}_norm_backward {name}")
+
+
+@KERNEL_SETTINGS
+@given(rows=sizes, cols=sizes, dtype=dtypes, layout=layouts, seed=seeds,
+       training=st.booleans(), with_gamma=st.booleans(),
+       needs=st.tuples(st.booleans(), st.booleans(), st.booleans()))
+def test_batch_norm_backward(rows, cols, dtype, layout, seed, training, with_gamma, needs):
+    rng = np.random.default_rng(seed)
+    x, gamma, _ = norm_inputs(rng, rows, cols, dtype, "C", with_gamma, False)
+    xhat, inv = np.empty(x.shape, dtype), np.empty(cols, dtype)
+    REF.batch_norm_forward(x, gamma, None, np.zeros(cols, dtype), np.ones(cols, dtype), 0.9,
+                           1e-3, training, xhat=xhat, inv_std=inv)
+    dy = normal(rng, x.shape, dtype, layout=layout)
+    check_norm_backward("batch", dy, in_layout(xhat, layout), gamma, inv, training, needs,
+                        dtype)
+
+
+@KERNEL_SETTINGS
+@given(rows=sizes, cols=sizes, dtype=dtypes, layout=layouts, seed=seeds,
+       with_gamma=st.booleans(), with_beta=st.booleans())
+def test_layer_norm_forward(rows, cols, dtype, layout, seed, with_gamma, with_beta):
+    x, gamma, beta = norm_inputs(np.random.default_rng(seed), rows, cols, dtype, layout,
+                                 with_gamma, with_beta)
+    before = snapshot(x, gamma, beta)
+    results = {}
+    for backend in (CPU, REF):
+        xhat, inv = np.empty(x.shape, dtype), np.empty(rows, dtype)
+        y = backend.layer_norm_forward(x, gamma, beta, 1e-3, xhat=xhat, inv_std=inv)
+        results[backend is CPU] = (y, xhat, inv)
+    assert_unchanged([x, gamma, beta], before, "layer_norm_forward")
+    (y, xhat, inv), (y_r, xhat_r, inv_r) = results[True], results[False]
+    wide = np.asarray(x, np.float64)
+    mean = wide.mean(axis=1, keepdims=True)
+    assert_same_dtype(y, dtype, "layer_norm_forward")
+    assert_within(inv, inv_r, elementwise_bound(inv_r, dtype, 0.0), "layer_norm inv_std")
+    inv_col = inv_r.astype(np.float64)[:, np.newaxis]
+    assert_within(xhat, xhat_r, norm_output_bound(wide, mean, inv_col, None, None, dtype),
+                  "layer_norm xhat")
+    assert_within(y, y_r, norm_output_bound(wide, mean, inv_col, gamma, beta, dtype),
+                  "layer_norm y")
+
+
+@KERNEL_SETTINGS
+@given(rows=sizes, cols=sizes, dtype=dtypes, layout=layouts, seed=seeds,
+       with_gamma=st.booleans(), needs=st.tuples(st.booleans(), st.booleans(), st.booleans()))
+def test_layer_norm_backward(rows, cols, dtype, layout, seed, with_gamma, needs):
+    rng = np.random.default_rng(seed)
+    x, gamma, _ = norm_inputs(rng, rows, cols, dtype, "C", with_gamma, False)
+    xhat, inv = np.empty(x.shape, dtype), np.empty(rows, dtype)
+    REF.layer_norm_forward(x, gamma, None, 1e-3, xhat=xhat, inv_std=inv)
+    dy = normal(rng, x.shape, dtype, layout=layout)
+    check_norm_backward("layer", dy, in_layout(xhat, layout), gamma, inv, True, needs, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows, cols", [(64, 128), (1, 17), (300, 1), (128, 1030)])
+def test_normalization_fixed_shapes(rows, cols, dtype):
+    """The benchmark's hidden width, batch 1, width 1, and more columns than one tile holds."""
+    rng = np.random.default_rng(rows + cols)
+    x, gamma, beta = norm_inputs(rng, rows, cols, dtype, "C", True, True)
+    for training in (True, False):
+        check_batch_norm_forward(x, gamma, beta, training, 0.99, dtype)
+    xhat, inv = np.empty(x.shape, dtype), np.empty(cols, dtype)
+    REF.batch_norm_forward(x, gamma, beta, np.zeros(cols, dtype), np.ones(cols, dtype), 0.9,
+                           1e-3, True, xhat=xhat, inv_std=inv)
+    dy = normal(rng, x.shape, dtype)
+    check_norm_backward("batch", dy, xhat, gamma, inv, True, (True, True, True), dtype)
+    xhat, inv = np.empty(x.shape, dtype), np.empty(rows, dtype)
+    REF.layer_norm_forward(x, gamma, beta, 1e-3, xhat=xhat, inv_std=inv)
+    check_norm_backward("layer", dy, xhat, gamma, inv, True, (True, True, True), dtype)
+
+
+def test_normalization_bad_arguments_name_the_argument():
+    x = np.ones((4, 3))
+    ones = np.ones(3)
+    with pytest.raises(ValueError, match=r"^gamma: expected 3 values"):
+        CPU.batch_norm_forward(x, np.ones(4), None, ones.copy(), ones.copy())
+    with pytest.raises(ValueError, match=r"^epsilon: expected a finite number > 0, got 0.0"):
+        CPU.layer_norm_forward(x, None, None, epsilon=0.0)
+    with pytest.raises(ValueError, match=r"^momentum: expected a number in \[0, 1\], got 1.5"):
+        CPU.batch_norm_forward(x, None, None, ones.copy(), ones.copy(), momentum=1.5)
+    with pytest.raises(ValueError, match=r"^moving_variance: expected a writeable 1-D"):
+        CPU.batch_norm_forward(x, None, None, ones.copy(), ones.astype(np.float32))
+    with pytest.raises(ValueError, match=r"^x: expected at least one row in training mode"):
+        CPU.batch_norm_forward(np.ones((0, 3)), None, None, ones.copy(), ones.copy())
+    with pytest.raises(ValueError, match=r"^x: expected at least one feature"):
+        CPU.layer_norm_forward(np.ones((2, 0)), None, None)
+    with pytest.raises(ValueError, match=r"^xhat: expected shape \(4, 3\) like dy"):
+        CPU.layer_norm_backward(x, np.ones((4, 2)), None, np.ones(4))
+    with pytest.raises(ValueError, match=r"^inv_std: expected 3 values"):
+        CPU.batch_norm_backward(x, x, None, np.ones(4))
+
+
+def test_normalization_with_no_rows():
+    """Inference over no rows gives no rows (and the moving statistics' inv_std); backward
+    passes over no rows give zero parameter gradients."""
+    mm, mv = np.zeros(3), np.full(3, 3.0)
+    inv = np.empty(3)
+    y = CPU.batch_norm_forward(np.ones((0, 3)), None, None, mm, mv, training=False,
+                               inv_std=inv)
+    assert y.shape == (0, 3)
+    np.testing.assert_allclose(inv, 1 / np.sqrt(3.0 + 1e-3))
+    dgamma, dbeta, dx = CPU.batch_norm_backward(np.ones((0, 3)), np.ones((0, 3)), None, inv)
+    assert dx.shape == (0, 3) and not dgamma.any() and not dbeta.any()
+    assert CPU.layer_norm_forward(np.ones((0, 3)), None, None).shape == (0, 3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_normalization_is_thread_invariant(run_with_threads, dtype):
+    data = large_inputs(dtype)
+    x, dy, gamma, beta = data["a"], data["dy"], data["bias"], data["bias"][::-1].copy()
+
+    def normalize():
+        cols, rows = x.shape[1], x.shape[0]
+        mm, mv = np.zeros(cols, dtype), np.ones(cols, dtype)
+        xhat, inv = np.empty(x.shape, dtype), np.empty(cols, dtype)
+        y = CPU.batch_norm_forward(x, gamma, beta, mm, mv, 0.9, 1e-3, True, xhat=xhat,
+                                   inv_std=inv)
+        bn = CPU.batch_norm_backward(dy, xhat, gamma, inv, True)
+        lxhat, linv = np.empty(x.shape, dtype), np.empty(rows, dtype)
+        ly = CPU.layer_norm_forward(x, gamma, beta, 1e-3, xhat=lxhat, inv_std=linv)
+        ln = CPU.layer_norm_backward(dy, lxhat, gamma, linv)
+        # tall and narrow: one column tile, many row parts
+        tall = x.reshape(-1, 8)
+        ty = CPU.layer_norm_forward(tall, None, None)
+        tb = CPU.batch_norm_forward(tall, None, None, np.zeros(8, dtype), np.ones(8, dtype))
+        return (y, mm, mv, xhat, inv, ly, lxhat, linv, ty, tb) + bn + ln
+
+    assert_thread_invariant(run_with_threads, normalize, "batch / layer normalization")

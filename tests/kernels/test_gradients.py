@@ -294,3 +294,81 @@ def test_penalty_gradient_matches_finite_differences(backend, l1, l2):
     backend.add_penalty_gradient(grad, backend.asarray(param), l1, l2)
     numeric = numeric_gradient(lambda p: backend.penalty(backend.asarray(p), l1, l2), param)
     assert_gradient(backend.to_numpy(grad), numeric, f"penalty l1={l1} l2={l2}")
+
+
+# ---------------------------------------------------------------- normalization
+def norm_case(seed: int, rows: int = 5, cols: int = 4):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, cols)) * rng.uniform(0.5, 2.0, cols) + 1.0
+    gamma = rng.uniform(0.5, 1.5, cols)
+    beta = rng.standard_normal(cols)
+    return x, gamma, beta, rng.standard_normal((rows, cols))
+
+
+@pytest.mark.parametrize("affine", [True, False], ids=["gamma_beta", "plain"])
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+def test_batch_norm_backward_matches_finite_differences(backend, training, affine):
+    """Through the batch statistics while training; through fixed moving statistics at
+    inference (and so for a frozen layer)."""
+    x, gamma, beta, dy = norm_case(11)
+    gamma, beta = (gamma, beta) if affine else (None, None)
+    moving_mean, moving_variance = np.array([0.3, -0.2, 0.1, 0.5]), np.array([0.5, 2, 1, 3.0])
+
+    def objective(x_, gamma_, beta_):
+        y_ = backend.batch_norm_forward(x_, gamma_, beta_, moving_mean.copy(),
+                                        moving_variance.copy(), 0.9, 1e-3, training)
+        return float(np.sum(dy * backend.to_numpy(y_)))
+
+    xhat, inv = np.empty_like(x), np.empty(x.shape[1])
+    backend.batch_norm_forward(x, gamma, beta, moving_mean.copy(), moving_variance.copy(), 0.9,
+                               1e-3, training, xhat=xhat, inv_std=inv)
+    dgamma, dbeta, dx = backend.batch_norm_backward(dy, xhat, gamma, inv, training)
+    what = f"batch_norm {'training' if training else 'inference'}"
+    assert_gradient(dx, numeric_gradient(lambda x_: objective(x_, gamma, beta), x), what + " dx")
+    ones, zeros = np.ones(x.shape[1]), np.zeros(x.shape[1])
+    assert_gradient(dgamma, numeric_gradient(lambda g_: objective(x, g_, beta), ones
+                                             if gamma is None else gamma), what + " dgamma")
+    assert_gradient(dbeta, numeric_gradient(lambda b_: objective(x, gamma, b_), zeros
+                                            if beta is None else beta), what + " dbeta")
+
+
+@pytest.mark.parametrize("affine", [True, False], ids=["gamma_beta", "plain"])
+def test_layer_norm_backward_matches_finite_differences(backend, affine):
+    x, gamma, beta, dy = norm_case(12)
+    gamma, beta = (gamma, beta) if affine else (None, None)
+
+    def objective(x_, gamma_, beta_):
+        return float(np.sum(dy * backend.to_numpy(
+            backend.layer_norm_forward(x_, gamma_, beta_, 1e-3))))
+
+    xhat, inv = np.empty_like(x), np.empty(x.shape[0])
+    backend.layer_norm_forward(x, gamma, beta, 1e-3, xhat=xhat, inv_std=inv)
+    dgamma, dbeta, dx = backend.layer_norm_backward(dy, xhat, gamma, inv)
+    assert_gradient(dx, numeric_gradient(lambda x_: objective(x_, gamma, beta), x),
+                    "layer_norm dx")
+    ones, zeros = np.ones(x.shape[1]), np.zeros(x.shape[1])
+    assert_gradient(dgamma, numeric_gradient(lambda g_: objective(x, g_, beta), ones
+                                             if gamma is None else gamma), "layer_norm dgamma")
+    assert_gradient(dbeta, numeric_gradient(lambda b_: objective(x, gamma, b_), zeros
+                                            if beta is None else beta), "layer_norm dbeta")
+
+
+def test_batch_norm_forward_matches_definition(backend):
+    """Keras' formulas, written out: biased batch variance, epsilon inside the square root,
+    ``moving = moving * momentum + batch * (1 - momentum)``; moving statistics at inference."""
+    x, gamma, beta, _ = norm_case(13, rows=6, cols=3)
+    mm, mv = np.array([0.1, 0.2, 0.3]), np.array([1.0, 2.0, 0.5])
+    mean, var = x.mean(axis=0), ((x - x.mean(axis=0)) ** 2).mean(axis=0)
+    y = backend.batch_norm_forward(x, gamma, beta, mm, mv, 0.9, 1e-3, True)
+    np.testing.assert_allclose(y, gamma * (x - mean) / np.sqrt(var + 1e-3) + beta, rtol=1e-12)
+    np.testing.assert_allclose(mm, np.array([0.1, 0.2, 0.3]) * 0.9 + mean * 0.1, rtol=1e-14)
+    np.testing.assert_allclose(mv, np.array([1.0, 2.0, 0.5]) * 0.9 + var * 0.1, rtol=1e-14)
+    saved = mm.copy(), mv.copy()
+    y = backend.batch_norm_forward(x, gamma, beta, mm, mv, 0.9, 1e-3, False)
+    np.testing.assert_allclose(y, gamma * (x - saved[0]) / np.sqrt(saved[1] + 1e-3) + beta,
+                               rtol=1e-12)
+    assert np.array_equal(mm, saved[0]) and np.array_equal(mv, saved[1])
+    rows = backend.layer_norm_forward(x, gamma, beta, 1e-3)
+    mean, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+    np.testing.assert_allclose(rows, gamma * (x - mean) / np.sqrt(var + 1e-3) + beta,
+                               rtol=1e-12)

@@ -124,6 +124,31 @@ def test_training_is_bit_identical_in_every_mode(runtime, mode):
     assert all(np.array_equal(a, b) for a, b in zip(weights_1, weights_2))
 
 
+def _train_normalized(seed=0, epochs=2):
+    """A network with batch and layer normalization, its batches large enough (300 x 128)
+    that their kernels run in parts on several threads."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((600, 64)).astype(np.float32) * 3 + 1
+    y = rng.integers(0, 10, 600)
+    model = mlp.Sequential([mlp.Dense(128, input_dim=64), mlp.BatchNormalization(),
+                            mlp.Activation("relu"), mlp.LayerNormalization(),
+                            mlp.Dense(10, activation="softmax")], seed=seed, dtype="float32")
+    model.compile(optimizer=mlp.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, batch_size=300, epochs=epochs, verbose=0)
+    return [w.copy() for w in model.get_weights()] + [model.predict(x)], history.history["loss"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_normalized_training_is_bit_identical_in_every_mode(runtime, mode):
+    mlp.set_num_threads(1)
+    weights_1, loss_1 = _train_normalized()
+    mlp.set_num_threads(2)
+    _kernels.set_runtime_mode(mode)
+    weights_2, loss_2 = _train_normalized()
+    assert loss_1 == loss_2
+    assert all(np.array_equal(a, b) for a, b in zip(weights_1, weights_2))
+
+
 def test_thread_tuning_changes_no_bit(runtime):
     mlp.set_num_threads(2)
     _kernels.set_thread_tuning(False)

@@ -317,12 +317,14 @@ def test_dense_config_contents():
 
 def test_deserialize_unknown_class():
     with pytest.raises(ValueError, match=r"unknown layer class 'Conv2D'; known are "
-                                         r"\['Activation', 'Dense', 'Dropout', 'GaussianNoise', "
-                                         r"'Input'\]"):
+                                         r"\['Activation', 'BatchNormalization', 'Dense', "
+                                         r"'Dropout', 'GaussianNoise', 'Input', "
+                                         r"'LayerNormalization'\]"):
         deserialize({"class_name": "Conv2D", "config": {}})
     with pytest.raises(ValueError, match=r"unknown layer class None"):
         deserialize("Dense")
-    assert set(LAYER_CLASSES) == {"Input", "Dense", "Dropout", "Activation", "GaussianNoise"}
+    assert set(LAYER_CLASSES) == {"Input", "Dense", "Dropout", "Activation", "GaussianNoise",
+                                  "BatchNormalization", "LayerNormalization"}
 
 
 def test_model_config_round_trip_gives_the_same_model():

@@ -48,6 +48,24 @@ def fingerprint(threads):
         results[f"{tag}_adam"] = param
         results[f"{tag}_norm"] = np.array(cpu.global_norm([param, m, v]))
         results[f"{tag}_dropout"] = cpu.dropout_forward(x, 0.3, 7, 11, 2)
+        gamma = rng.uniform(0.5, 1.5, 500).astype(dtype)
+        beta = rng.standard_normal(500).astype(dtype)
+        dy = rng.standard_normal(x.shape).astype(dtype)
+        mm, mv = np.zeros(500, dtype), np.ones(500, dtype)
+        xhat, inv = np.empty_like(x), np.empty(500, dtype)
+        results[f"{tag}_batchnorm_y"] = cpu.batch_norm_forward(x, gamma, beta, mm, mv, 0.9,
+                                                               1e-3, True, xhat=xhat,
+                                                               inv_std=inv)
+        results[f"{tag}_batchnorm_moving"] = np.concatenate([mm, mv])
+        for name, grad in zip(("dgamma", "dbeta", "dx"),
+                              cpu.batch_norm_backward(dy, xhat, gamma, inv, True)):
+            results[f"{tag}_batchnorm_{name}"] = grad
+        lxhat, linv = np.empty_like(x), np.empty(300, dtype)
+        results[f"{tag}_layernorm_y"] = cpu.layer_norm_forward(x, gamma, beta, 1e-3,
+                                                               xhat=lxhat, inv_std=linv)
+        for name, grad in zip(("dgamma", "dbeta", "dx"),
+                              cpu.layer_norm_backward(dy, lxhat, gamma, linv)):
+            results[f"{tag}_layernorm_{name}"] = grad
     return results
 
 

@@ -77,7 +77,9 @@ def make_targets(kind, n, n_out, rng):
 
 
 def build_model(activation, loss_case, backend, optimizer="adam", seed=11, dropout=0.3,
-                dtype="float64"):
+                dtype="float64", norm=None):
+    """The engine's test network; ``norm`` ("batch" or "layer") puts a normalization layer
+    behind the dropout and another behind the second Dense."""
     loss, out_act, n_out, _, tail = LOSS_CASES[loss_case]
     layers = [
         mlp.Dense(7, activation=activation, input_dim=N_IN,
@@ -87,6 +89,11 @@ def build_model(activation, loss_case, backend, optimizer="adam", seed=11, dropo
         mlp.Activation(activation),
         mlp.Dense(n_out, activation=out_act or activation, kernel_regularizer="l1"),
     ]
+    if norm is not None:
+        kind = {"batch": mlp.BatchNormalization, "layer": mlp.LayerNormalization}[norm]
+        options = {"momentum": 0.9} if norm == "batch" else {}
+        layers.insert(3, kind(**options))
+        layers.insert(2, kind(center=False, **options))
     if tail:
         layers.append(mlp.Activation("linear"))
     model = mlp.Sequential(layers, seed=seed, backend=backend, dtype=dtype)
@@ -314,6 +321,32 @@ def test_fused_plan_equals_step_by_step_plan_bit_for_bit(activation, loss_case, 
         assert np.array_equal(slot, step_model.optimizer.slots[name]), name
     np.testing.assert_allclose(h_fused.history["loss"], h_step.history["loss"],
                                rtol=1e-13 if dtype == "float64" else 1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+@pytest.mark.parametrize("loss_case", list(LOSS_CASES))
+def test_fused_plan_equals_step_by_step_plan_with_normalization(loss_case, norm, dtype):
+    """The property above on networks with BatchNormalization / LayerNormalization layers
+    (their moving statistics included), every loss, with and without sample weights."""
+    index = list(LOSS_CASES).index(loss_case)
+    optimizer = OPTIMIZER_NAMES[index % len(OPTIMIZER_NAMES)]
+    x, y, w = make_data(loss_case, n=45)
+    w = w if index % 2 else None
+    fused_model = build_model("tanh", loss_case, "cpu", optimizer, dtype=dtype, norm=norm)
+    step_model = build_model("tanh", loss_case, "cpu", optimizer, dtype=dtype, norm=norm)
+    step_model.build()
+    step_plan = install_step_plan(step_model, 8)
+    h_fused = fused_model.fit(x, y, epochs=2, batch_size=8, sample_weight=w, verbose=0)
+    h_step = step_model.fit(x, y, epochs=2, batch_size=8, sample_weight=w, verbose=0)
+    assert step_model._train_plan is step_plan
+    assert type(fused_model._train_plan) is FusedCPUPlan
+    for a, b in zip(fused_model.get_weights(), step_model.get_weights()):
+        assert np.array_equal(a, b), np.abs(a - b).max()
+    for name, slot in fused_model.optimizer.slots.items():
+        assert np.array_equal(slot, step_model.optimizer.slots[name]), name
+    assert h_fused.history["loss"] == h_step.history["loss"]
+    assert np.array_equal(fused_model.predict(x), step_model.predict(x))
 
 
 # ----------------------------------------------------- steady state: no allocations

@@ -280,6 +280,56 @@ class Backend(abc.ABC):
     def dropout_backward(self, dy, rate: float, seed: int, step: int, layer: int, out=None):
         """``out = dy * dropout_mask(...)``: the same mask regenerated from the hash, not stored."""
 
+    # ----------------------------------------------------------- normalization
+    @abc.abstractmethod
+    def batch_norm_forward(self, x, gamma, beta, moving_mean, moving_variance,
+                           momentum: float = 0.99, epsilon: float = 1e-3, training: bool = True,
+                           out=None, xhat=None, inv_std=None):
+        """Batch normalization of the (batch, features) array ``x``, per feature (column).
+
+        ``training=True``: with the batch's mean ``m`` and biased variance ``v`` (sums in
+        float64, rounded to ``x``'s dtype), ``xhat = (x - m) * inv_std`` with
+        ``inv_std = 1 / sqrt(v + epsilon)``, and ``moving_mean`` / ``moving_variance``
+        (writeable 1-D buffers of ``x``'s dtype) are updated in place:
+        ``moving = moving * momentum + batch * (1 - momentum)``. ``x`` needs at least one row.
+        ``training=False``: the moving statistics take the place of ``m`` and ``v`` and are
+        left alone. Then ``out = gamma * xhat + beta`` (``gamma`` / ``beta`` ``None`` mean 1 / 0).
+        ``xhat`` ((batch, features)) and ``inv_std`` ((features,)), when given, receive those
+        values for :meth:`batch_norm_backward`. Returns ``out``.
+        """
+
+    @abc.abstractmethod
+    def batch_norm_backward(self, dy, xhat, gamma, inv_std, training: bool = True,
+                            dgamma=None, dbeta=None, dx=None, need_dgamma: bool = True,
+                            need_dbeta: bool = True, need_dx: bool = True
+                            ) -> Tuple[Any, Any, Any]:
+        """Backward pass of :meth:`batch_norm_forward` from its ``xhat`` and ``inv_std``.
+
+        ``dbeta = sum_rows dy``, ``dgamma = sum_rows dy * xhat`` (in float64, rounded), and with
+        ``k = gamma * inv_std`` (``gamma`` ``None``: 1): ``training=True``
+        ``dx = k * (dy - dbeta / n - xhat * dgamma / n)`` (the batch statistics depend on
+        ``x``), ``training=False`` ``dx = k * dy``. Each ``need_*=False`` skips that output
+        (returned as ``None``). Returns ``(dgamma, dbeta, dx)``.
+        """
+
+    @abc.abstractmethod
+    def layer_norm_forward(self, x, gamma, beta, epsilon: float = 1e-3, out=None, xhat=None,
+                           inv_std=None):
+        """Layer normalization of each row of the (batch, features) array ``x``: with the
+        row's mean and biased variance (sums in float64), ``xhat = (x - mean) * inv_std``,
+        ``inv_std = 1 / sqrt(var + epsilon)`` and ``out = gamma * xhat + beta`` (``None``: 1 /
+        0). ``xhat`` ((batch, features)) and ``inv_std`` ((batch,)) receive their values when
+        given. Returns ``out``."""
+
+    @abc.abstractmethod
+    def layer_norm_backward(self, dy, xhat, gamma, inv_std, dgamma=None, dbeta=None, dx=None,
+                            need_dgamma: bool = True, need_dbeta: bool = True,
+                            need_dx: bool = True) -> Tuple[Any, Any, Any]:
+        """Backward pass of :meth:`layer_norm_forward`: ``dbeta = sum_rows dy``,
+        ``dgamma = sum_rows dy * xhat`` and, with ``g = dy * gamma`` per row,
+        ``dx = inv_std * (g - mean(g) - xhat * mean(g * xhat))`` (means over the row's
+        features, in float64). Returns ``(dgamma, dbeta, dx)``, ``None`` where not needed."""
+
 
     # ------------------------------------------ optional capabilities, with their defaults
     # A backend that has one overrides the method; the engine never probes for it.

@@ -206,6 +206,43 @@ def flat_like(name: str, x: Any, param: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=param.dtype).reshape(-1)
 
 
+def norm_operands(x: Any, gamma: Any, beta: Any, contiguous: bool = False):
+    """``(x, gamma, beta)`` of a normalization forward pass: ``x`` a 2-D float array with at
+    least one feature, ``gamma`` / ``beta`` ``None`` or one value per feature of ``x``'s dtype."""
+    x = array("x", x, dtype_of(x), 2, contiguous)
+    if x.shape[1] == 0:
+        _fail("x", "at least one feature (column)", describe(x))
+    features = x.shape[1]
+    gamma = None if gamma is None else vector("gamma", gamma, features, x.dtype, contiguous)
+    beta = None if beta is None else vector("beta", beta, features, x.dtype, contiguous)
+    return x, gamma, beta
+
+
+def norm_settings(epsilon: Any, momentum: Any = 0.0) -> Tuple[float, float]:
+    """``epsilon`` a finite number > 0 and ``momentum`` in ``[0, 1]``."""
+    epsilon = real("epsilon", epsilon)
+    if epsilon <= 0:
+        _fail("epsilon", "a finite number > 0", repr(epsilon))
+    momentum = real("momentum", momentum)
+    if not 0.0 <= momentum <= 1.0:
+        _fail("momentum", "a number in [0, 1]", repr(momentum))
+    return epsilon, momentum
+
+
+def norm_backward_operands(dy: Any, xhat: Any, gamma: Any, inv_std: Any, stats: int,
+                           contiguous: bool = False):
+    """``(dy, xhat, gamma, inv_std)`` of a normalization backward pass: ``xhat`` of ``dy``'s
+    shape, ``gamma`` ``None`` or one value per feature, ``inv_std`` ``stats`` values."""
+    dy = array("dy", dy, dtype_of(dy), 2, contiguous)
+    if dy.shape[1] == 0:
+        _fail("dy", "at least one feature (column)", describe(dy))
+    xhat = array("xhat", xhat, dy.dtype, 2, contiguous)
+    same_shape("xhat", xhat, dy.shape, "dy")
+    gamma = None if gamma is None else vector("gamma", gamma, dy.shape[1], dy.dtype, contiguous)
+    inv_std = vector("inv_std", inv_std, stats, dy.dtype, contiguous)
+    return dy, xhat, gamma, inv_std
+
+
 def sequence(name: str, value: Any) -> list:
     """A list, tuple or other iterable of items (not a string), as a list."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):

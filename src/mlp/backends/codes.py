@@ -20,7 +20,7 @@ LOSS_CODES = {name: code for code, name in enumerate(LOSSES)}
 OPTIMIZER_CODES = {"sgd": 0, "adam": 1, "rmsprop": 2, "adagrad": 3}
 """``OptimizerArgs.kind``: the update rule of an optimizer spec (see ``Optimizer.kernel_spec``)."""
 
-STEP_CODES = {"dense": 0, "dropout": 1, "activation": 2}
+STEP_CODES = {"dense": 0, "dropout": 1, "activation": 2, "batchnorm": 3, "layernorm": 4}
 """``StepSpec.kind`` of the whole-epoch plan."""
 
 assert ACTIVATIONS == ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax",

@@ -332,3 +332,66 @@ class CPUBackend(Backend):
 
     def dropout_backward(self, dy, rate, seed, step, layer, out=None):
         return self.dropout_forward(dy, rate, seed, step, layer, out=out)
+
+    # ----------------------------------------------------------- normalization
+    def batch_norm_forward(self, x, gamma, beta, moving_mean, moving_variance, momentum=0.99,
+                           epsilon=1e-3, training=True, out=None, xhat=None, inv_std=None):
+        x, gamma, beta = checks.norm_operands(x, gamma, beta, contiguous=True)
+        epsilon, momentum = checks.norm_settings(epsilon, momentum)
+        features, dtype = x.shape[1], x.dtype
+        moving_mean = _flat_inplace(moving_mean, "moving_mean", dtype, features)
+        moving_variance = _flat_inplace(moving_variance, "moving_variance", dtype, features)
+        if training and x.shape[0] == 0:
+            raise ValueError(f"x: expected at least one row in training mode (the batch "
+                             f"statistics of no rows are undefined), got shape {x.shape}")
+        out = _out(out, x.shape, dtype)
+        xhat = None if xhat is None else _out(xhat, x.shape, dtype, "xhat")
+        inv_std = None if inv_std is None else _out(inv_std, (features,), dtype, "inv_std")
+        if x.shape[0]:
+            _kernels.norm_forward(0, x, gamma, beta, moving_mean, moving_variance, out, xhat,
+                                  inv_std, bool(training), momentum, epsilon)
+        elif inv_std is not None:  # no rows, in inference mode: only the moving statistics
+            inv_std[...] = 1 / np.sqrt(moving_variance + dtype.type(epsilon))
+        return out
+
+    def batch_norm_backward(self, dy, xhat, gamma, inv_std, training=True, dgamma=None,
+                            dbeta=None, dx=None, need_dgamma=True, need_dbeta=True,
+                            need_dx=True):
+        dy, xhat, gamma, inv_std = checks.norm_backward_operands(
+            dy, xhat, gamma, inv_std, np.shape(dy)[-1] if np.ndim(dy) == 2 else 0, True)
+        return self._norm_backward(0, dy, xhat, gamma, inv_std, bool(training), dgamma, dbeta,
+                                   dx, need_dgamma, need_dbeta, need_dx)
+
+    def layer_norm_forward(self, x, gamma, beta, epsilon=1e-3, out=None, xhat=None,
+                           inv_std=None):
+        x, gamma, beta = checks.norm_operands(x, gamma, beta, contiguous=True)
+        epsilon, _ = checks.norm_settings(epsilon)
+        out = _out(out, x.shape, x.dtype)
+        xhat = None if xhat is None else _out(xhat, x.shape, x.dtype, "xhat")
+        inv_std = None if inv_std is None else _out(inv_std, (x.shape[0],), x.dtype, "inv_std")
+        if x.shape[0]:
+            _kernels.norm_forward(1, x, gamma, beta, None, None, out, xhat, inv_std, False, 0.0,
+                                  epsilon)
+        return out
+
+    def layer_norm_backward(self, dy, xhat, gamma, inv_std, dgamma=None, dbeta=None, dx=None,
+                            need_dgamma=True, need_dbeta=True, need_dx=True):
+        dy, xhat, gamma, inv_std = checks.norm_backward_operands(
+            dy, xhat, gamma, inv_std, np.shape(dy)[0] if np.ndim(dy) == 2 else 0, True)
+        return self._norm_backward(1, dy, xhat, gamma, inv_std, False, dgamma, dbeta, dx,
+                                   need_dgamma, need_dbeta, need_dx)
+
+    @staticmethod
+    def _norm_backward(kind, dy, xhat, gamma, inv_std, training, dgamma, dbeta, dx,
+                       need_dgamma, need_dbeta, need_dx):
+        features, dtype = dy.shape[1], dy.dtype
+        dgamma = _out(dgamma, (features,), dtype, "dgamma") if need_dgamma else None
+        dbeta = _out(dbeta, (features,), dtype, "dbeta") if need_dbeta else None
+        dx = _out(dx, dy.shape, dtype, "dx") if need_dx else None
+        if dy.shape[0] == 0:  # no rows: zero parameter gradients
+            for grad in (dgamma, dbeta):
+                if grad is not None:
+                    grad[...] = 0
+        else:
+            _kernels.norm_backward(kind, dy, xhat, gamma, inv_std, dgamma, dbeta, dx, training)
+        return dgamma, dbeta, dx

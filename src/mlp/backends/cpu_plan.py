@@ -79,9 +79,12 @@ class FusedCPUPlan(TrainingPlan):
             raise ValueError("steps: the whole-epoch plan cannot run a custom (Python) "
                              "activation; the step-by-step TrainingPlan runs it")
         steps = []
-        for step, out, preact, dout in zip(self.steps, self.outputs, self.preacts,
-                                           self.output_grads):
+        for step, out, preact, dout, stats in zip(self.steps, self.outputs, self.preacts,
+                                                  self.output_grads, self.stats):
             offsets = [s.start for s in step.param_slices] + [0, 0]
+            if step.is_norm and not step.scale:  # beta comes first
+                offsets = [0] + offsets
+            state = [s.start for s in step.state_slices] + [0, 0]
             steps.append({
                 "kind": STEP_CODES[step.kind], "index": step.index, "in_dim": step.in_dim,
                 "out_dim": step.out_dim, "act": ACTIVATION_CODES[step.activation],
@@ -90,6 +93,8 @@ class FusedCPUPlan(TrainingPlan):
                 "l2": step.l2, "bl1": step.bias_l1, "bl2": step.bias_l2, "w_off": offsets[0],
                 "b_off": offsets[1] if step.use_bias else 0,
                 "out": out, "preact": preact, "dout": dout,
+                "scale": step.scale, "training": step.trainable, "momentum": step.momentum,
+                "epsilon": step.epsilon, "m_off": state[0], "v_off": state[1], "stats": stats,
             })
         if self.optimizer is None:
             key = id(self.params)

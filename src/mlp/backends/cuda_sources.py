@@ -309,3 +309,149 @@ extern "C" __global__ void mlp_loss_rows(
     if (tid == 0) row_loss[row] = (double)w * value;
 }
 """
+
+NORM_SOURCE = r"""
+/* Normalization. Batch statistics: one thread block per feature (column) of a C-contiguous
+   (rows, cols) array, its threads striding over the rows and adding their double sums with
+   mlp_block_sum, in a fixed order. Layer statistics: one block per row, striding over the
+   columns. Pointers a flag turns off are never read (the backend passes another array). */
+extern "C" __global__ void mlp_batchnorm_forward(
+        const T* x, const T* gamma, const T* beta, T* mm, T* mv, T* y, T* xhat, T* inv_out,
+        const long long rows, const long long cols, const int training, const int use_gamma,
+        const int use_beta, const int write_xhat, const double momentum, const double eps) {
+    __shared__ double sh_sum[MLP_MAX_BLOCK];
+    const long long col = blockIdx.x;
+    if (col >= cols) return;
+    const int tid = threadIdx.x;
+    const int nt = blockDim.x;
+    T mean_f, var_f;
+    if (training) {
+        double acc = 0.0;
+        for (long long i = tid; i < rows; i += nt) acc += (double)x[i * cols + col];
+        const double mean64 = mlp_block_sum(acc, sh_sum) / (double)rows;
+        acc = 0.0;
+        for (long long i = tid; i < rows; i += nt) {
+            const double d = (double)x[i * cols + col] - mean64;
+            acc += d * d;
+        }
+        const double var64 = mlp_block_sum(acc, sh_sum) / (double)rows;
+        mean_f = (T)mean64;
+        var_f = (T)var64;
+        if (tid == 0) {
+            mm[col] = mm[col] * (T)momentum + mean_f * (T)(1.0 - momentum);
+            mv[col] = mv[col] * (T)momentum + var_f * (T)(1.0 - momentum);
+        }
+    } else {
+        mean_f = mm[col];
+        var_f = mv[col];
+    }
+    const T inv_f = (T)1 / mlp_sqrt(var_f + (T)eps);
+    if (tid == 0) inv_out[col] = inv_f;
+    for (long long i = tid; i < rows; i += nt) {
+        T v = (x[i * cols + col] - mean_f) * inv_f;
+        if (write_xhat) xhat[i * cols + col] = v;
+        if (use_gamma) v = v * gamma[col];
+        if (use_beta) v = v + beta[col];
+        y[i * cols + col] = v;
+    }
+}
+
+/* Per column: dbeta = sum dy, dgamma = sum dy * xhat and, with want_dx, batch normalization's
+   input gradient (training: through the batch statistics, else k * dy). dx may be dy. */
+extern "C" __global__ void mlp_norm_grads(
+        const T* dy, const T* xhat, const T* gamma, const T* inv, T* dgamma, T* dbeta, T* dx,
+        const long long rows, const long long cols, const int training, const int use_gamma,
+        const int want_dgamma, const int want_dbeta, const int want_dx) {
+    __shared__ double sh_sum[MLP_MAX_BLOCK];
+    const long long col = blockIdx.x;
+    if (col >= cols) return;
+    const int tid = threadIdx.x;
+    const int nt = blockDim.x;
+    double s1 = 0.0, s2 = 0.0;
+    for (long long i = tid; i < rows; i += nt) {
+        const T d = dy[i * cols + col];
+        s1 += (double)d;
+        s2 += (double)d * (double)xhat[i * cols + col];
+    }
+    s1 = mlp_block_sum(s1, sh_sum);
+    s2 = mlp_block_sum(s2, sh_sum);
+    if (tid == 0) {
+        if (want_dgamma) dgamma[col] = (T)s2;
+        if (want_dbeta) dbeta[col] = (T)s1;
+    }
+    if (!want_dx) return;
+    const T k = use_gamma ? gamma[col] * inv[col] : inv[col];
+    const T m1 = (T)(s1 / (double)rows);
+    const T m2 = (T)(s2 / (double)rows);
+    for (long long i = tid; i < rows; i += nt) {
+        const long long at = i * cols + col;
+        if (training) {
+            T c = dy[at] - m1;
+            c = c - xhat[at] * m2;
+            dx[at] = k * c;
+        } else {
+            dx[at] = k * dy[at];
+        }
+    }
+}
+
+extern "C" __global__ void mlp_layernorm_forward(
+        const T* x, const T* gamma, const T* beta, T* y, T* xhat, T* inv_out,
+        const long long rows, const long long cols, const int use_gamma, const int use_beta,
+        const int write_xhat, const double eps) {
+    __shared__ double sh_sum[MLP_MAX_BLOCK];
+    const long long row = blockIdx.x;
+    if (row >= rows) return;
+    const int tid = threadIdx.x;
+    const int nt = blockDim.x;
+    const T* xr = x + row * cols;
+    double acc = 0.0;
+    for (long long j = tid; j < cols; j += nt) acc += (double)xr[j];
+    const double mean64 = mlp_block_sum(acc, sh_sum) / (double)cols;
+    acc = 0.0;
+    for (long long j = tid; j < cols; j += nt) {
+        const double d = (double)xr[j] - mean64;
+        acc += d * d;
+    }
+    const double var64 = mlp_block_sum(acc, sh_sum) / (double)cols;
+    const T mean_f = (T)mean64;
+    const T inv_f = (T)1 / mlp_sqrt((T)var64 + (T)eps);
+    if (tid == 0) inv_out[row] = inv_f;
+    for (long long j = tid; j < cols; j += nt) {
+        T v = (xr[j] - mean_f) * inv_f;
+        if (write_xhat) xhat[row * cols + j] = v;
+        if (use_gamma) v = v * gamma[j];
+        if (use_beta) v = v + beta[j];
+        y[row * cols + j] = v;
+    }
+}
+
+/* dx = inv * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma, one block per row. */
+extern "C" __global__ void mlp_layernorm_dx(
+        const T* dy, const T* xhat, const T* gamma, const T* inv, T* dx, const long long rows,
+        const long long cols, const int use_gamma) {
+    __shared__ double sh_sum[MLP_MAX_BLOCK];
+    const long long row = blockIdx.x;
+    if (row >= rows) return;
+    const int tid = threadIdx.x;
+    const int nt = blockDim.x;
+    const long long base = row * cols;
+    double s1 = 0.0, s2 = 0.0;
+    for (long long j = tid; j < cols; j += nt) {
+        const T g = use_gamma ? dy[base + j] * gamma[j] : dy[base + j];
+        s1 += (double)g;
+        s2 += (double)g * (double)xhat[base + j];
+    }
+    s1 = mlp_block_sum(s1, sh_sum);
+    s2 = mlp_block_sum(s2, sh_sum);
+    const T m1 = (T)(s1 / (double)cols);
+    const T m2 = (T)(s2 / (double)cols);
+    const T k = inv[row];
+    for (long long j = tid; j < cols; j += nt) {
+        const T g = use_gamma ? dy[base + j] * gamma[j] : dy[base + j];
+        T c = g - m1;
+        c = c - xhat[base + j] * m2;
+        dx[base + j] = k * c;
+    }
+}
+"""

@@ -45,7 +45,8 @@ import numpy as np
 
 from . import BackendUnavailableError
 from .codes import ACTIVATION_CODES, LOSS_CODES
-from .cuda_sources import BLOCK_REDUCE, HASH, LOSS_SOURCE, MATH, SOFTMAX_SOURCE
+from . import checks
+from .cuda_sources import BLOCK_REDUCE, HASH, LOSS_SOURCE, MATH, NORM_SOURCE, SOFTMAX_SOURCE
 from .base import (
     ACTIVATIONS_NEEDING_PREACTIVATION,
     HASH_STEP,
@@ -130,7 +131,9 @@ _C_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 into the source verbatim, where a NumPy name such as ``float64`` does not compile."""
 
 RAW_KERNELS = {"mlp_softmax_rows": SOFTMAX_SOURCE, "mlp_softmax_grad_rows": SOFTMAX_SOURCE,
-               "mlp_loss_rows": LOSS_SOURCE}
+               "mlp_loss_rows": LOSS_SOURCE, "mlp_batchnorm_forward": NORM_SOURCE,
+               "mlp_norm_grads": NORM_SOURCE, "mlp_layernorm_forward": NORM_SOURCE,
+               "mlp_layernorm_dx": NORM_SOURCE}
 """Every RawKernel of the backend: its name and the source that holds it."""
 
 
@@ -841,3 +844,126 @@ class CupyBackend(Backend):
 
     def dropout_backward(self, dy, rate: float, seed: int, step: int, layer: int, out=None):
         return self.dropout_forward(dy, rate, seed, step, layer, out=out)
+
+    # ----------------------------------------------------------- normalization
+    def _norm_input(self, x, name: str):
+        dtype = _dtype_of(x)
+        x = self._dev(x, dtype, name)
+        if x.ndim != 2 or x.shape[1] == 0:
+            raise ValueError(f"{name}: expected a 2-D (batch, features) array with at least one "
+                             f"feature, got shape {x.shape}")
+        return x
+
+    def _norm_vector(self, v, length: int, dtype, name: str):
+        if v is None:
+            return None
+        v = self._dev(v, dtype, name).reshape(-1)
+        if v.shape != (length,):
+            raise ValueError(f"{name}: expected {length} values (shape ({length},)), got "
+                             f"shape {v.shape}")
+        return v
+
+    def _stats_buffer(self, buffer, length: int, dtype, name: str):
+        return self._out(buffer, (length,), dtype, name)
+
+    def batch_norm_forward(self, x, gamma, beta, moving_mean, moving_variance,
+                           momentum: float = 0.99, epsilon: float = 1e-3, training: bool = True,
+                           out=None, xhat=None, inv_std=None):
+        epsilon, momentum = checks.norm_settings(epsilon, momentum)
+        x = self._norm_input(x, "x")
+        rows, cols = x.shape
+        dtype = x.dtype
+        gamma = self._norm_vector(gamma, cols, dtype, "gamma")
+        beta = self._norm_vector(beta, cols, dtype, "beta")
+        mm = self._flat(moving_mean, "moving_mean", dtype)
+        mv = self._flat(moving_variance, "moving_variance", dtype)
+        for buffer, name in ((mm, "moving_mean"), (mv, "moving_variance")):
+            if buffer.size != cols:
+                raise ValueError(f"{name}: expected {cols} elements (one per feature), got "
+                                 f"{buffer.size}")
+        if training and rows == 0:
+            raise ValueError(f"x: expected at least one row in training mode (the batch "
+                             f"statistics of no rows are undefined), got shape {x.shape}")
+        out = self._out(out, x.shape, dtype)
+        xhat = None if xhat is None else self._out(xhat, x.shape, dtype, "xhat")
+        inv = self._stats_buffer(inv_std, cols, dtype, "inv_std")
+        kernel = _raw_kernel("mlp_batchnorm_forward", np.dtype(dtype))
+        kernel((cols,), (_block_for(rows),), (
+            x, x if gamma is None else gamma, x if beta is None else beta, mm, mv, out,
+            out if xhat is None else xhat, inv, np.int64(rows), np.int64(cols),
+            np.int32(bool(training)), np.int32(gamma is not None), np.int32(beta is not None),
+            np.int32(xhat is not None), np.float64(momentum), np.float64(epsilon)))
+        return out
+
+    def _norm_grads(self, dy, xhat, gamma, inv, training, dgamma, dbeta, dx, need_dgamma,
+                    need_dbeta, need_dx, with_dx_kernel: bool):
+        rows, cols = dy.shape
+        dtype = dy.dtype
+        dgamma = self._out(dgamma, (cols,), dtype, "dgamma") if need_dgamma else None
+        dbeta = self._out(dbeta, (cols,), dtype, "dbeta") if need_dbeta else None
+        dx = self._out(dx, dy.shape, dtype, "dx") if need_dx else None
+        kernel = _raw_kernel("mlp_norm_grads", np.dtype(dtype))
+        if dgamma is not None or dbeta is not None or (dx is not None and with_dx_kernel):
+            kernel((cols,), (_block_for(rows),), (
+                dy, xhat, dy if gamma is None else gamma, inv,
+                dy if dgamma is None else dgamma, dy if dbeta is None else dbeta,
+                dy if dx is None else dx, np.int64(rows), np.int64(cols),
+                np.int32(bool(training)), np.int32(gamma is not None),
+                np.int32(dgamma is not None), np.int32(dbeta is not None),
+                np.int32(dx is not None and with_dx_kernel)))
+        return dgamma, dbeta, dx
+
+    def _norm_backward_operands(self, dy, xhat, gamma, inv_std, stats_of_rows: bool):
+        dy = self._norm_input(dy, "dy")
+        xhat = self._dev(xhat, dy.dtype, "xhat")
+        if xhat.shape != dy.shape:
+            raise ValueError(f"xhat: expected shape {dy.shape} like dy, got {xhat.shape}")
+        gamma = self._norm_vector(gamma, dy.shape[1], dy.dtype, "gamma")
+        inv = self._norm_vector(inv_std, dy.shape[0] if stats_of_rows else dy.shape[1],
+                                dy.dtype, "inv_std")
+        if inv is None:
+            raise ValueError("inv_std: expected the forward pass' inverse standard deviations, "
+                             "got None")
+        return dy, xhat, gamma, inv
+
+    def batch_norm_backward(self, dy, xhat, gamma, inv_std, training: bool = True,
+                            dgamma=None, dbeta=None, dx=None, need_dgamma: bool = True,
+                            need_dbeta: bool = True, need_dx: bool = True):
+        dy, xhat, gamma, inv = self._norm_backward_operands(dy, xhat, gamma, inv_std, False)
+        return self._norm_grads(dy, xhat, gamma, inv, training, dgamma, dbeta, dx, need_dgamma,
+                                need_dbeta, need_dx, True)
+
+    def layer_norm_forward(self, x, gamma, beta, epsilon: float = 1e-3, out=None, xhat=None,
+                           inv_std=None):
+        epsilon, _ = checks.norm_settings(epsilon)
+        x = self._norm_input(x, "x")
+        rows, cols = x.shape
+        dtype = x.dtype
+        gamma = self._norm_vector(gamma, cols, dtype, "gamma")
+        beta = self._norm_vector(beta, cols, dtype, "beta")
+        out = self._out(out, x.shape, dtype)
+        xhat = None if xhat is None else self._out(xhat, x.shape, dtype, "xhat")
+        inv = self._stats_buffer(inv_std, rows, dtype, "inv_std")
+        if rows:
+            kernel = _raw_kernel("mlp_layernorm_forward", np.dtype(dtype))
+            kernel((rows,), (_block_for(cols),), (
+                x, x if gamma is None else gamma, x if beta is None else beta, out,
+                out if xhat is None else xhat, inv, np.int64(rows), np.int64(cols),
+                np.int32(gamma is not None), np.int32(beta is not None),
+                np.int32(xhat is not None), np.float64(epsilon)))
+        return out
+
+    def layer_norm_backward(self, dy, xhat, gamma, inv_std, dgamma=None, dbeta=None, dx=None,
+                            need_dgamma: bool = True, need_dbeta: bool = True,
+                            need_dx: bool = True):
+        dy, xhat, gamma, inv = self._norm_backward_operands(dy, xhat, gamma, inv_std, True)
+        # the parameter gradients first: dx may be dy
+        dgamma, dbeta, dx = self._norm_grads(dy, xhat, gamma, inv, False, dgamma, dbeta, dx,
+                                             need_dgamma, need_dbeta, need_dx, False)
+        if dx is not None and dy.shape[0]:
+            rows, cols = dy.shape
+            kernel = _raw_kernel("mlp_layernorm_dx", np.dtype(dy.dtype))
+            kernel((rows,), (_block_for(cols),), (
+                dy, xhat, dy if gamma is None else gamma, inv, dx, np.int64(rows),
+                np.int64(cols), np.int32(gamma is not None)))
+        return dgamma, dbeta, dx

@@ -34,8 +34,9 @@ def batch_count(rows: int, batch_size: int) -> int:
 class Step:
     """One compute layer as a plan runs it (described by :func:`mlp.training.plan.build_steps`)."""
 
-    kind: str                      # "dense", "dropout", "activation" or "noise" (Gaussian,
-    #                                stddev in ``rate``; the step-by-step plan only)
+    kind: str                      # "dense", "dropout", "activation", "batchnorm",
+    #                                "layernorm" or "noise" (Gaussian, stddev in ``rate``;
+    #                                the step-by-step plan only)
     index: int                     # position among the compute layers (the dropout hash's layer)
     in_dim: int
     out_dim: int
@@ -53,26 +54,51 @@ class Step:
     trainable: bool = True         # False: a frozen layer, its parameters never updated
     host_activation: Any = None    # a custom activation (call(z), gradient(z, y) on NumPy
     #                                arrays) applied after the step; ``activation`` is linear
+    # normalization steps: gamma (``scale``) then beta (``use_bias``) in ``param_slices``; the
+    # moving mean and variance of batch normalization in ``state_slices``, never trained. A
+    # batchnorm step that is not ``trainable`` runs in inference mode (Keras 3).
+    scale: bool = False
+    momentum: float = 0.0
+    epsilon: float = 0.0
+    state_slices: List[slice] = field(default_factory=list)
 
     def penalties(self) -> List[Tuple[slice, float, float]]:
-        """``(slice of the flat buffer, l1, l2)`` of each regularized tensor of this step."""
+        """``(slice of the flat buffer, l1, l2)`` of each regularized tensor of this step: the
+        kernel and bias of a dense step, gamma and beta of a normalization step."""
         terms = []
         if self.l1 or self.l2:
             terms.append((self.param_slices[0], self.l1, self.l2))
         if self.use_bias and (self.bias_l1 or self.bias_l2):
-            terms.append((self.param_slices[1], self.bias_l1, self.bias_l2))
+            bias = int(self.scale) if self.is_norm else 1
+            terms.append((self.param_slices[bias], self.bias_l1, self.bias_l2))
         return terms
 
     @property
     def needs_preact(self) -> bool:
-        return self.kind == "dense" and (self.activation in ACTIVATIONS_NEEDING_PREACTIVATION
-                                         or self.host_activation is not None)
+        """Whether the step keeps a second (rows, out_dim) workspace: the pre-activation of a
+        dense step, the normalized input of a normalization step."""
+        return self.is_norm or (self.kind == "dense" and (
+            self.activation in ACTIVATIONS_NEEDING_PREACTIVATION
+            or self.host_activation is not None))
+
+    @property
+    def is_norm(self) -> bool:
+        return self.kind in NORM_KINDS
+
+    def stats_size(self, rows: int) -> int:
+        """Entries of the step's inverse standard deviations: one per feature (batchnorm),
+        one per row (layernorm), none otherwise."""
+        return {"batchnorm": self.out_dim, "layernorm": rows}.get(self.kind, 0)
+
+
+NORM_KINDS = ("batchnorm", "layernorm")
 
 
 def trained_ranges(steps: List[Step], n_params: int) -> Optional[List[Tuple[int, int]]]:
     """The ``(start, stop)`` ranges of the flat buffer the optimizer updates: ``None`` (all of
-    it) when no layer is frozen, else the trainable layers' tensors, adjacent ones merged."""
-    if all(step.trainable for step in steps):
+    it) when no layer is frozen and none keeps state, else the trainable layers' tensors,
+    adjacent ones merged."""
+    if all(step.trainable and not step.state_slices for step in steps):
         return None
     ranges: List[Tuple[int, int]] = []
     for step in steps:
@@ -159,7 +185,8 @@ class TrainingPlan:
     def workspace_bytes(self, rows: int) -> int:
         """Bytes of the workspaces :meth:`_allocate` makes for ``rows`` rows."""
         per_row = sum(step.out_dim * (3 if step.needs_preact else 2) for step in self.steps)
-        return rows * per_row * self.dtype.itemsize
+        stats = sum(step.stats_size(rows) for step in self.steps)
+        return (rows * per_row + stats) * self.dtype.itemsize
 
     def _allocate(self, rows: int) -> None:
         self.backend.check_allocation("batch_size", self.workspace_bytes(rows),
@@ -169,6 +196,9 @@ class TrainingPlan:
         self.preacts = [zeros((rows, step.out_dim), self.dtype) if step.needs_preact else None
                         for step in self.steps]
         self.output_grads = [zeros((rows, step.out_dim), self.dtype) for step in self.steps]
+        # the inverse standard deviations of each normalization step
+        self.stats = [zeros((step.stats_size(rows),), self.dtype) if step.is_norm else None
+                      for step in self.steps]
 
     def param_views(self, step: Step, flat) -> Tuple:
         """The (kernel, bias) views of ``flat`` (params or grads) for a dense step."""
@@ -176,14 +206,54 @@ class TrainingPlan:
         bias = flat[step.param_slices[1]] if step.use_bias else None
         return kernel, bias
 
+    def norm_views(self, step: Step, flat) -> Tuple:
+        """The (gamma, beta) views of ``flat`` (params or grads) for a normalization step;
+        ``None`` for those the layer has not."""
+        parts = iter(step.param_slices)
+        gamma = flat[next(parts)] if step.scale else None
+        beta = flat[next(parts)] if step.use_bias else None
+        return gamma, beta
+
     # ---------------------------------------------------------------- training
+    def _norm_forward(self, step: Step, x, out, xhat, stats, training: bool) -> None:
+        gamma, beta = self.norm_views(step, self.params)
+        if step.kind == "layernorm":
+            self.backend.layer_norm_forward(x, gamma, beta, step.epsilon, out=out,
+                                            xhat=xhat if training else None, inv_std=stats)
+            return
+        mean, variance = (self.params[part] for part in step.state_slices)
+        self.backend.batch_norm_forward(x, gamma, beta, mean, variance, step.momentum,
+                                        step.epsilon, training=training and step.trainable,
+                                        out=out, xhat=xhat if training else None,
+                                        inv_std=stats)
+
+    def _norm_backward(self, step: Step, dy, xhat, stats, dx) -> None:
+        gamma, _ = self.norm_views(step, self.params)
+        dgamma, dbeta = self.norm_views(step, self.grads)
+        trained = step.trainable
+        need_dx = dx is not None and step.need_dx
+        if not (trained or need_dx):
+            return
+        flags = dict(dgamma=dgamma, dbeta=dbeta, dx=dx, need_dx=need_dx,
+                     need_dgamma=trained and step.scale, need_dbeta=trained and step.use_bias)
+        if step.kind == "layernorm":
+            self.backend.layer_norm_backward(dy, xhat, gamma, stats, **flags)
+        else:
+            self.backend.batch_norm_backward(dy, xhat, gamma, stats, training=trained, **flags)
+
     def forward(self, x, rows: int, training: bool, step_number: int = 0):
-        """Run the layers on ``x`` (``rows`` rows) into the workspaces; return the last output."""
+        """Run the layers on ``x`` (``rows`` rows) into the workspaces; return the last output.
+
+        ``training`` runs batch normalization on the batch's statistics and updates its moving
+        statistics (except in frozen layers)."""
         backend = self.backend
         current = x
-        for step, out, preact in zip(self.steps, self.outputs, self.preacts):
+        for step, out, preact, stats in zip(self.steps, self.outputs, self.preacts, self.stats):
             out = out[:rows]
-            if step.kind == "dense" and step.host_activation is not None:
+            if step.is_norm:
+                self._norm_forward(step, current, out, preact[:rows],
+                                   stats[:rows] if step.kind == "layernorm" else stats, training)
+            elif step.kind == "dense" and step.host_activation is not None:
                 kernel, bias = self.param_views(step, self.params)
                 backend.dense_forward(current, kernel, bias, "linear", out=preact[:rows])
                 out[...] = self._host_forward(step, preact[:rows])
@@ -228,6 +298,12 @@ class TrainingPlan:
                                        dw=dkernel, db=dbias, dx=dx,
                                        need_dx=step.need_dx and dx is not None,
                                        need_db=step.use_bias, dz=dy)
+                for part, l1, l2 in step.penalties():
+                    backend.add_penalty_gradient(self.grads[part], self.params[part], l1, l2)
+            elif step.is_norm:
+                stats = self.stats[position]
+                self._norm_backward(step, dy, self.preacts[position][:rows],
+                                    stats[:rows] if step.kind == "layernorm" else stats, dx)
                 for part, l1, l2 in step.penalties():
                     backend.add_penalty_gradient(self.grads[part], self.params[part], l1, l2)
             elif dx is None or not step.need_dx:

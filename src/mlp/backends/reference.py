@@ -471,3 +471,91 @@ class ReferenceBackend(Backend):
     def dropout_backward(self, dy, rate: float, seed: int, step: int, layer: int, out=None):
         dy = _floats("dy", dy, None)
         return _store(dy * self.dropout_mask(dy.shape, rate, seed, step, layer, dy.dtype), out)
+
+    # ----------------------------------------------------------- normalization
+    def batch_norm_forward(self, x, gamma, beta, moving_mean, moving_variance,
+                           momentum: float = 0.99, epsilon: float = 1e-3, training: bool = True,
+                           out=None, xhat=None, inv_std=None):
+        x, gamma, beta = checks.norm_operands(x, gamma, beta)
+        epsilon, momentum = checks.norm_settings(epsilon, momentum)
+        features = x.shape[1]
+        moving_mean = checks.flat_buffer("moving_mean", moving_mean, x.dtype, features)
+        moving_variance = checks.flat_buffer("moving_variance", moving_variance, x.dtype,
+                                             features)
+        if training:
+            if x.shape[0] == 0:
+                raise ValueError("x: expected at least one row in training mode (the batch "
+                                 "statistics of no rows are undefined), got shape "
+                                 f"{x.shape}")
+            wide = x.astype(np.float64)
+            mean64 = wide.mean(axis=0)
+            mean = mean64.astype(x.dtype)
+            variance = np.square(wide - mean64).mean(axis=0).astype(x.dtype)
+            moving_mean[...] = moving_mean * momentum + mean * (1.0 - momentum)
+            moving_variance[...] = moving_variance * momentum + variance * (1.0 - momentum)
+        else:
+            mean, variance = moving_mean.copy(), moving_variance.copy()
+        inv = 1 / np.sqrt(variance + epsilon)
+        return _normalized(x, mean, inv, gamma, beta, out, xhat, inv_std, inv)
+
+    def batch_norm_backward(self, dy, xhat, gamma, inv_std, training: bool = True,
+                            dgamma=None, dbeta=None, dx=None, need_dgamma: bool = True,
+                            need_dbeta: bool = True, need_dx: bool = True):
+        dy, xhat, gamma, inv_std = checks.norm_backward_operands(
+            dy, xhat, gamma, inv_std, np.shape(dy)[-1] if np.ndim(dy) == 2 else 0)
+        sum_dy = dy.sum(axis=0, dtype=np.float64)
+        sum_dy_xhat = (dy.astype(np.float64) * xhat).sum(axis=0)
+        dgamma = _store(sum_dy_xhat.astype(dy.dtype), dgamma, "dgamma") if need_dgamma else None
+        dbeta = _store(sum_dy.astype(dy.dtype), dbeta, "dbeta") if need_dbeta else None
+        if not need_dx:
+            return dgamma, dbeta, None
+        scale = inv_std if gamma is None else gamma * inv_std
+        if training and dy.shape[0]:
+            rows = dy.shape[0]
+            centred = (dy - (sum_dy / rows).astype(dy.dtype)
+                       - xhat * (sum_dy_xhat / rows).astype(dy.dtype))
+        else:
+            centred = dy
+        return dgamma, dbeta, _store(scale * centred, dx, "dx")
+
+    def layer_norm_forward(self, x, gamma, beta, epsilon: float = 1e-3, out=None, xhat=None,
+                           inv_std=None):
+        x, gamma, beta = checks.norm_operands(x, gamma, beta)
+        epsilon, _ = checks.norm_settings(epsilon)
+        wide = x.astype(np.float64)
+        mean64 = wide.mean(axis=1, keepdims=True)
+        mean = mean64.astype(x.dtype)
+        variance = np.square(wide - mean64).mean(axis=1, keepdims=True).astype(x.dtype)
+        inv = 1 / np.sqrt(variance + epsilon)
+        return _normalized(x, mean, inv, gamma, beta, out, xhat, inv_std, inv[:, 0])
+
+    def layer_norm_backward(self, dy, xhat, gamma, inv_std, dgamma=None, dbeta=None, dx=None,
+                            need_dgamma: bool = True, need_dbeta: bool = True,
+                            need_dx: bool = True):
+        dy, xhat, gamma, inv_std = checks.norm_backward_operands(
+            dy, xhat, gamma, inv_std, np.shape(dy)[0] if np.ndim(dy) == 2 else 0)
+        dgamma = (_store((dy.astype(np.float64) * xhat).sum(axis=0).astype(dy.dtype), dgamma,
+                         "dgamma") if need_dgamma else None)
+        dbeta = (_store(dy.sum(axis=0, dtype=np.float64).astype(dy.dtype), dbeta, "dbeta")
+                 if need_dbeta else None)
+        if not need_dx:
+            return dgamma, dbeta, None
+        g = dy if gamma is None else dy * gamma
+        mean_g = g.mean(axis=1, keepdims=True, dtype=np.float64).astype(dy.dtype)
+        mean_gx = (g.astype(np.float64) * xhat).mean(axis=1, keepdims=True).astype(dy.dtype)
+        centred = g - mean_g - xhat * mean_gx
+        return dgamma, dbeta, _store(inv_std[:, np.newaxis] * centred, dx, "dx")
+
+
+def _normalized(x, mean, inv, gamma, beta, out, xhat, inv_std, inv_values):
+    """``gamma * (x - mean) * inv + beta`` into ``out``; ``xhat`` and ``inv_std`` receive the
+    normalized input and ``inv_values`` when given."""
+    normalized = (x - mean) * inv
+    if xhat is not None:
+        _store(normalized, xhat, "xhat")
+    if inv_std is not None:
+        _store(np.asarray(inv_values, dtype=x.dtype).reshape(-1), inv_std, "inv_std")
+    y = normalized if gamma is None else normalized * gamma
+    if beta is not None:
+        y = y + beta
+    return _store(y, out)

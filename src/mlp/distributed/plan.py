@@ -38,6 +38,11 @@ class DataParallelPlan:
         if buffer.shape[0] != plan.params.shape[0] + 2 or not np.shares_memory(buffer,
                                                                                plan.grads):
             raise ValueError("buffer: expected the plan's gradients followed by two elements")
+        if any(step.kind == "batchnorm" and step.trainable for step in plan.steps):
+            raise ValueError(
+                "model: a trainable BatchNormalization normalizes with the statistics of each "
+                "batch, of which every rank sees only its shard; distributed training refuses "
+                "it (use LayerNormalization, or freeze the layer with trainable=False)")
         self.plan = plan
         self.cluster = cluster
         self.buffer = buffer

@@ -1441,6 +1441,304 @@ cdef void _dropout_task(void* job, ptrdiff_t q) noexcept nogil:
         _dropout_range(<const float*>j.p, <float*>j.x, i0, i1, j.key, j.a, <float>j.b)
 
 
+# --------------------------------------------------------------------------- normalization
+# Batch statistics are column reductions: columns are cut into tiles (their width depends on the
+# number of columns only) and each column is summed over the rows in order, in double, by the
+# one part that owns it. Layer statistics are row reductions, one row per part. Either way the
+# result does not depend on the thread count.
+cdef inline Py_ssize_t _col_tile_width(Py_ssize_t cols) noexcept nogil:
+    """Columns per tile of a column pass: at most COL_TILES tiles, multiples of 16 wide."""
+    cdef Py_ssize_t tiles = (cols + COL_TILE - 1) // COL_TILE
+    cdef Py_ssize_t width
+    if tiles > COL_TILES:
+        tiles = COL_TILES
+    if tiles < 1:
+        tiles = 1
+    width = ((cols + tiles - 1) // tiles + 15) // 16 * 16
+    return COL_TILE_MAX if width > COL_TILE_MAX else width
+
+
+cdef inline void _bn_forward_tile(const floating* x, const floating* gamma,
+                                  const floating* beta, floating* mm, floating* mv, floating* y,
+                                  floating* xhat, floating* inv_out, Py_ssize_t rows,
+                                  Py_ssize_t cols, Py_ssize_t c0, Py_ssize_t c1, bint training,
+                                  double momentum, double eps) noexcept nogil:
+    """Batch normalization of columns [c0, c1): statistics, moving update, xhat and y."""
+    cdef double acc[COL_TILE_MAX]
+    cdef double mean64[COL_TILE_MAX]
+    cdef Py_ssize_t i, j, at, width = c1 - c0
+    cdef floating mean_f, var_f, inv_f, v
+    cdef floating mom = <floating>momentum, rest = <floating>(1.0 - momentum)
+    cdef double d
+    if training:
+        for j in range(width):
+            acc[j] = 0
+        for i in range(rows):
+            at = i * cols + c0
+            for j in range(width):
+                acc[j] += x[at + j]
+        for j in range(width):
+            mean64[j] = acc[j] / rows
+            acc[j] = 0
+        for i in range(rows):
+            at = i * cols + c0
+            for j in range(width):
+                d = x[at + j] - mean64[j]
+                acc[j] += d * d
+    for j in range(width):
+        if training:
+            mean_f = <floating>mean64[j]
+            var_f = <floating>(acc[j] / rows)
+            mm[c0 + j] = mm[c0 + j] * mom + mean_f * rest
+            mv[c0 + j] = mv[c0 + j] * mom + var_f * rest
+        else:
+            mean_f = mm[c0 + j]
+            var_f = mv[c0 + j]
+        inv_f = <floating>1 / _sqrt(var_f + <floating>eps)
+        # mean64 / acc now hold what the row loop below uses, in the row loop's dtype
+        mean64[j] = mean_f
+        acc[j] = inv_f
+        if inv_out != NULL:
+            inv_out[c0 + j] = inv_f
+    for i in range(rows):
+        at = i * cols + c0
+        for j in range(width):
+            v = (x[at + j] - <floating>mean64[j]) * <floating>acc[j]
+            if xhat != NULL:
+                xhat[at + j] = v
+            if gamma != NULL:
+                v = v * gamma[c0 + j]
+            if beta != NULL:
+                v = v + beta[c0 + j]
+            y[at + j] = v
+
+
+cdef inline void _norm_grads_tile(const floating* dy, const floating* xhat,
+                                  const floating* gamma, const floating* inv, floating* dgamma,
+                                  floating* dbeta, floating* dx, Py_ssize_t rows, Py_ssize_t cols,
+                                  Py_ssize_t c0, Py_ssize_t c1, bint training) noexcept nogil:
+    """Columns [c0, c1): dbeta = sum dy, dgamma = sum dy * xhat (in double, rows in order)
+    and, when dx is not NULL, the batch-normalization input gradient (training: through the
+    batch statistics; else k * dy)."""
+    cdef double s1[COL_TILE_MAX]
+    cdef double s2[COL_TILE_MAX]
+    cdef Py_ssize_t i, j, at, width = c1 - c0
+    cdef floating k, m1, m2, c
+    for j in range(width):
+        s1[j] = 0
+        s2[j] = 0
+    if dgamma != NULL or dbeta != NULL or (dx != NULL and training):
+        for i in range(rows):
+            at = i * cols + c0
+            for j in range(width):
+                s1[j] += dy[at + j]
+                s2[j] += <double>dy[at + j] * xhat[at + j]
+    for j in range(width):
+        if dgamma != NULL:
+            dgamma[c0 + j] = <floating>s2[j]
+        if dbeta != NULL:
+            dbeta[c0 + j] = <floating>s1[j]
+    if dx == NULL:
+        return
+    for j in range(width):
+        s1[j] = <floating>(s1[j] / rows)
+        s2[j] = <floating>(s2[j] / rows)
+    for i in range(rows):
+        at = i * cols + c0
+        for j in range(width):
+            k = inv[c0 + j] if gamma == NULL else gamma[c0 + j] * inv[c0 + j]
+            if training:
+                m1 = <floating>s1[j]
+                m2 = <floating>s2[j]
+                c = dy[at + j] - m1
+                c = c - xhat[at + j] * m2
+                dx[at + j] = k * c
+            else:
+                dx[at + j] = k * dy[at + j]
+
+
+cdef inline void _ln_forward_rows(const floating* x, const floating* gamma,
+                                  const floating* beta, floating* y, floating* xhat,
+                                  floating* inv_out, Py_ssize_t r0, Py_ssize_t r1,
+                                  Py_ssize_t cols, double eps) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef double total, mean64, d
+    cdef floating mean_f, inv_f, v
+    cdef const floating* row
+    for i in range(r0, r1):
+        row = x + i * cols
+        total = 0
+        for j in range(cols):
+            total += row[j]
+        mean64 = total / cols
+        total = 0
+        for j in range(cols):
+            d = row[j] - mean64
+            total += d * d
+        mean_f = <floating>mean64
+        inv_f = <floating>1 / _sqrt(<floating>(total / cols) + <floating>eps)
+        if inv_out != NULL:
+            inv_out[i] = inv_f
+        for j in range(cols):
+            v = (row[j] - mean_f) * inv_f
+            if xhat != NULL:
+                xhat[i * cols + j] = v
+            if gamma != NULL:
+                v = v * gamma[j]
+            if beta != NULL:
+                v = v + beta[j]
+            y[i * cols + j] = v
+
+
+cdef inline void _ln_dx_rows(const floating* dy, const floating* xhat, const floating* gamma,
+                             const floating* inv, floating* dx, Py_ssize_t r0, Py_ssize_t r1,
+                             Py_ssize_t cols) noexcept nogil:
+    """dx = inv * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma, row by row."""
+    cdef Py_ssize_t i, j, at
+    cdef double s1, s2
+    cdef floating g, m1, m2, c
+    for i in range(r0, r1):
+        at = i * cols
+        s1 = 0
+        s2 = 0
+        for j in range(cols):
+            g = dy[at + j] if gamma == NULL else dy[at + j] * gamma[j]
+            s1 += g
+            s2 += <double>g * xhat[at + j]
+        m1 = <floating>(s1 / cols)
+        m2 = <floating>(s2 / cols)
+        for j in range(cols):
+            g = dy[at + j] if gamma == NULL else dy[at + j] * gamma[j]
+            c = g - m1
+            c = c - xhat[at + j] * m2
+            dx[at + j] = inv[i] * c
+
+
+cdef struct NormJob:
+    Py_ssize_t rows, cols, width, parts
+    bint training, f64
+    double momentum, eps
+    const void* x          # forward input, or dy
+    const void* xhat_in    # backward: the forward's xhat
+    const void* gamma
+    const void* beta
+    void* mm
+    void* mv
+    void* y                # forward output, or dx
+    void* xhat
+    void* inv              # forward: written; backward: read
+    void* dgamma
+    void* dbeta
+
+
+cdef void _bn_forward_task(void* job, ptrdiff_t t) noexcept nogil:
+    cdef NormJob* j = <NormJob*>job
+    cdef Py_ssize_t c0, c1
+    _chunk(j.cols, j.width, t, &c0, &c1)
+    if j.f64:
+        _bn_forward_tile(<const double*>j.x, <const double*>j.gamma, <const double*>j.beta,
+                         <double*>j.mm, <double*>j.mv, <double*>j.y, <double*>j.xhat,
+                         <double*>j.inv, j.rows, j.cols, c0, c1, j.training, j.momentum, j.eps)
+    else:
+        _bn_forward_tile(<const float*>j.x, <const float*>j.gamma, <const float*>j.beta,
+                         <float*>j.mm, <float*>j.mv, <float*>j.y, <float*>j.xhat,
+                         <float*>j.inv, j.rows, j.cols, c0, c1, j.training, j.momentum, j.eps)
+
+
+cdef void _norm_grads_task(void* job, ptrdiff_t t) noexcept nogil:
+    cdef NormJob* j = <NormJob*>job
+    cdef Py_ssize_t c0, c1
+    _chunk(j.cols, j.width, t, &c0, &c1)
+    if j.f64:
+        _norm_grads_tile(<const double*>j.x, <const double*>j.xhat_in, <const double*>j.gamma,
+                         <const double*>j.inv, <double*>j.dgamma, <double*>j.dbeta,
+                         <double*>j.y, j.rows, j.cols, c0, c1, j.training)
+    else:
+        _norm_grads_tile(<const float*>j.x, <const float*>j.xhat_in, <const float*>j.gamma,
+                         <const float*>j.inv, <float*>j.dgamma, <float*>j.dbeta,
+                         <float*>j.y, j.rows, j.cols, c0, c1, j.training)
+
+
+cdef void _ln_forward_task(void* job, ptrdiff_t p) noexcept nogil:
+    cdef NormJob* j = <NormJob*>job
+    cdef Py_ssize_t r0 = _block_start(j.rows, j.parts, p), r1 = _block_start(j.rows, j.parts, p + 1)
+    if j.f64:
+        _ln_forward_rows(<const double*>j.x, <const double*>j.gamma, <const double*>j.beta,
+                         <double*>j.y, <double*>j.xhat, <double*>j.inv, r0, r1, j.cols, j.eps)
+    else:
+        _ln_forward_rows(<const float*>j.x, <const float*>j.gamma, <const float*>j.beta,
+                         <float*>j.y, <float*>j.xhat, <float*>j.inv, r0, r1, j.cols, j.eps)
+
+
+cdef void _ln_dx_task(void* job, ptrdiff_t p) noexcept nogil:
+    cdef NormJob* j = <NormJob*>job
+    cdef Py_ssize_t r0 = _block_start(j.rows, j.parts, p), r1 = _block_start(j.rows, j.parts, p + 1)
+    if j.f64:
+        _ln_dx_rows(<const double*>j.x, <const double*>j.xhat_in, <const double*>j.gamma,
+                    <const double*>j.inv, <double*>j.y, r0, r1, j.cols)
+    else:
+        _ln_dx_rows(<const float*>j.x, <const float*>j.xhat_in, <const float*>j.gamma,
+                    <const float*>j.inv, <float*>j.y, r0, r1, j.cols)
+
+
+cdef inline void _run_column_pass(NormJob* j, mlp_part_fn fn) noexcept nogil:
+    cdef Py_ssize_t tiles
+    cdef int nt = 1
+    j.width = _col_tile_width(j.cols)
+    tiles = (j.cols + j.width - 1) // j.width
+    if j.rows * j.cols >= PAR_MIN_ELEMENTS:
+        nt = _threads_for(tiles)
+    _run(tiles, nt, fn, j)
+
+
+cdef void _batch_norm_forward(const floating* x, const floating* gamma, const floating* beta,
+                              floating* mm, floating* mv, floating* y, floating* xhat,
+                              floating* inv, Py_ssize_t rows, Py_ssize_t cols, bint training,
+                              double momentum, double eps) noexcept nogil:
+    cdef NormJob j
+    j.rows, j.cols, j.training, j.f64 = rows, cols, training, floating is double
+    j.momentum, j.eps = momentum, eps
+    j.x, j.gamma, j.beta, j.mm, j.mv, j.y, j.xhat, j.inv = x, gamma, beta, mm, mv, y, xhat, inv
+    _run_column_pass(&j, _bn_forward_task)
+
+
+cdef void _norm_grads(const floating* dy, const floating* xhat, const floating* gamma,
+                      const floating* inv, floating* dgamma, floating* dbeta, floating* dx,
+                      Py_ssize_t rows, Py_ssize_t cols, bint training) noexcept nogil:
+    """Batch normalization's backward pass (dx NULL: the parameter gradients only, which
+    layer normalization shares)."""
+    cdef NormJob j
+    if dgamma == NULL and dbeta == NULL and dx == NULL:
+        return
+    j.rows, j.cols, j.training, j.f64 = rows, cols, training, floating is double
+    j.x, j.xhat_in, j.gamma, j.dgamma, j.dbeta, j.y = dy, xhat, gamma, dgamma, dbeta, dx
+    j.inv = <void*>inv
+    _run_column_pass(&j, _norm_grads_task)
+
+
+cdef void _layer_norm_forward(const floating* x, const floating* gamma, const floating* beta,
+                              floating* y, floating* xhat, floating* inv, Py_ssize_t rows,
+                              Py_ssize_t cols, double eps) noexcept nogil:
+    cdef NormJob j
+    j.rows, j.cols, j.parts, j.eps, j.f64 = rows, cols, _row_parts(rows, cols), eps, floating is double
+    j.x, j.gamma, j.beta, j.y, j.xhat, j.inv = x, gamma, beta, y, xhat, inv
+    _run(j.parts, _threads_for(j.parts), _ln_forward_task, &j)
+
+
+cdef void _layer_norm_backward(const floating* dy, const floating* xhat, const floating* gamma,
+                               const floating* inv, floating* dgamma, floating* dbeta,
+                               floating* dx, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    """The parameter gradients first (a column pass), then dx (a row pass), so dx may be dy."""
+    cdef NormJob j
+    _norm_grads(dy, xhat, gamma, inv, dgamma, dbeta, <floating*>NULL, rows, cols, False)
+    if dx == NULL:
+        return
+    j.rows, j.cols, j.parts, j.f64 = rows, cols, _row_parts(rows, cols), floating is double
+    j.x, j.xhat_in, j.gamma, j.y = dy, xhat, gamma, dx
+    j.inv = <void*>inv
+    _run(j.parts, _threads_for(j.parts), _ln_dx_task, &j)
+
+
 # =========================================================================== Python entry points
 # Each takes C-contiguous memoryviews of one dtype, already validated by mlp.backends.cpu.
 
@@ -1694,6 +1992,61 @@ def dropout(floating[::1] out, const floating[::1] x, uint64_t seed, uint64_t st
         _dropout(xp, &out[0], out.shape[0], key, rate, keep_scale)
 
 
+def norm_forward(int kind, const floating[:, ::1] x, const floating[::1] gamma,
+                 const floating[::1] beta, floating[::1] moving_mean,
+                 floating[::1] moving_variance, floating[:, ::1] out, floating[:, ::1] xhat,
+                 floating[::1] inv_std, bint training, double momentum, double epsilon):
+    """kind 0: batch normalization (see Backend.batch_norm_forward), 1: layer normalization
+    (no moving statistics: None); None for gamma, beta, xhat, inv_std. At least one row."""
+    cdef const floating* gp = NULL
+    cdef const floating* bp = NULL
+    cdef floating* xp = NULL
+    cdef floating* ip = NULL
+    if gamma is not None:
+        gp = &gamma[0]
+    if beta is not None:
+        bp = &beta[0]
+    if xhat is not None:
+        xp = &xhat[0, 0]
+    if inv_std is not None:
+        ip = &inv_std[0]
+    with nogil:
+        if kind == 0:
+            _batch_norm_forward(&x[0, 0], gp, bp, &moving_mean[0], &moving_variance[0],
+                                &out[0, 0], xp, ip, x.shape[0], x.shape[1], training, momentum,
+                                epsilon)
+        else:
+            _layer_norm_forward(&x[0, 0], gp, bp, &out[0, 0], xp, ip, x.shape[0], x.shape[1],
+                                epsilon)
+
+
+def norm_backward(int kind, const floating[:, ::1] dy, const floating[:, ::1] xhat,
+                  const floating[::1] gamma, const floating[::1] inv_std,
+                  floating[::1] dgamma, floating[::1] dbeta, floating[:, ::1] dx,
+                  bint training):
+    """kind 0: batch normalization's backward pass, 1: layer normalization's; None for
+    gamma and for the outputs not needed. At least one row."""
+    cdef const floating* gp = NULL
+    cdef floating* dgp = NULL
+    cdef floating* dbp = NULL
+    cdef floating* dxp = NULL
+    if gamma is not None:
+        gp = &gamma[0]
+    if dgamma is not None:
+        dgp = &dgamma[0]
+    if dbeta is not None:
+        dbp = &dbeta[0]
+    if dx is not None:
+        dxp = &dx[0, 0]
+    with nogil:
+        if kind == 0:
+            _norm_grads(&dy[0, 0], &xhat[0, 0], gp, &inv_std[0], dgp, dbp, dxp, dy.shape[0],
+                        dy.shape[1], training)
+        else:
+            _layer_norm_backward(&dy[0, 0], &xhat[0, 0], gp, &inv_std[0], dgp, dbp, dxp,
+                                 dy.shape[0], dy.shape[1])
+
+
 # =========================================================================== the fused training plan
 # A whole network step, and a whole epoch, without returning to Python (DESIGN.md section 4).
 # The Python side (mlp.backends.cpu_plan) lays out every buffer once; this code only walks them.
@@ -1705,6 +2058,8 @@ cdef enum:
     STEP_DENSE = 0
     STEP_DROPOUT = 1
     STEP_ACTIVATION = 2
+    STEP_BATCHNORM = 3
+    STEP_LAYERNORM = 4
 
 
 cdef struct StepSpec:
@@ -1722,10 +2077,17 @@ cdef struct StepSpec:
     double l2
     double bl1                # the bias regularizer
     double bl2
-    Py_ssize_t w_off
-    Py_ssize_t b_off
+    Py_ssize_t w_off          # dense: the kernel; normalization: gamma (when scale)
+    Py_ssize_t b_off          # the bias / beta (when use_bias)
+    bint scale
+    bint training             # normalization: trained (batch statistics); else inference mode
+    double momentum
+    double epsilon
+    Py_ssize_t m_off          # batch normalization: the moving mean and variance
+    Py_ssize_t v_off
+    void* stats               # normalization: the inverse standard deviations
     void* out
-    void* preact
+    void* preact              # dense: the pre-activation; normalization: xhat
     void* dout
 
 
@@ -1787,6 +2149,20 @@ cdef const floating* _plan_forward(PlanSpec* s, const floating* x, Py_ssize_t ro
                 # backward reads every step's own output buffer
                 memcpy(out, cur, rows * st.out_dim * sizeof(floating))
                 cur = out
+        elif st.kind == STEP_BATCHNORM:
+            _batch_norm_forward(cur, params + st.w_off if st.scale else NULL,
+                                params + st.b_off if st.use_bias else NULL, params + st.m_off,
+                                params + st.v_off, out,
+                                _f(st.preact, <floating*>NULL) if training else NULL,
+                                _f(st.stats, <floating*>NULL), rows, st.out_dim,
+                                training and st.training, st.momentum, st.epsilon)
+            cur = out
+        elif st.kind == STEP_LAYERNORM:
+            _layer_norm_forward(cur, params + st.w_off if st.scale else NULL,
+                                params + st.b_off if st.use_bias else NULL, out,
+                                _f(st.preact, <floating*>NULL) if training else NULL,
+                                _f(st.stats, <floating*>NULL), rows, st.out_dim, st.epsilon)
+            cur = out
         else:
             _activation_forward(cur, out, rows, st.out_dim, st.act, <floating>st.alpha)
             cur = out
@@ -1825,6 +2201,15 @@ cdef void _plan_backward(PlanSpec* s, const floating* x, Py_ssize_t rows,
             if st.use_bias and (st.bl1 != 0 or st.bl2 != 0):
                 _elementwise(2, grads + st.b_off, params + st.b_off, st.out_dim,
                              <floating>st.bl1, <floating>(2 * st.bl2))
+        elif st.kind == STEP_BATCHNORM or st.kind == STEP_LAYERNORM:
+            _plan_norm_backward(st, params, grads, dy, dx if (st.need_dx and dx != NULL) else NULL,
+                                rows)
+            if st.l1 != 0 or st.l2 != 0:
+                _elementwise(2, grads + st.w_off, params + st.w_off, st.out_dim,
+                             <floating>st.l1, <floating>(2 * st.l2))
+            if st.use_bias and (st.bl1 != 0 or st.bl2 != 0):
+                _elementwise(2, grads + st.b_off, params + st.b_off, st.out_dim,
+                             <floating>st.bl1, <floating>(2 * st.bl2))
         elif dx == NULL or not st.need_dx:
             continue
         elif st.kind == STEP_DROPOUT:
@@ -1839,6 +2224,22 @@ cdef void _plan_backward(PlanSpec* s, const floating* x, Py_ssize_t rows,
                                  st.act, <floating>st.alpha)
 
 
+cdef inline void _plan_norm_backward(StepSpec* st, floating* params, floating* grads,
+                                     const floating* dy, floating* dx,
+                                     Py_ssize_t rows) noexcept nogil:
+    """A normalization step's backward pass: gamma and beta gradients when it is trained, dx
+    when asked (NULL: not needed)."""
+    cdef floating* dgamma = grads + st.w_off if (st.training and st.scale) else NULL
+    cdef floating* dbeta = grads + st.b_off if (st.training and st.use_bias) else NULL
+    cdef const floating* gamma = params + st.w_off if st.scale else NULL
+    if st.kind == STEP_BATCHNORM:
+        _norm_grads(dy, _f(st.preact, <floating*>NULL), gamma, _f(st.stats, <floating*>NULL),
+                    dgamma, dbeta, dx, rows, st.out_dim, st.training)
+    else:
+        _layer_norm_backward(dy, _f(st.preact, <floating*>NULL), gamma,
+                             _f(st.stats, <floating*>NULL), dgamma, dbeta, dx, rows, st.out_dim)
+
+
 cdef inline const floating* _plan_input_of(PlanSpec* s, int i, const floating* x) noexcept nogil:
     """The input of step ``i`` while training (every step writes its own output buffer)."""
     if i == 0:
@@ -1851,14 +2252,19 @@ cdef double _plan_penalty(PlanSpec* s, floating* tag) noexcept nogil:
     cdef double total = 0
     cdef StepSpec* st
     cdef floating* params = _f(s.params, tag)
+    cdef Py_ssize_t size
     for i in range(s.n_steps):
         st = &s.steps[i]
-        if st.kind != STEP_DENSE:
+        if st.kind == STEP_DENSE:
+            size = st.in_dim * st.out_dim
+        elif st.kind == STEP_BATCHNORM or st.kind == STEP_LAYERNORM:
+            size = st.out_dim     # gamma
+        else:
             continue
         if st.l1 != 0:
-            total += st.l1 * _reduce(1, params + st.w_off, st.in_dim * st.out_dim)
+            total += st.l1 * _reduce(1, params + st.w_off, size)
         if st.l2 != 0:
-            total += st.l2 * _reduce(0, params + st.w_off, st.in_dim * st.out_dim)
+            total += st.l2 * _reduce(0, params + st.w_off, size)
         if st.use_bias and st.bl1 != 0:
             total += st.bl1 * _reduce(1, params + st.b_off, st.out_dim)
         if st.use_bias and st.bl2 != 0:
@@ -2094,6 +2500,13 @@ cdef class FusedPlan:
             st.bl2 = d.get("bl2", 0.0)
             st.w_off = d["w_off"]
             st.b_off = d["b_off"]
+            st.scale = d.get("scale", False)
+            st.training = d.get("training", True)
+            st.momentum = d.get("momentum", 0.0)
+            st.epsilon = d.get("epsilon", 0.0)
+            st.m_off = d.get("m_off", 0)
+            st.v_off = d.get("v_off", 0)
+            st.stats = _address(d.get("stats"))
             st.out = _address(d["out"])
             st.preact = _address(d["preact"])
             st.dout = _address(d["dout"])

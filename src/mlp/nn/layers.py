@@ -32,6 +32,8 @@ class Layer:
     """
 
     _counters: Dict[str, int] = {}
+    declared_input_dim: Optional[int] = None
+    """The input width the layer declares as the first layer of a model (``input_dim``)."""
 
     def __init__(self, name: Optional[str] = None, trainable: bool = True):
         self.trainable = trainable
@@ -61,6 +63,29 @@ class Layer:
     def param_shapes(self, input_dim: int) -> List[Tuple[int, ...]]:
         """Shapes of the parameters for an input of width ``input_dim`` (none by default)."""
         return []
+
+    @property
+    def n_trained(self) -> int:
+        """How many of the weights, the first ones of :meth:`param_shapes`, training updates;
+        the others are state the layer keeps (the moving statistics of batch normalization).
+        All of them unless a layer says otherwise (their number does not depend on the width)."""
+        return len(self.param_shapes(self.input_dim or 1))
+
+    @staticmethod
+    def _declared_width(input_dim: Optional[int], input_shape: Optional[Sequence[int]]
+                        ) -> Optional[int]:
+        """The input width from ``input_dim`` or Keras' ``input_shape=(n,)`` (checked to agree),
+        or ``None`` when neither is given."""
+        if input_shape is not None:
+            width = _input_shape_width(input_shape)
+            if input_dim is not None and input_dim != width:
+                raise ValueError(f"input_shape: expected the same width as input_dim="
+                                 f"{input_dim!r}, got {input_shape!r}")
+            input_dim = width
+        if input_dim is not None:
+            check_int("input_dim", input_dim, 1, wrong_type=ValueError,
+                      expected="a positive integer")
+        return None if input_dim is None else int(input_dim)
 
     def initial_values(self, input_dim: int, dtype, rng: np.random.Generator) -> List[np.ndarray]:
         """Fresh parameter values, one array per entry of :meth:`param_shapes`."""
@@ -202,15 +227,7 @@ class Dense(Layer):
         super().__init__(name, trainable)
         self.units = check_int("units", units, 1, wrong_type=ValueError,
                                expected="a positive integer")
-        if input_shape is not None:
-            width = _input_shape_width(input_shape)
-            if input_dim is not None and int(input_dim) != width:
-                raise ValueError(f"input_shape: expected the same width as input_dim="
-                                 f"{input_dim!r}, got {input_shape!r}")
-            input_dim = width
-        if input_dim is not None:
-            check_int("input_dim", input_dim, 1, wrong_type=ValueError,
-                      expected="a positive integer")
+        input_dim = self._declared_width(input_dim, input_shape)
         self.activation = _activation(activation)
         if self.activation == "softmax" and self.units == 1:
             raise ValueError("activation: softmax over one unit always outputs 1 (it normalises "
@@ -222,7 +239,7 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.declared_input_dim = None if input_dim is None else int(input_dim)
+        self.declared_input_dim = input_dim
 
     def output_dim(self, input_dim: int) -> int:
         return self.units
@@ -296,11 +313,15 @@ class Dropout(Layer):
         Fraction to drop, in ``[0, 1)``.
     seed : int, optional
         Seed of this layer's masks; defaults to one derived from the model's seed.
+    input_dim, input_shape : optional
+        The input width, for the first layer (as :class:`Dense`).
     """
 
     def __init__(self, rate: float, seed: Optional[int] = None, name: Optional[str] = None,
-                 trainable: bool = True):
+                 trainable: bool = True, input_dim: Optional[int] = None,
+                 input_shape: Optional[Sequence[int]] = None):
         super().__init__(name, trainable)
+        self.declared_input_dim = self._declared_width(input_dim, input_shape)
         if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) or not (
                 0.0 <= float(rate) < 1.0):
             raise ValueError(f"rate: expected a number in [0, 1), got {rate!r}")
@@ -310,7 +331,8 @@ class Dropout(Layer):
         self.seed = None if seed is None else int(seed)
 
     def get_config(self) -> Dict[str, Any]:
-        return {"rate": self.rate, "seed": self.seed, "name": self.name}
+        return {"rate": self.rate, "seed": self.seed, "name": self.name,
+                "input_dim": self.declared_input_dim}
 
 
 class GaussianNoise(Layer):
@@ -328,11 +350,15 @@ class GaussianNoise(Layer):
         Standard deviation of the noise, ``>= 0``.
     seed : int, optional
         Seed of the noise; defaults to one derived from the model's seed.
+    input_dim, input_shape : optional
+        The input width, for the first layer (as :class:`Dense`).
     """
 
     def __init__(self, stddev: float, seed: Optional[int] = None, name: Optional[str] = None,
-                 trainable: bool = True):
+                 trainable: bool = True, input_dim: Optional[int] = None,
+                 input_shape: Optional[Sequence[int]] = None):
         super().__init__(name, trainable)
+        self.declared_input_dim = self._declared_width(input_dim, input_shape)
         if (isinstance(stddev, bool) or not isinstance(stddev, (int, float, np.floating))
                 or not np.isfinite(stddev) or stddev < 0):
             raise ValueError(f"stddev: expected a finite number >= 0, got {stddev!r}")
@@ -342,7 +368,8 @@ class GaussianNoise(Layer):
         self.seed = None if seed is None else int(seed)
 
     def get_config(self) -> Dict[str, Any]:
-        return {"stddev": self.stddev, "seed": self.seed, "name": self.name}
+        return {"stddev": self.stddev, "seed": self.seed, "name": self.name,
+                "input_dim": self.declared_input_dim}
 
 
 class Activation(Layer):
@@ -354,17 +381,21 @@ class Activation(Layer):
         Any name :class:`Dense` accepts.
     alpha : float, optional
         As in :class:`Dense`.
+    input_dim, input_shape : optional
+        The input width, for the first layer (as :class:`Dense`).
     """
 
     def __init__(self, activation: str, alpha: Optional[float] = None, name: Optional[str] = None,
-                 trainable: bool = True):
+                 trainable: bool = True, input_dim: Optional[int] = None,
+                 input_shape: Optional[Sequence[int]] = None):
         super().__init__(name, trainable)
+        self.declared_input_dim = self._declared_width(input_dim, input_shape)
         self.activation = _activation(activation)
         self.alpha = resolve_alpha(self.activation, alpha)
 
     def get_config(self) -> Dict[str, Any]:
         return {"activation": config_value(self.activation), "alpha": self.alpha,
-                "name": self.name}
+                "name": self.name, "input_dim": self.declared_input_dim}
 
 
 LAYER_CLASSES = {cls.__name__: cls for cls in (Input, Dense, Dropout, Activation, GaussianNoise)}

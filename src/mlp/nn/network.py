@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Iterator, List, Sequence, Tuple
 
-from .layers import Activation, Dense, Dropout, GaussianNoise, Layer
+from .layers import Input, Layer
+from .normalization import BatchNormalization, LayerNormalization  # noqa: F401 (registered)
 
 
 def compute_layers(layers: Sequence[Layer]) -> List[Layer]:
     """The layers that compute something (``Input`` only declares the width)."""
-    return [layer for layer in layers
-            if isinstance(layer, (Dense, Dropout, Activation, GaussianNoise))]
+    return [layer for layer in layers if not isinstance(layer, Input)]
 
 
 def walk(layers: Sequence[Layer], input_dim: int) -> Iterator[Tuple[Layer, int, int]]:

@@ -17,6 +17,7 @@ from ..nn.activations import CustomActivation
 from ..nn.layers import Activation, Dense, Dropout, GaussianNoise, Layer
 from ..nn.losses import Loss
 from ..nn.network import compute_layers, walk
+from ..nn.normalization import BatchNormalization, LayerNormalization
 
 
 def fused_output(layers: Sequence[Layer], loss: Loss) -> Optional[str]:
@@ -90,6 +91,8 @@ def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List
     for index, (layer, width, out_dim) in enumerate(walk(layers, input_dim)):
         step = Step(kind="dense" if isinstance(layer, Dense) else
                     "dropout" if isinstance(layer, Dropout) else
+                    "batchnorm" if isinstance(layer, BatchNormalization) else
+                    "layernorm" if isinstance(layer, LayerNormalization) else
                     "noise" if isinstance(layer, GaussianNoise) else "activation",
                     index=index, in_dim=width, out_dim=out_dim,
                     need_dx=has_params_before, param_slices=param_slices[index],
@@ -101,13 +104,19 @@ def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List
                 step.activation, step.host_activation = "linear", layer.activation
         if isinstance(layer, Dense):
             step.use_bias = layer.use_bias
-            regularizer = layer.kernel_regularizer if step.trainable else None
-            step.l1 = float(getattr(regularizer, "l1", 0.0)) if regularizer else 0.0
-            step.l2 = float(getattr(regularizer, "l2", 0.0)) if regularizer else 0.0
-            regularizer = layer.bias_regularizer if step.trainable else None
-            step.bias_l1 = float(getattr(regularizer, "l1", 0.0)) if regularizer else 0.0
-            step.bias_l2 = float(getattr(regularizer, "l2", 0.0)) if regularizer else 0.0
+            step.l1, step.l2 = _penalty(layer.kernel_regularizer, step.trainable)
+            step.bias_l1, step.bias_l2 = _penalty(layer.bias_regularizer, step.trainable)
             has_params_before = has_params_before or step.trainable
+        if step.is_norm:
+            slices = param_slices[index]
+            step.param_slices, step.state_slices = (slices[:layer.n_trained],
+                                                    slices[layer.n_trained:])
+            step.scale, step.use_bias, step.epsilon = layer.scale, layer.center, layer.epsilon
+            step.momentum = getattr(layer, "momentum", 0.0)
+            step.l1, step.l2 = _penalty(layer.gamma_regularizer, step.trainable and layer.scale)
+            step.bias_l1, step.bias_l2 = _penalty(layer.beta_regularizer,
+                                                  step.trainable and layer.center)
+            has_params_before = has_params_before or (step.trainable and layer.n_trained > 0)
         if isinstance(layer, GaussianNoise):
             step.rate = layer.stddev
             step.seed = layer.seed if layer.seed is not None else (model_seed + 7919 * index)
@@ -116,6 +125,13 @@ def build_steps(layers: Sequence[Layer], input_dim: int, param_slices: List[List
             step.seed = layer.seed if layer.seed is not None else (model_seed + 7919 * index)
         steps.append(step)
     return steps
+
+
+def _penalty(regularizer, applies: bool):
+    """``(l1, l2)`` of a regularizer (zeros without one, or when it does not apply)."""
+    if regularizer is None or not applies:
+        return 0.0, 0.0
+    return float(getattr(regularizer, "l1", 0.0)), float(getattr(regularizer, "l2", 0.0))
 
 
 def apply_output_activation(outputs: np.ndarray, fused: Optional[str]) -> np.ndarray:

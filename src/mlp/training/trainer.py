@@ -41,6 +41,7 @@ from .plan import (
     metrics_activation,
 )
 from .progress import Progress, make_progress, summary_line
+from .memmap import MemmapBatches, streams
 from .sources import BatchSource, is_batch_source
 
 _PROGRESS_UPDATES = 20
@@ -329,6 +330,9 @@ class Trainer:
         this process alone. Every rank then passes the same arrays; ``batch_size`` is each
         rank's share of a global batch of ``ranks x batch_size`` samples; only rank 0 shows
         progress.
+
+        An ``np.memmap`` ``x`` of more than 64 MiB is read batch by batch, never copied whole
+        (:mod:`mlp.training.memmap`); ``shuffle=True`` then shuffles the order of the batches.
         """
         self._require_compiled("fit")
         batch_size = check_positive_int("batch_size", batch_size)
@@ -359,6 +363,11 @@ class Trainer:
             return self._fit_source(BatchSource("x", x, steps_per_epoch), epochs, verbose,
                                     callbacks, validation_data, validation_steps,
                                     validation_freq, class_weight, initial_epoch)
+        if streams(x) and cluster is None:  # distributed training reads a memmap whole
+            return self._fit_memmap(x, y, sample_weight, batch_size, epochs, verbose, callbacks,
+                                    validation_split, validation_data, shuffle, class_weight,
+                                    initial_epoch, steps_per_epoch, validation_steps,
+                                    validation_freq)
         x_arr = self._features("x", x)
         y = self._host_input("y", y)
         sample_weight = self._host_input("sample_weight", sample_weight)
@@ -455,6 +464,32 @@ class Trainer:
         for callback in callback_list:
             callback.on_train_end(dict(logs))
         return history
+
+    def _fit_memmap(self, x, y, sample_weight, batch_size, epochs, verbose, callbacks,
+                    validation_split, validation_data, shuffle, class_weight, initial_epoch,
+                    steps_per_epoch, validation_steps, validation_freq) -> History:
+        """:meth:`fit` on a large ``np.memmap``: its batches are read one at a time (see
+        :mod:`mlp.training.memmap`); ``validation_split`` takes the last rows as batches too."""
+        y = None if y is None else np.asarray(y) if not isinstance(y, np.ndarray) else y
+        if validation_data is None and validation_split > 0:
+            n_val = int(math.floor(x.shape[0] * validation_split))
+            if n_val == 0 or n_val == x.shape[0]:
+                raise ValueError(f"validation_split: {validation_split} of {x.shape[0]} "
+                                 f"samples leaves an empty training or validation set")
+            split = x.shape[0] - n_val
+            parts = [None if a is None else a[split:] for a in (y, sample_weight)]
+            validation_data = MemmapBatches(x[split:], *parts, batch_size)
+            x, y, sample_weight = x[:split], *(
+                None if a is None else a[:split] for a in (y, sample_weight))
+        elif (isinstance(validation_data, (tuple, list)) and validation_data
+              and streams(validation_data[0])):
+            validation_data = MemmapBatches(*validation_data, *(None,) * (
+                3 - len(validation_data)), batch_size)
+        source = MemmapBatches(x, y, sample_weight, batch_size,
+                               self._shuffle_rng if shuffle else None)
+        return self._fit_source(BatchSource("x", source, steps_per_epoch), epochs, verbose,
+                                callbacks, validation_data, validation_steps, validation_freq,
+                                class_weight, initial_epoch)
 
     def _stopped_on_non_finite(self, loss_value: float, epoch: int, initial_epoch: int,
                                last_good, history: History, progress,
@@ -598,6 +633,13 @@ class Trainer:
             with self._backend.blas_scope():
                 logs = self._evaluate_source(BatchSource("x", x, steps))
             rows = None
+        elif streams(x):  # a large memory map: batch by batch, never copied whole
+            if y is None:
+                raise ValueError("y: expected the targets of x, got None")
+            with self._backend.blas_scope():
+                logs = self._evaluate_source(BatchSource(
+                    "x", MemmapBatches(x, y, sample_weight, batch_size), steps))
+            rows = x.shape[0]
         else:
             x, target, weight = self._prepare(x, y, sample_weight)
             logs = self._evaluate_arrays(x, target, weight, batch_size)
@@ -680,9 +722,10 @@ class Trainer:
                     return result
         batch_size = check_positive_int("batch_size", batch_size)
         verbose = check_verbose("verbose", verbose)
-        if is_batch_source(x):   # batches x, (x,) or (x, y, ...): y is ignored
+        if is_batch_source(x) or streams(x):   # batches x, (x,) or (x, y, ...): y is ignored
+            source = x if not streams(x) else MemmapBatches(x, None, None, batch_size)
             with self._backend.blas_scope():
-                return self._predict_source(BatchSource("x", x, steps), batch_size,
+                return self._predict_source(BatchSource("x", source, steps), batch_size,
                                             return_device_array)
         started = time.perf_counter()
         x = self._features("x", x)
