@@ -618,7 +618,8 @@ class Trainer:
 
         ``x`` may be a generator or ``Sequence`` of ``(x, y[, sample_weight])`` batches (then
         ``y`` is left out), read for ``steps`` batches (default: all): the result equals
-        that of the batches concatenated.
+        that of the batches concatenated. An ``np.memmap`` of more than 64 MiB is read
+        ``batch_size`` rows at a time (:mod:`mlp.training.memmap`).
         """
         self._require_compiled("evaluate")
         self._check_not_training("evaluate")
@@ -704,6 +705,9 @@ class Trainer:
         ``x`` may be a NumPy array or, for a model on the GPU, a CuPy array; it is moved to the
         model's device once. The result is a NumPy array, or with ``return_device_array=True``
         an array on the model's device (a CuPy array on the GPU; NumPy on the CPU).
+
+        An ``np.memmap`` of more than 64 MiB is read ``batch_size`` rows at a time, never
+        copied whole (:mod:`mlp.training.memmap`).
 
         Several threads may predict with one model at once; each gets exactly what a call
         alone would (they take turns on the model's inference workspaces). While another
