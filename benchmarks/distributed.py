@@ -59,20 +59,20 @@ def worker(args) -> None:
     import mlp
     import mlp.distributed
 
-    cluster = mlp.distributed.init()
+    group = mlp.distributed.init()
     config = CONFIGS[args.config]
     x, y = make_data(config)
     model = build_model(config)
     spent = [0.0]
-    summed = cluster.sum_
+    summed = group.sum_
 
     def timed_sum(array):
         started = time.perf_counter()
         summed(array)
         spent[0] += time.perf_counter() - started
 
-    cluster.sum_ = timed_sum
-    per_rank = max(1, config.batch // cluster.size)
+    group.sum_ = timed_sum
+    per_rank = max(1, config.batch // group.size)
     model.fit(x, y, batch_size=per_rank, epochs=1, verbose=0)  # warm-up
     times, shares = [], []
     for _ in range(args.epochs):
@@ -81,9 +81,9 @@ def worker(args) -> None:
         model.fit(x, y, batch_size=per_rank, epochs=1, verbose=0)
         times.append(time.perf_counter() - started)
         shares.append(spent[0] / times[-1])
-    if cluster.is_root:
+    if group.is_root:
         Path(args.out).write_text(json.dumps({
-            "ranks": cluster.size, "threads": mlp.get_num_threads(),
+            "ranks": group.size, "threads": mlp.get_num_threads(),
             "samples_per_s": len(x) / statistics.median(times),
             "allreduce_share": statistics.median(shares)}))
 

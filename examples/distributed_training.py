@@ -20,16 +20,16 @@ from mlp.data import StandardScaler, train_test_split
 from mlp.datasets import load_digits
 
 QUICK = bool(os.environ.get("MLP_EXAMPLE_QUICK"))
-cluster = mlp.distributed.init()          # the ranks of mpirun (one without it)
-say = print if cluster.is_root else (lambda *args, **kwargs: None)
+group = mlp.distributed.init()          # the ranks of mpirun (one without it)
+say = print if group.is_root else (lambda *args, **kwargs: None)
 
 digits = load_digits()
 X_train, X_test, y_train, y_test = train_test_split(digits.data, digits.target, test_size=0.2,
                                                     stratify=digits.target, seed=0)
 scaler = StandardScaler().fit(X_train)
 X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-say(f"{cluster.size} rank(s), {mlp.get_num_threads()} thread(s) each; "
-    f"global batch {cluster.size * 32} images")
+say(f"{group.size} rank(s), {mlp.get_num_threads()} thread(s) each; "
+    f"global batch {group.size * 32} images")
 
 model = mlp.Sequential([mlp.Dense(64, activation="relu", input_dim=64), mlp.Dropout(0.1),
                         mlp.Dense(10, activation="softmax")], seed=0)
@@ -45,5 +45,5 @@ accuracy = float(np.mean(model.predict(X_test).argmax(axis=1) == y_test))
 say(f"test accuracy: {accuracy:.4f}")
 path = os.path.join(tempfile.mkdtemp(), "digits.mlp")
 model.save(path)                          # rank 0 writes; the other ranks do nothing
-if cluster.is_root:
+if group.is_root:
     say(f"saved by rank 0: {os.path.exists(path)}")

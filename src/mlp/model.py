@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from .backends import Backend, get_backend
-from .distributed.cluster import writes_files
+from .distributed.process_group import writes_files
 from .nn.activations import is_saveable
 from .nn.layers import Input, Layer, deserialize, serialize
 from .nn.network import compute_layers, param_shapes, walk
@@ -470,6 +470,7 @@ class Sequential(Trainer):
         state = self.__dict__.copy()
         state["_backend"] = self._backend.name
         state["_train_plan"] = None
+        state["_train_group"] = None  # an MPI communicator (distributed training) stays here
         state["_predict_plans"] = {}
         if self.params is not None:
             state["params"] = np.array(self._backend.to_numpy(self.params), copy=True)

@@ -34,8 +34,10 @@ def build_case(case: Dict[str, Any], rank: int = 0, single: bool = False) -> Tup
         layers.append(mlp.GaussianNoise(case["noise"]))
     layers += [mlp.Dense(case.get("hidden", 8), activation="tanh",
                                 kernel_regularizer=mlp.regularizers.l2(1e-3)), out]
-    model = mlp.Sequential(layers, seed=case.get("seed", 3), dtype=dtype)
-    optimizer = {"adam": mlp.optimizers.Adam(learning_rate=0.01),
+    seed = case.get("seed", 3)
+    model = mlp.Sequential(layers, seed=None if seed == "none" else seed, dtype=dtype)
+    rate = case.get("learning_rates", [0.01])[rank % len(case.get("learning_rates", [0.01]))]
+    optimizer = {"adam": mlp.optimizers.Adam(learning_rate=rate),
                  "sgd": mlp.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
                  "rmsprop": mlp.optimizers.RMSprop(learning_rate=0.005)}[case.get("optimizer",
                                                                                   "adam")]
@@ -51,8 +53,23 @@ def build_case(case: Dict[str, Any], rank: int = 0, single: bool = False) -> Tup
         xv = rng.normal(size=(37, features)).astype(dtype)
         yv = (xv[:, 0] > 0).astype(float) if classes == 1 else np.argmax(xv[:, :classes], 1)
         fit["validation_data"] = (xv, yv)
-    if case.get("early_stopping"):
-        fit["callbacks"] = [mlp.callbacks.EarlyStopping(monitor="val_loss", patience=1,
-                                                        min_delta=1e9,
-                                                        restore_best_weights=True)]
+    if case.get("permuted_on_rank") == rank:
+        order = np.random.default_rng(99).permutation(rows)
+        fit["x"], fit["y"] = fit["x"][order], fit["y"][order]
+    # callbacks on every rank, or (the Horovod habit) on rank 0 only: rank 0 decides for all
+    on_root = case.get("callbacks_on") == "root"
+    callbacks = []
+    if case.get("early_stopping") and (rank == 0 or not on_root):
+        callbacks.append(mlp.callbacks.EarlyStopping(monitor="val_loss", patience=1,
+                                                     min_delta=case["early_stopping"],
+                                                     restore_best_weights=True,
+                                                     verbose=case.get("verbose", 0)))
+    if case.get("reduce_lr") and (rank == 0 or not on_root):
+        callbacks.append(mlp.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5,
+                                                         patience=0, min_delta=1e9))
+    if case.get("csv_logger"):
+        callbacks.append(mlp.callbacks.CSVLogger(case["csv_logger"]))
+    if callbacks:
+        fit["callbacks"] = callbacks
+    fit["verbose"] = case.get("verbose", 0)
     return model, fit

@@ -312,7 +312,7 @@ class TrainingPlan:
                 dx[...] = dy
             elif step.kind == "dropout":
                 if step.rate > 0:
-                    self._dropout(step, step_number, dy, dx)
+                    self._dropout(step, step_number, dy, dx, backward=True)
                 else:
                     dx[...] = dy
             elif step.host_activation is not None:
@@ -320,14 +320,15 @@ class TrainingPlan:
             else:
                 backend.activation_backward(dy, y, x_in, step.activation, step.alpha, out=dx)
 
-    def _dropout(self, step: Step, step_number: int, source, out) -> None:
+    def _dropout(self, step: Step, step_number: int, source, out,
+                 backward: bool = False) -> None:
         """``out = source * mask`` of a dropout step (forward and backward use the same mask).
 
         With :attr:`mask_rows` set, the mask is that of the rows ``offset:offset + rows`` of a
         batch of ``total`` rows, so that a shard of a batch is masked as the whole batch is."""
         if self.mask_rows is None:
-            self.backend.dropout_forward(source, step.rate, step.seed, step_number, step.index,
-                                         out=out)
+            apply = self.backend.dropout_backward if backward else self.backend.dropout_forward
+            apply(source, step.rate, step.seed, step_number, step.index, out=out)
             return
         offset, total = self.mask_rows
         mask = self.backend.dropout_mask((total, step.out_dim), step.rate, step.seed,

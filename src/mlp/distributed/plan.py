@@ -2,11 +2,12 @@
 
 A global batch is ``ranks x batch_size`` consecutive samples of the epoch's order (the last one
 shorter). Rank ``r`` runs the forward and backward pass on its contiguous shard of it
-(:func:`~mlp.distributed.cluster.shard_bounds`); its gradients, scaled by its share of the rows,
+(:func:`~mlp.distributed.process_group.shard_bounds`); its gradients, scaled by its share of the rows,
 are summed over the ranks with one allreduce per step over the flat gradient buffer, which
-carries the scaled batch loss in two extra elements. The batch loss is a mean over rows, so the
+carries the scaled batch loss in one extra element. The batch loss is a mean over rows, so the
 sum is the gradient of the whole global batch, and the optimizer's step, the same on every rank,
-keeps the weights identical everywhere. Dropout masks and Gaussian noise are those of the whole
+keeps the weights identical everywhere. With batch callbacks, rank 0's decision to end the epoch
+after a step is broadcast too. Dropout masks and Gaussian noise are those of the whole
 global batch (:attr:`TrainingPlan.mask_rows <mlp.backends.base.TrainingPlan.mask_rows>`), so the
 result is that of one process training with the global batch, up to the order of float sums.
 """
@@ -17,34 +18,34 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from ..backends.base import BatchHooks, TrainingPlan
-from .cluster import Cluster, shard_bounds
+from .process_group import ProcessGroup, shard_bounds
 
 
 class DataParallelPlan:
     """A step-by-step :class:`~mlp.backends.base.TrainingPlan` whose epochs are shared by the
-    ranks of a :class:`~mlp.distributed.cluster.Cluster`.
+    ranks of a :class:`~mlp.distributed.process_group.ProcessGroup`.
 
     Parameters
     ----------
     plan : TrainingPlan
         The rank's own plan, with ``plan.grads`` the first ``params.size`` elements of
         ``buffer``; its workspaces hold one rank's shard (``batch_size`` rows).
-    cluster : Cluster
+    group : ProcessGroup
     buffer : ndarray
-        The gradients and two more elements for the batch loss: what each step allreduces.
+        The gradients and one more element for the batch loss: what each step allreduces.
     """
 
-    def __init__(self, plan: TrainingPlan, cluster: Cluster, buffer: np.ndarray):
-        if buffer.shape[0] != plan.params.shape[0] + 2 or not np.shares_memory(buffer,
+    def __init__(self, plan: TrainingPlan, group: ProcessGroup, buffer: np.ndarray):
+        if buffer.shape[0] != plan.params.shape[0] + 1 or not np.shares_memory(buffer,
                                                                                plan.grads):
-            raise ValueError("buffer: expected the plan's gradients followed by two elements")
+            raise ValueError("buffer: expected the plan's gradients followed by one element")
         if any(step.kind == "batchnorm" and step.trainable for step in plan.steps):
             raise ValueError(
                 "model: a trainable BatchNormalization normalizes with the statistics of each "
                 "batch, of which every rank sees only its shard; distributed training refuses "
                 "it (use LayerNormalization, or freeze the layer with trainable=False)")
         self.plan = plan
-        self.cluster = cluster
+        self.group = group
         self.buffer = buffer
 
     # what the trainer reads of a plan
@@ -61,22 +62,22 @@ class DataParallelPlan:
         ``ranks x batch_size`` samples; as :meth:`TrainingPlan.train_epoch
         <mlp.backends.base.TrainingPlan.train_epoch>`, with the loss and ``outputs`` of the whole
         global batches on every rank."""
-        plan, cluster, buffer = self.plan, self.cluster, self.buffer
+        plan, group, buffer = self.plan, self.group, self.buffer
         if batch_size > plan.batch_size:
             raise ValueError(f"batch_size: the plan holds {plan.batch_size} rows, got "
                              f"{batch_size}")
         backend = plan.backend
         grads = plan.grads
-        loss_parts = buffer[-2:]
-        global_batch = batch_size * cluster.size
+        loss_share = buffer[-1:]
+        global_batch = batch_size * group.size
         total, seen = loss_sum, 0
         shards: List[Tuple[int, np.ndarray]] = []
         try:
             for batch, begin in enumerate(range(0, len(order), global_batch)):
                 indices = order[begin:begin + global_batch]
                 rows = int(indices.shape[0])
-                bounds = shard_bounds(rows, cluster.size)
-                low, high = int(bounds[cluster.rank]), int(bounds[cluster.rank + 1])
+                bounds = shard_bounds(rows, group.size)
+                low, high = int(bounds[group.rank]), int(bounds[group.rank + 1])
                 if hooks is not None:
                     hooks.begin(batch)
                 if high > low:
@@ -86,49 +87,54 @@ class DataParallelPlan:
                                                    None if weight is None else weight[mine])
                     share = (high - low) / rows
                     backend.scale_(grads, share)
-                    # the loss share in two floats of the buffer's dtype: their sum keeps
-                    # about twice that dtype's precision through the allreduce
-                    scaled = share * float(value)
-                    loss_parts[0] = scaled
-                    loss_parts[1] = scaled - float(loss_parts[0])
+                    # the batch loss is summed in the model's dtype (float32: ~1e-7 relative)
+                    loss_share[0] = share * float(value)
                     outputs[begin + low:begin + high] = plan.outputs[-1][:high - low]
                 else:
                     buffer[:] = 0
-                cluster.sum_(buffer)
-                value = float(loss_parts[0]) + float(loss_parts[1]) + plan.penalty()
+                group.allreduce_(buffer)
+                value = float(loss_share[0]) + plan.penalty()
                 plan.apply_gradients()
                 shards.append((begin, bounds))
                 total += value * rows
                 seen += rows
-                if hooks is not None and hooks.end(batch, value):
+                if hooks is not None and self._root_stops(hooks.end(batch, value)):
                     break
         finally:
             plan.mask_rows = None
         self._share_outputs(outputs, shards)
         return float(total), seen
 
+    def _root_stops(self, stop: bool) -> bool:
+        """Rank 0's answer to "stop the epoch here?" (its batch callbacks decide for all)."""
+        flag = np.array([bool(stop)], dtype=np.int8)
+        self.group.broadcast_(flag)
+        return bool(flag[0])
+
     def _share_outputs(self, outputs, shards: List[Tuple[int, np.ndarray]]) -> None:
         """Give every rank the outputs the other ranks computed in this epoch."""
-        cluster = self.cluster
+        group = self.group
         if not shards:
             return
         positions = [np.concatenate([np.arange(begin + bounds[r], begin + bounds[r + 1])
-                                     for begin, bounds in shards]) for r in range(cluster.size)]
+                                     for begin, bounds in shards]) for r in range(group.size)]
         counts = np.array([p.size for p in positions], dtype=np.int64)
-        gathered = cluster.gather_rows(np.asarray(outputs[positions[cluster.rank]]), counts)
+        gathered = group.gather_rows(np.asarray(outputs[positions[group.rank]]), counts)
         outputs[np.concatenate(positions)] = gathered
 
     def broadcast_state(self) -> None:
         """Rank 0's weights and optimizer state on every rank (at the start of ``fit``)."""
-        cluster = self.cluster
-        cluster.broadcast_(self.plan.params)
+        group = self.group
+        group.broadcast_(self.plan.params)
         optimizer = self.plan.optimizer
         for name in sorted(optimizer.slots):
             slot = optimizer.slots[name]
-            if isinstance(slot, np.ndarray):
-                cluster.broadcast_(slot)
+            if not isinstance(slot, np.ndarray):
+                raise TypeError(f"optimizer: slot {name!r} is a {type(slot).__name__}, not a "
+                                f"NumPy array; distributed training runs on host backends")
+            group.broadcast_(slot)
         iterations = np.array([optimizer.iterations], dtype=np.int64)
-        cluster.broadcast_(iterations)
+        group.broadcast_(iterations)
         optimizer.iterations = int(iterations[0])
 
 

@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 
-from ..distributed.cluster import writes_files
+from ..distributed.process_group import writes_files
 from ..validation import check_non_negative_int
 
 
@@ -273,11 +273,11 @@ class EarlyStopping(MonitorCallback):
 
     def on_train_end(self, logs=None):
         if self.verbose and self.stopped_epoch is not None:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping", file=sys.stdout, flush=True)
+            _announce(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose:
-                print(f"Restoring model weights from the end of the best epoch: "
-                      f"{self.best_epoch + 1}.", file=sys.stdout, flush=True)
+                _announce(f"Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
 
 
@@ -384,7 +384,7 @@ class ModelCheckpoint(MonitorCallback):
         else:
             self._say(f"Epoch {epoch + 1}: saving model to {path}")
         folder = os.path.dirname(path)
-        if folder:
+        if folder and writes_files():
             os.makedirs(folder, exist_ok=True)
         if self.save_weights_only:
             self.model.save_weights(path)
@@ -404,7 +404,13 @@ class ModelCheckpoint(MonitorCallback):
 
     def _say(self, message: str) -> None:
         if self.verbose:
-            print(message, file=sys.stdout, flush=True)
+            _announce(message)
+
+
+def _announce(message: str) -> None:
+    """Print a callback's message (in distributed training, on rank 0 only)."""
+    if writes_files():
+        print(message, file=sys.stdout, flush=True)
 
 
 def _format_best(value: Optional[float]) -> str:
@@ -508,8 +514,8 @@ class ReduceLROnPlateau(MonitorCallback):
                     new_lr = max(old_lr * self.factor, self.min_lr)
                     optimizer.learning_rate = new_lr
                     if self.verbose:
-                        print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
-                              f"{new_lr:.6g}.", file=sys.stdout, flush=True)
+                        _announce(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                              f"{new_lr:.6g}.")
                     self.cooldown_counter = self.cooldown
                     self.wait = 0
 
@@ -563,8 +569,8 @@ class LearningRateScheduler(Callback):
                              f"{current!r}), got {value!r}")
         self.model.optimizer.learning_rate = float(value)
         if self.verbose:
-            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to "
-                  f"{float(value):.6g}.", file=sys.stdout, flush=True)
+            _announce(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to "
+                  f"{float(value):.6g}.")
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

@@ -9,6 +9,7 @@ the boundary (:mod:`mlp.training.inputs`).
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import sys
 import threading
@@ -115,7 +116,7 @@ class Trainer:
     def _reset_plans(self) -> None:
         """Forget the compiled plans (after ``compile`` or a move to another backend)."""
         self._train_plan: Optional[TrainingPlan] = None
-        self._train_cluster = None
+        self._train_group = None
         self._predict_plans: Dict[Tuple, TrainingPlan] = {}
 
     # ----------------------------------------------------------------- compile
@@ -156,13 +157,13 @@ class Trainer:
         return self.loss is not None
 
     # -------------------------------------------------------------------- plans
-    def _plan(self, batch_size: int, cluster=None) -> TrainingPlan:
+    def _plan(self, batch_size: int, group=None) -> TrainingPlan:
         """The training plan for batches of up to ``batch_size`` rows, built when needed; with
-        a ``cluster`` (:mod:`mlp.distributed`), its data-parallel plan."""
+        a ``group`` (:mod:`mlp.distributed`), its data-parallel plan."""
         plan = self._train_plan
         if (plan is None or plan.batch_size < batch_size or plan.params is not self.params
                 or tuple(step.trainable for step in plan.steps) != self._trained()
-                or self._train_cluster is not cluster):
+                or self._train_group is not group):
             fused = fused_output(self.layers, self.loss)
             steps = build_steps(self.layers, self.input_dim, self._param_slices, fused, self.seed,
                                 trainable=self.trainable)
@@ -174,7 +175,7 @@ class Trainer:
                 "layer widths")
             self.optimizer.build(self.params.size, self.dtype, self._backend)
             delta = getattr(self.loss, "delta", 1.0)
-            if cluster is None:
+            if group is None:
                 grads = self._backend.zeros(self.params.shape, self.dtype)
                 plan = self._backend.make_plan(steps, self.params, grads,
                                                self._loss_kernel(fused), self.optimizer,
@@ -183,13 +184,13 @@ class Trainer:
             else:
                 from ..distributed.plan import DataParallelPlan
                 # the gradients and the batch loss travel in one buffer (one allreduce a step)
-                buffer = self._backend.zeros((self.params.size + 2,), self.dtype)
+                buffer = self._backend.zeros((self.params.size + 1,), self.dtype)
                 inner = TrainingPlan(self._backend, steps, self.params,
                                      buffer[:self.params.size], self._loss_kernel(fused),
                                      self.optimizer, batch_size, delta=delta)
                 inner.fused = fused
-                plan = DataParallelPlan(inner, cluster, buffer)
-            self._train_plan, self._train_cluster = plan, cluster
+                plan = DataParallelPlan(inner, group, buffer)
+            self._train_plan, self._train_group = plan, group
         return plan
 
     def _inference_plan(self, batch_size: int, for_loss: bool = False) -> TrainingPlan:
@@ -327,9 +328,12 @@ class Trainer:
         ``distributed``: data-parallel training over MPI (:mod:`mlp.distributed`). ``None`` (the
         default) trains over the ranks of ``mlp.distributed.init()`` once it was called, on
         this process alone otherwise; ``True`` calls ``init()`` if needed; ``False`` trains on
-        this process alone. Every rank then passes the same arrays; ``batch_size`` is each
-        rank's share of a global batch of ``ranks x batch_size`` samples; only rank 0 shows
-        progress.
+        this process alone (after ``init()``, a ``fit`` that not every rank runs needs
+        ``distributed=False``). Every rank then passes the same arrays and builds the same
+        model; ``batch_size`` is each rank's share of a global batch of ``ranks x batch_size``
+        samples (as in Horovod and PyTorch's DDP); rank 0's seed, weights and optimizer state
+        are given to all; only rank 0 shows progress, one line per epoch; an exception in one
+        rank's ``fit`` aborts the MPI job.
 
         An ``np.memmap`` ``x`` of more than 64 MiB is read batch by batch, never copied whole
         (:mod:`mlp.training.memmap`); ``shuffle=True`` then shuffles the order of the batches.
@@ -345,12 +349,12 @@ class Trainer:
             raise ValueError(f"validation_split: expected a fraction in [0, 1), got "
                              f"{validation_split!r}")
         verbose = check_verbose("verbose", verbose)
-        cluster = _cluster_for(distributed)
-        if cluster is not None:
+        group = _group_for(distributed)
+        if group is not None:
             # one line per epoch: a live bar splits epochs at rank-local batch boundaries
-            verbose = (2 if verbose else 0) if cluster.is_root else 0
+            verbose = (2 if verbose else 0) if group.is_root else 0
         if is_batch_source(x):
-            if cluster is not None:
+            if group is not None:
                 raise ValueError(f"x: distributed training takes arrays (every rank the same), "
                                  f"got a {type(x).__name__} of batches")
             for name, value in (("y", y), ("sample_weight", sample_weight)):
@@ -363,7 +367,7 @@ class Trainer:
             return self._fit_source(BatchSource("x", x, steps_per_epoch), epochs, verbose,
                                     callbacks, validation_data, validation_steps,
                                     validation_freq, class_weight, initial_epoch)
-        if streams(x) and cluster is None:  # distributed training reads a memmap whole
+        if streams(x) and group is None:  # distributed training reads a memmap whole
             return self._fit_memmap(x, y, sample_weight, batch_size, epochs, verbose, callbacks,
                                     validation_split, validation_data, shuffle, class_weight,
                                     initial_epoch, steps_per_epoch, validation_steps,
@@ -394,10 +398,10 @@ class Trainer:
                                               x_checked=True)
         batch_size = min(batch_size, x_arr.shape[0])  # workspaces for rows that exist
         val = self._prepare_validation(validation_data)
-        if cluster is not None:
-            cluster.agree("fit", _data_fingerprint(x_arr, target, weight, val) | {
+        if group is not None:
+            self._join(group, _data_fingerprint(x_arr, target, weight, val) | {
                 "batch_size": batch_size, "epochs": epochs, "initial_epoch": initial_epoch,
-                "shuffle": bool(shuffle), "params": int(self.params.size)})
+                "shuffle": bool(shuffle)})
         history = History()
         # History last, as in Keras: it records the keys other callbacks add to the logs
         callback_list = list(callbacks or []) + [history]
@@ -406,18 +410,17 @@ class Trainer:
                 raise TypeError(f"callbacks: expected mlp.callbacks.Callback objects, got "
                                 f"{type(callback).__name__}")
             callback.set_model(self)
-        plan = self._plan(batch_size, cluster)
-        if cluster is not None:
+        plan = self._plan(batch_size, group)
+        if group is not None:
             plan.broadcast_state()
         progress = make_progress(verbose)
         hooks = _CallbackHooks(self, callback_list, progress) if any(
             cb.wants_batch_hooks() for cb in callback_list) else None
         self.stop_training = False
         self.history = history
-        for callback in callback_list:
-            callback.on_train_begin()
         n = x_arr.shape[0]
-        n_steps = batch_count(n, batch_size)
+        step_rows = batch_size * (1 if group is None else group.size)  # samples per step
+        n_steps = batch_count(n, step_rows)
         # the training set moves to the model's device once (a no-op on the CPU)
         # the loss sees smoothed targets (label_smoothing), the metrics the targets as given
         x_dev, target_dev, weight_dev = self._on_device(x_arr, self.loss.smooth_targets(target),
@@ -428,15 +431,17 @@ class Trainer:
         last_good = _TrainingSnapshot(self)
         logs: Dict[str, float] = {}
         try:
+            for callback in callback_list:
+                callback.on_train_begin()
             with self._backend.blas_scope():
                 for epoch in range(initial_epoch, epochs):
                     for callback in callback_list:
                         callback.on_epoch_begin(epoch)
                     last_good.take()
                     order = self._shuffle_rng.permutation(n) if shuffle else np.arange(n)
-                    if cluster is not None:
+                    if group is not None:
                         order = order.astype(np.int64, copy=False)
-                        cluster.broadcast_(order)
+                        group.broadcast_(order)
                     progress.begin_epoch(epoch, epochs, n_steps, n)
                     started = time.perf_counter()
                     loss_value, seen = self._train_epoch(plan, x_dev, target_dev, weight_dev,
@@ -452,17 +457,22 @@ class Trainer:
                                                            weight, order, outputs, seen))
                     if val is not None and _validates(epoch, validation_freq):
                         logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(
-                            *val, on_device=val_dev, cluster=cluster).items()})
-                    if cluster is not None:  # the callbacks decide once, for every rank
-                        logs = cluster.broadcast_logs(logs)
-                    progress.end_epoch(batch_count(seen, batch_size), seen, logs, train_seconds)
-                    if self._stopped_at_epoch_end(callback_list, epoch, logs, history):
+                            *val, on_device=val_dev, group=group).items()})
+                    if group is not None:  # the callbacks decide once, for every rank
+                        logs = group.broadcast_logs(logs)
+                    progress.end_epoch(batch_count(seen, step_rows), seen, logs, train_seconds)
+                    if self._stopped_at_epoch_end(callback_list, epoch, logs, history, group):
                         break
-        except BaseException:
+            for callback in callback_list:
+                callback.on_train_end(dict(logs))
+            if group is not None:  # rank 0's weights (e.g. restored by its EarlyStopping)
+                group.broadcast_(self.params)  # and history (its callbacks' keys too)
+                history.history = group.broadcast_json(history.history)
+        except BaseException as error:
             progress.abort()
+            if group is not None:  # one rank failing alone: the others would wait forever
+                group.abort_after("fit", error)
             raise
-        for callback in callback_list:
-            callback.on_train_end(dict(logs))
         return history
 
     def _fit_memmap(self, x, y, sample_weight, batch_size, epochs, verbose, callbacks,
@@ -491,6 +501,22 @@ class Trainer:
                                 callbacks, validation_data, validation_steps, validation_freq,
                                 class_weight, initial_epoch)
 
+    def _join(self, group, settings: Dict[str, Any]) -> None:
+        """Start distributed training: take rank 0's seed (the dropout masks derive from it),
+        then check that every rank has the same model, compile settings, data and arguments."""
+        if self._backend.takes_device_arrays:
+            raise ValueError(f"backend: distributed training runs on host backends (cpu, "
+                             f"reference), got {self._backend.name!r}")
+        seed = np.array([self.seed], dtype=np.uint64)
+        group.broadcast_(seed)
+        if int(seed[0]) != self.seed:
+            self.seed = int(seed[0])
+            self._reset_plans()
+        group.agree("fit", settings | {
+            "model": self.get_config(), "optimizer": self.optimizer.get_config(),
+            "loss": self.loss.get_config(), "dtype": str(self.dtype),
+            "backend": self._backend.name, "params": int(self.params.size)})
+
     def _stopped_on_non_finite(self, loss_value: float, epoch: int, initial_epoch: int,
                                last_good, history: History, progress,
                                stacklevel: int) -> bool:
@@ -516,11 +542,20 @@ class Trainer:
         return True
 
     def _stopped_at_epoch_end(self, callback_list, epoch: int, logs: Dict[str, float],
-                              history: History) -> bool:
+                              history: History, group=None) -> bool:
         """Run the callbacks' ``on_epoch_end``; True (recorded in ``history``) when one of them
-        stopped training."""
+        stopped training. In distributed training rank 0's callbacks decide for every rank:
+        its ``stop_training`` and learning rate are given to all."""
         for callback in callback_list:
             callback.on_epoch_end(epoch, logs)
+        if group is not None:
+            rate = self.optimizer.learning_rate
+            fixed = isinstance(rate, (int, float, np.floating)) and not isinstance(rate, bool)
+            decided = np.array([float(self.stop_training), float(rate) if fixed else 0.0])
+            group.broadcast_(decided)
+            self.stop_training = bool(decided[0])
+            if fixed and float(decided[1]) != float(rate):
+                self.optimizer.learning_rate = float(decided[1])
         if self.stop_training:
             history.stopped_reason, history.stopped_epoch = "callback", epoch
         return self.stop_training
@@ -653,20 +688,20 @@ class Trainer:
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     def _evaluate_arrays(self, x, target, weight, batch_size: int = 256,
-                         on_device=None, cluster=None) -> Dict[str, float]:
+                         on_device=None, group=None) -> Dict[str, float]:
         """Loss and metrics of host arrays; ``on_device`` is their copy on the model's device
-        when the caller already made it (fit's validation data). With a ``cluster``, each rank
+        when the caller already made it (fit's validation data). With a ``group``, each rank
         predicts its shard of the rows and every rank scores all of them."""
         plan = self._inference_plan(min(batch_size, max(x.shape[0], _PLAN_ROWS)),
                                     for_loss=True)
         x_dev, target_dev, weight_dev = (
             on_device if on_device is not None
             else self._on_device(x, self.loss.smooth_targets(target), weight))
-        if cluster is None:
+        if group is None:
             with self._backend.blas_scope(plan.flops(min(batch_size, x.shape[0]))):
                 outputs = plan.predict(x_dev, batch_size)
         else:
-            outputs = self._predict_shared(plan, x_dev, batch_size, cluster)
+            outputs = self._predict_shared(plan, x_dev, batch_size, group)
         logs = {"loss": float(plan.loss_value(outputs, target_dev, weight_dev))}
         if self.metrics:
             probabilities = apply_output_activation(
@@ -676,18 +711,18 @@ class Trainer:
                                                         weight))
         return logs
 
-    def _predict_shared(self, plan, x, batch_size: int, cluster):
+    def _predict_shared(self, plan, x, batch_size: int, group):
         """Inference outputs of all rows of ``x``, each rank predicting its shard (host
         arrays: distributed training runs on host backends)."""
-        from ..distributed.cluster import shard_bounds
-        bounds = shard_bounds(x.shape[0], cluster.size)
-        low, high = int(bounds[cluster.rank]), int(bounds[cluster.rank + 1])
+        from ..distributed.process_group import shard_bounds
+        bounds = shard_bounds(x.shape[0], group.size)
+        low, high = int(bounds[group.rank]), int(bounds[group.rank + 1])
         if high > low:
             with self._backend.blas_scope(plan.flops(min(batch_size, high - low))):
                 local = np.asarray(plan.predict(x[low:high], batch_size))
         else:
             local = np.empty((0, self.output_dim), self.dtype)
-        return cluster.gather_rows(local, np.diff(bounds))
+        return group.gather_rows(local, np.diff(bounds))
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
         """Loss (and metrics) of one batch without training."""
@@ -889,30 +924,34 @@ class Trainer:
         return self._backend.asarray(result) if return_device_array else result
 
 
-def _cluster_for(distributed: Optional[bool]):
-    """The :class:`~mlp.distributed.cluster.Cluster` ``fit`` trains over, or ``None`` (this
-    process alone, also on a cluster of one rank)."""
+def _group_for(distributed: Optional[bool]):
+    """The :class:`~mlp.distributed.process_group.ProcessGroup` ``fit`` trains over, or ``None`` (this
+    process alone, also on a group of one rank)."""
     if distributed is not None and not isinstance(distributed, (bool, np.bool_)):
         raise TypeError(f"distributed: expected True, False or None, got "
                         f"{type(distributed).__name__}")
     if distributed is False:
         return None
-    from ..distributed import cluster as clusters
-    cluster = clusters.init() if distributed else clusters.current()
-    return cluster if cluster is not None and cluster.size > 1 else None
+    from ..distributed import process_group as groups
+    group = groups.init() if distributed else groups.current()
+    return group if group is not None and group.size > 1 else None
 
 
 def _data_fingerprint(x, target, weight, validation) -> Dict[str, Any]:
-    """What every rank of a distributed ``fit`` must have alike: shapes and sums of a sample of
-    rows (cheap, and different when each rank was given a different part of the data)."""
+    """What every rank of a distributed ``fit`` must have alike: shape, dtype and a hash of
+    the bytes of every k-th row (cheap, and different when a rank was given another part or
+    another order of the data)."""
     def summary(name, array):
         if array is None:
             return {name: None}
-        rows = np.asarray(array)[::max(1, len(array) // 1024)]
-        return {name: [list(np.shape(array)), float(np.sum(rows, dtype=np.float64))]}
+        array = np.asarray(array)
+        rows = np.ascontiguousarray(array[::max(1, len(array) // 1024)])
+        digest = hashlib.blake2b(rows.tobytes(), digest_size=16).hexdigest()
+        return {name: [list(array.shape), str(array.dtype), digest]}
     found = summary("x", x) | summary("y", target) | summary("sample_weight", weight)
     if validation is not None:
-        found |= summary("val_x", validation[0]) | summary("val_y", validation[1])
+        found |= (summary("val_x", validation[0]) | summary("val_y", validation[1])
+                  | summary("val_sample_weight", validation[2]))
     return found
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -41,7 +42,7 @@ def shard_bounds(rows: int, parts: int) -> np.ndarray:
     return np.concatenate(([0], np.cumsum(sizes)))
 
 
-class Cluster:
+class ProcessGroup:
     """The ranks of an MPI communicator, as data-parallel training uses them.
 
     Parameters
@@ -55,15 +56,26 @@ class Cluster:
         self.comm = comm
         self.rank = int(comm.Get_rank())
         self.size = int(comm.Get_size())
+        local = comm.Split_type(self._MPI.COMM_TYPE_SHARED, key=self.rank)
+        try:
+            self.local_rank = int(local.Get_rank())
+            self.local_size = int(local.Get_size())
+            self.cores_here = _cores_of_ranks(self._MPI, local)
+        finally:
+            local.Free()
 
     @property
     def is_root(self) -> bool:
         """Whether this is rank 0: the one that prints progress and writes files."""
         return self.rank == 0
 
-    def sum_(self, array: np.ndarray) -> None:
+    def allreduce_(self, array: np.ndarray) -> None:
         """Replace ``array`` (contiguous) on every rank by its elementwise sum over the ranks."""
         self.comm.Allreduce(self._MPI.IN_PLACE, array, op=self._MPI.SUM)
+
+    def barrier(self) -> None:
+        """Wait until every rank got here (e.g. before reading a file rank 0 wrote)."""
+        self.comm.Barrier()
 
     def broadcast_(self, array: np.ndarray) -> None:
         """Overwrite ``array`` (contiguous) on every rank with rank 0's."""
@@ -95,7 +107,7 @@ class Cluster:
         data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
         lengths = np.zeros(self.size, dtype=np.int64)
         lengths[self.rank] = data.size
-        self.sum_(lengths)
+        self.allreduce_(lengths)
         out = np.empty(int(lengths.sum()), dtype=np.uint8)
         displacements = np.concatenate(([0], np.cumsum(lengths)[:-1]))
         self.comm.Allgatherv(data, [out, lengths.tolist(), displacements.tolist(),
@@ -119,14 +131,26 @@ class Cluster:
             raise ValueError(f"{what}: every rank must pass the same data and arguments, got "
                              f"different ones ({detail})")
 
+    def broadcast_json(self, value: Any) -> Any:
+        """Rank 0's ``value`` (anything JSON holds) on every rank."""
+        return json.loads(self.broadcast_text(json.dumps(value) if self.is_root else None))
+
     def broadcast_logs(self, logs: Dict[str, float]) -> Dict[str, float]:
         """Rank 0's epoch logs on every rank, so that callbacks decide once for all ranks."""
-        text = self.broadcast_text(json.dumps(logs) if self.is_root else None)
-        return {key: float(value) for key, value in json.loads(text).items()}
+        return {key: float(value) for key, value in self.broadcast_json(logs).items()}
 
     def abort(self, code: int = 1) -> None:
         """End every rank of the job now (MPI_Abort)."""
+        sys.stderr.flush()
         self.comm.Abort(code)
+
+    def abort_after(self, where: str, error: BaseException) -> None:
+        """Report ``error`` of this rank and end the job: the other ranks would wait forever in
+        the next collective operation."""
+        sys.stderr.write(f"mlp.distributed: rank {self.rank} of {self.size} failed in {where} "
+                         f"({type(error).__name__}: {error}); aborting the MPI job\n")
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+        self.abort(1)
 
 
 def _mpi_type(MPI, dtype: np.dtype):
@@ -134,36 +158,36 @@ def _mpi_type(MPI, dtype: np.dtype):
     return {np.dtype(np.float64): MPI.DOUBLE, np.dtype(np.float32): MPI.FLOAT}[np.dtype(dtype)]
 
 
-_current: Optional[Cluster] = None
+_current: Optional[ProcessGroup] = None
 
 
-def current() -> Optional[Cluster]:
-    """The cluster :func:`init` set up, or ``None``."""
+def current() -> Optional[ProcessGroup]:
+    """The group :func:`init` set up, or ``None``."""
     return _current
 
 
 def writes_files() -> bool:
     """Whether this process writes the files of a training (model files, checkpoints): rank 0
-    of a cluster, or a process that is not part of one."""
+    of a group, or a process that is not part of one."""
     return _current is None or _current.is_root
 
 
-def init(comm=None, threads: Optional[int] = None, abort_on_error: bool = True) -> Cluster:
-    """Join data-parallel training over MPI (see :mod:`mlp.distributed`); returns the cluster.
+def init(comm=None, threads: Optional[int] = None, abort_on_error: bool = True) -> ProcessGroup:
+    """Join data-parallel training over MPI (see :mod:`mlp.distributed`); returns the group.
 
     Parameters
     ----------
     comm : mpi4py.MPI.Comm, optional
         The ranks that train together. Defaults to ``MPI.COMM_WORLD``.
     threads : int, optional
-        Threads of this rank. Defaults to ``OMP_NUM_THREADS`` when set,
-        else the cores this process may run on, at most the machine's cores divided by the
-        ranks on this machine (ranks x threads never oversubscribe).
+        Threads of this rank. Defaults to ``OMP_NUM_THREADS`` when set, else the cores this
+        process may run on, at most the CPUs that all ranks of this machine may run on divided
+        by their number (ranks x threads never oversubscribe).
     abort_on_error : bool
         Install an exception hook that aborts the whole MPI job when an uncaught exception
         ends this rank's script (default), so the other ranks do not wait forever.
 
-    Called again, it returns the same cluster (``comm`` must then be left out or be the same).
+    Called again, it returns the same group (``comm`` must then be left out or be the same).
 
     Raises
     ------
@@ -177,19 +201,19 @@ def init(comm=None, threads: Optional[int] = None, abort_on_error: bool = True) 
                              "communicator")
         return _current
     MPI = _mpi()
-    cluster = Cluster(MPI.COMM_WORLD if comm is None else comm)
+    group = ProcessGroup(MPI.COMM_WORLD if comm is None else comm)
     from .._threading import set_num_threads
-    set_num_threads(_threads_per_rank(cluster) if threads is None else threads)
-    if abort_on_error and cluster.size > 1:
-        _abort_on_uncaught_exception(cluster)
-    _current = cluster
-    return cluster
+    set_num_threads(_threads_per_rank(group) if threads is None else threads)
+    if abort_on_error and group.size > 1:
+        _abort_on_uncaught_exception(group)
+    _current = group
+    return group
 
 
-def _threads_per_rank(cluster: Cluster) -> int:
+def _threads_per_rank(group: ProcessGroup) -> int:
     """Threads for this rank so that the ranks on one machine never oversubscribe its cores:
     the cores this process may run on (one under ``mpirun --bind-to core``), at most the
-    machine's cores divided by the ranks on it; or the count the user chose with
+    CPUs all ranks of this machine may run on divided by their number; or the count the user chose with
     ``OMP_NUM_THREADS`` (as for a single process)."""
     chosen = os.environ.get("OMP_NUM_THREADS", "").strip()
     if chosen:
@@ -200,40 +224,51 @@ def _threads_per_rank(cluster: Cluster) -> int:
         if value < 1:
             raise ValueError(f"OMP_NUM_THREADS: expected a positive integer, got {chosen!r}")
         return value
-    MPI = cluster._MPI
-    local = cluster.comm.Split_type(MPI.COMM_TYPE_SHARED, key=cluster.rank)
+    return max(1, min(len(_affinity()), group.cores_here // group.local_size))
+
+
+def _affinity() -> List[int]:
+    """The CPUs this process may run on."""
     try:
-        ranks_here = int(local.Get_size())
-    finally:
-        local.Free()
-    try:
-        allowed = len(os.sched_getaffinity(0))
+        return sorted(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        allowed = os.cpu_count() or 1
-    return max(1, min(allowed, (os.cpu_count() or 1) // ranks_here))
+        return list(range(os.cpu_count() or 1))
 
 
-def _abort_on_uncaught_exception(cluster: Cluster) -> None:
+def _cores_of_ranks(MPI, local) -> int:
+    """How many CPUs the ranks of this machine (``local``) may run on together: the union of
+    their affinities (a cpuset of Slurm, docker or taskset, not the machine's core count)."""
+    mine = np.zeros(max(os.cpu_count() or 1, max(_affinity()) + 1), dtype=np.int32)
+    mine[_affinity()] = 1
+    size = np.array([mine.size], dtype=np.int64)
+    local.Allreduce(MPI.IN_PLACE, size, op=MPI.MAX)
+    union = np.zeros(int(size[0]), dtype=np.int32)
+    union[:mine.size] = mine
+    local.Allreduce(MPI.IN_PLACE, union, op=MPI.MAX)
+    return int(union.sum())
+
+
+def _abort_on_uncaught_exception(group: ProcessGroup) -> None:
     """An exception that ends one rank's script ends the job: the others would wait forever in
     the next collective operation otherwise."""
     previous = sys.excepthook
 
     def hook(kind, value, trace):
         try:
-            sys.stderr.write(f"mlp.distributed: rank {cluster.rank} of {cluster.size} failed; "
+            sys.stderr.write(f"mlp.distributed: rank {group.rank} of {group.size} failed; "
                              f"aborting the MPI job\n")
             previous(kind, value, trace)
             sys.stderr.flush()
         finally:
-            cluster.abort(1)
+            group.abort(1)
 
     sys.excepthook = hook
 
 
 def reset() -> None:
-    """Forget the cluster (tests; the MPI library itself stays initialized)."""
+    """Forget the group (tests; the MPI library itself stays initialized)."""
     global _current
     _current = None
 
 
-__all__ = ["Cluster", "MISSING_MPI", "current", "init", "reset", "shard_bounds", "writes_files"]
+__all__ = ["ProcessGroup", "MISSING_MPI", "current", "init", "reset", "shard_bounds", "writes_files"]
