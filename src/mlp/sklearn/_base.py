@@ -142,6 +142,10 @@ class BaseMLP(BaseEstimator):
             self._initialize(Y, units, dtype, random_state)
         else:
             self._check_weights(units)
+        validation = None
+        if self.solver != "lbfgs":  # the split draws from random_state before the network
+            X, Y, weight, validation = _stochastic.split(self, X, Y, weight, random_state,
+                                                         incremental)
         model = self._network(units, dtype, random_state)
         if not incremental or not hasattr(self, "_rate"):
             model.compile(optimizer=self._optimizer(), loss=self._loss_name())
@@ -149,7 +153,7 @@ class BaseMLP(BaseEstimator):
             if self.solver == "lbfgs":
                 _lbfgs.fit(self, model, X, Y, weight)
             else:
-                _stochastic.fit(self, model, X, Y, weight, random_state, incremental)
+                _stochastic.fit(self, model, X, Y, weight, validation, incremental)
         if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
             raise ValueError("fit: the solver produced non-finite weights; scale the inputs "
                              "(e.g. with StandardScaler) or lower learning_rate_init")

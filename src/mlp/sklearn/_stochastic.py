@@ -25,15 +25,21 @@ from ._learning_rate import EpochLearningRate
 from ._warnings import convergence_warning
 
 
-def fit(estimator, model, X, Y, weight, random_state, incremental: bool) -> None:
-    """Train ``model`` (holding the estimator's weights) as scikit-learn's ``_fit_stochastic``
-    does, and leave the result in ``coefs_`` / ``intercepts_``."""
-    if estimator.early_stopping and incremental:
+def split(estimator, X, Y, weight, random_state, incremental: bool):
+    """``(X, Y, weight, validation)``: the training data, and with ``early_stopping`` the
+    held-out ``(X_val, y_val, weight_val)`` (else ``None``)."""
+    if not estimator.early_stopping:
+        return X, Y, weight, None
+    if incremental:
         raise ValueError("early_stopping: partial_fit does not support early_stopping=True "
                          "(it trains one epoch on the data it is given)")
-    validation = None
-    if estimator.early_stopping:
-        X, Y, weight, validation = _hold_out(estimator, X, Y, weight, random_state)
+    return _hold_out(estimator, X, Y, weight, random_state)
+
+
+def fit(estimator, model, X, Y, weight, validation, incremental: bool) -> None:
+    """Train ``model`` (holding the estimator's weights) as scikit-learn's ``_fit_stochastic``
+    does, on the training part from :func:`split`, and leave the result in ``coefs_`` /
+    ``intercepts_``."""
     n = X.shape[0]
     batch_size = _batch_size(estimator.batch_size, n)
     train_weight, scale = estimator._train_weight(weight, n, X.dtype)
