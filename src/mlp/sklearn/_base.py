@@ -132,7 +132,8 @@ class BaseMLP(BaseEstimator):
             Y = Y.reshape(-1, 1)
         weight = None
         if sample_weight is not None:
-            weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+            weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                          ensure_non_negative=True)
         extra = self._extra_sample_weight(Y)
         if extra is not None:
             weight = extra if weight is None else weight * extra
@@ -311,11 +312,7 @@ class BaseMLP(BaseEstimator):
         factor = self._output_factor()
         if weight is None:
             return (None if factor == 1.0 else np.full(n, factor, dtype=dtype)), 1.0
-        total = float(weight.sum())
-        if not total > 0:
-            raise ValueError(f"sample_weight: expected weights with a positive sum, got a sum "
-                             f"of {total}")
-        scale = n / total
+        scale = n / float(weight.sum())  # > 0: validated non-negative, not all zero
         return (weight * (scale * factor)).astype(dtype), scale
 
     # ------------------------------------------------------------------ predict
