@@ -230,7 +230,8 @@ def test_weights_of_the_wrong_shape_are_refused_naming_them(iris):
     X, y = iris
     model = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5).partial_fit(X, y, classes=[0, 1, 2])
     model.coefs_ = [np.zeros((4, 9)), np.zeros((9, 3))]
-    with pytest.raises(ValueError, match=r"coefs_: expected arrays of shapes \[\(4, 8\), \(8, 3\)\]"):
+    expected = r"coefs_: expected arrays of shapes \[\(4, 8\), \(8, 3\)\]"
+    with pytest.raises(ValueError, match=expected):
         model.partial_fit(X, y)
 
 
