@@ -48,6 +48,12 @@ KEY_LINES = {
         r"test accuracy of the best model: \d\.\d{4}",
     ],
     "perceptron_xor.py": [r"XOR is not linearly separable", r"MLP 2-4-1 on XOR"],
+    "sklearn_grid_search.py": [
+        r"cross_val_score: accuracy \d\.\d{4} \+/- \d\.\d{4} over 5 folds",
+        r"alpha=0\.01, dropout=0\.2, hidden_layer_sizes=\(128,\) +accuracy \d\.\d{4}",
+        r"best: alpha=.* \(cross-validated accuracy \d\.\d{4}\)",
+        r"test accuracy of the best pipeline: \d\.\d{4}",
+    ],
 }
 
 
@@ -69,6 +75,8 @@ def test_every_example_has_key_lines():
 
 @pytest.mark.parametrize("name", sorted(KEY_LINES))
 def test_example_runs(name):
+    if name.startswith("sklearn_"):
+        pytest.importorskip("sklearn")
     run = run_example(name)
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
@@ -81,6 +89,15 @@ def test_classification_examples_reach_the_target_accuracy(name):
     run = run_example(name, quick=False)
     assert run.returncode == 0, run.stderr
     accuracy = float(re.search(r"test accuracy: (\d\.\d+)", run.stdout).group(1))
+    assert accuracy >= 0.95
+
+
+def test_the_grid_search_example_reaches_the_target_accuracy():
+    pytest.importorskip("sklearn")
+    run = run_example("sklearn_grid_search.py", quick=False)
+    assert run.returncode == 0, run.stderr
+    accuracy = float(re.search(r"test accuracy of the best pipeline: (\d\.\d+)",
+                               run.stdout).group(1))
     assert accuracy >= 0.95
 
 
@@ -105,3 +122,17 @@ def test_readme_tour_runs(tmp_path, monkeypatch, capsys):
     assert namespace["model"].predict(namespace["X_test"]).shape == (360, 10)
     out = capsys.readouterr().out
     assert "macro avg" in out
+
+
+def test_readme_sklearn_section_runs(capsys):
+    """The README's scikit-learn block runs and scores as it says."""
+    pytest.importorskip("sklearn")
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## scikit-learn", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    namespace = {"__name__": "__readme__"}
+    exec(compile(block, "README.md", "exec"), namespace)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert float(first) > 0.9
+    assert namespace["search"].best_score_ > 0.9
+
