@@ -382,6 +382,7 @@ def test_a_diverging_run_raises_instead_of_returning_nan(iris):
     (dict(solver="newton"), "'solver' parameter"),
     (dict(alpha=-1.0), "'alpha' parameter of MLPClassifier must be a float in the range"),
     (dict(dropout=1.0), "'dropout' parameter"),
+    (dict(solver="sgd", momentum=1.0), r"'momentum' parameter .* range \[0\.0, 1\.0\)"),
     (dict(backend="tpu"), "'backend' parameter"),
     (dict(n_threads=0), "'n_threads' parameter"),
     (dict(dtype="float16"), "'dtype' parameter"),

@@ -60,6 +60,8 @@ class BaseMLP(BaseEstimator):
     _parameter_constraints: dict = {
         **{name: constraint for name, constraint
            in BaseMultilayerPerceptron._parameter_constraints.items()},
+        # mlp's SGD keeps a decaying velocity: momentum 1 (never decaying) is refused
+        "momentum": [Interval(Real, 0, 1, closed="left")],
         **EXTRA_PARAMETERS,
     }
 

@@ -40,7 +40,7 @@ verbose : bool, default=False
 warm_start : bool, default=False
     ``fit`` starts from the weights of the previous fit instead of new ones.
 momentum : float, default=0.9
-    Momentum of ``"sgd"``, in [0, 1].
+    Momentum of ``"sgd"``, in [0, 1) (scikit-learn also takes 1).
 nesterovs_momentum : bool, default=True
     Nesterov's momentum for ``"sgd"`` with ``momentum > 0``.
 early_stopping : bool, default=False
@@ -105,6 +105,7 @@ NOTES = """\
 Where this estimator and scikit-learn's differ, in detail (the results agree within the noise
 of training; tests compare them):
 
+- ``momentum=1`` is refused (scikit-learn takes it: a velocity that never decays);
 - sparse ``X`` is converted to a dense array before training and prediction;
 - Adam adds ``epsilon`` to the square root of the bias-corrected second moment (scikit-learn to
   the uncorrected one, a larger effective epsilon in the first steps);
