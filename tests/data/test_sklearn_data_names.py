@@ -81,3 +81,14 @@ def test_label_encoder_round_trips_and_names_bad_input():
         LabelEncoder().fit(np.zeros((2, 2)))
     with pytest.raises(ValueError, match="y: expected labels, got NaN"):
         LabelEncoder().fit([1.0, np.nan])
+
+
+@pytest.mark.parametrize("name", ["make_xor", "make_moons", "make_circles", "make_spirals",
+                                  "make_regression"])
+def test_random_state_is_seed_in_the_dataset_generators(name):
+    make = getattr(mlp.datasets, name)
+    by_seed, by_random_state = make(seed=2), make(random_state=2)
+    for a, b in zip(by_seed, by_random_state):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="seed, random_state"):
+        make(seed=1, random_state=2)

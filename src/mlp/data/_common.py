@@ -5,8 +5,6 @@ from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 
-from ..validation import check_seed
-
 
 
 Size = Union[int, float, None]
@@ -166,27 +164,4 @@ def _stratified_indices(classes: np.ndarray, n_train: int, n_test: int, shuffle:
     if shuffle:
         return rng.permutation(train), rng.permutation(test)
     return np.sort(train), np.sort(test)
-
-
-def _seed_or_random_state(seed: Any, random_state: Any) -> Optional[int]:
-    """One seed from ``seed=`` or scikit-learn's name for it, ``random_state=``.
-
-    ``random_state`` may also be a ``numpy.random.RandomState`` (as scikit-learn takes it): a
-    seed is then drawn from it, so successive calls differ as they do in scikit-learn.
-
-    Raises
-    ------
-    ValueError
-        When both are given and differ, or the value is no seed.
-    """
-    if random_state is None:
-        return check_seed("seed", seed)
-    if isinstance(random_state, np.random.RandomState):
-        random_state = int(random_state.randint(np.iinfo(np.int32).max))
-    random_state = check_seed("random_state", random_state)
-    if seed is not None and seed != random_state:
-        raise ValueError(f"seed, random_state: they are one argument under two names (mlp's "
-                         f"and scikit-learn's); give one, got seed={seed!r} and "
-                         f"random_state={random_state!r}")
-    return random_state
 

@@ -6,8 +6,8 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 
-from ..validation import check_bool, check_int
-from ._common import _length, _seed_or_random_state, _to_numpy
+from ..validation import check_bool, check_int, check_seed_or_random_state
+from ._common import _length, _to_numpy
 from .splits import KFold, StratifiedKFold
 
 
@@ -116,7 +116,8 @@ def cross_validate(build_model: Callable[[], Any], X: Any, y: Any,
     if _length(y_array, "y") != n_samples:
         raise ValueError(f"y: expected {n_samples} targets (as many as X), got "
                          f"{_length(y_array, 'y')}")
-    splitter = _make_splitter(cv, y_array, stratified, _seed_or_random_state(seed, random_state))
+    seed = check_seed_or_random_state(seed, random_state)
+    splitter = _make_splitter(cv, y_array, stratified, seed)
     fit_kwargs = {"verbose": 0, **(fit_kwargs or {})}
     evaluate_kwargs = dict(evaluate_kwargs or {})
     verbose = int(verbose)

@@ -6,9 +6,8 @@ from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from ..validation import check_bool, check_int
-from ._common import (Size, _encode_labels, _length, _seed_or_random_state, _split_sizes,
-                      _stratified_indices, _take)
+from ..validation import check_bool, check_int, check_seed_or_random_state
+from ._common import Size, _encode_labels, _length, _split_sizes, _stratified_indices, _take
 
 
 # ------------------------------------------------------------------------------- splits
@@ -72,7 +71,7 @@ def train_test_split(*arrays: Any, test_size: Size = None, train_size: Size = No
     if n_samples < 2:
         raise ValueError(f"arrays: expected at least 2 samples to split, got {n_samples}")
     shuffle = check_bool("shuffle", shuffle)
-    rng = np.random.default_rng(_seed_or_random_state(seed, random_state))
+    rng = np.random.default_rng(check_seed_or_random_state(seed, random_state))
     n_train, n_test = _split_sizes(n_samples, test_size, train_size)
     if stratify is not None:
         classes = _encode_labels(stratify, "stratify", n_samples)
@@ -119,7 +118,7 @@ class KFold:
                  random_state: Any = None):
         self.n_splits = check_int("n_splits", n_splits, 2, wrong_type=ValueError)
         self.shuffle = check_bool("shuffle", shuffle)
-        self.seed = _seed_or_random_state(seed, random_state)
+        self.seed = check_seed_or_random_state(seed, random_state)
         if not self.shuffle and self.seed is not None:
             raise ValueError(f"seed: has no effect when shuffle=False; pass shuffle=True or "
                              f"leave seed=None, got seed={seed!r}")

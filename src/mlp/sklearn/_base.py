@@ -199,6 +199,8 @@ class BaseMLP(BaseEstimator):
         self.loss_curve_ = []
         self._no_improvement_count = 0
         if self.early_stopping:
+            self._best_coefs = [c.copy() for c in self.coefs_]
+            self._best_intercepts = [b.copy() for b in self.intercepts_]
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
             self.best_loss_ = None

@@ -49,9 +49,6 @@ def fit(estimator, model, X, Y, weight, validation, incremental: bool) -> None:
         estimator._rate = EpochLearningRate(estimator.solver, estimator.learning_rate,
                                             estimator.learning_rate_init, estimator.power_t)
     rate = estimator._rate
-    if estimator.early_stopping and not hasattr(estimator, "_best_coefs"):
-        estimator._best_coefs = [c.copy() for c in estimator.coefs_]
-        estimator._best_intercepts = [b.copy() for b in estimator.intercepts_]
     estimator.n_iter_ = 0
     for _ in range(estimator.max_iter):
         model.optimizer.learning_rate = rate.value
