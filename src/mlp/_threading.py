@@ -38,12 +38,15 @@ class KernelPoolController(LibController):
     check_symbols = ("mlp_runtime_default_threads",)
 
     def get_num_threads(self) -> int:
+        """The kernels' thread count (:func:`get_num_threads`)."""
         return _kernels.get_num_threads()
 
     def set_num_threads(self, num_threads: int) -> None:
+        """Set the kernels' thread count (at least 1); BLAS is threadpoolctl's to set."""
         _kernels.set_num_threads(max(1, int(num_threads)))
 
     def get_version(self) -> str:
+        """mlp's version."""
         return __version__
 
 
