@@ -438,3 +438,25 @@ def test_the_docstring_examples_run():
             warnings.simplefilter("ignore", ConvergenceWarning)
             result = doctest.testmod(module)
         assert result.failed == 0, module.__name__
+
+
+def test_the_cupy_backend_without_a_gpu_says_what_to_install(iris):
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed: the cupy backend runs in tests/backends")
+    except ImportError:
+        pass
+    X, y = iris
+    with pytest.raises(Exception, match="backend 'cupy': CuPy is not installed"):
+        MLPClassifier(backend="cupy", max_iter=2).fit(X, y)
+
+
+def test_the_perceptron_in_sklearns_model_selection(iris):
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    X, y = iris
+    binary = np.where(y == 0, "setosa", "other")
+    scores = cross_val_score(mlp.Perceptron(seed=0), X, binary, cv=3)
+    assert scores.shape == (3,) and scores.min() == 1.0  # setosa is linearly separable
+    search = GridSearchCV(mlp.Perceptron(seed=0), {"max_epochs": [1, 50]}, cv=3).fit(X, binary)
+    assert search.best_estimator_.classes_.tolist() == ["other", "setosa"]
