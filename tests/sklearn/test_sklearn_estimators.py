@@ -460,3 +460,13 @@ def test_the_perceptron_in_sklearns_model_selection(iris):
     assert scores.shape == (3,) and scores.min() == 1.0  # setosa is linearly separable
     search = GridSearchCV(mlp.Perceptron(seed=0), {"max_epochs": [1, 50]}, cv=3).fit(X, binary)
     assert search.best_estimator_.classes_.tolist() == ["other", "setosa"]
+
+
+def test_class_weight_with_multilabel_targets_multiplies_the_labels_that_are_on(iris):
+    X, y = iris
+    Y = np.c_[y == 0, y == 2].astype(int)
+    options = dict(GOLDEN, solver="lbfgs")
+    by_class = quiet(MLPClassifier(**options, class_weight={0: 3.0, 1: 2.0}), X, Y)
+    weight = np.where(Y[:, 0] == 1, 3.0, 1.0) * np.where(Y[:, 1] == 1, 2.0, 1.0)
+    by_sample = quiet(MLPClassifier(**options), X, Y, sample_weight=weight)
+    np.testing.assert_allclose(by_class.coefs_[0], by_sample.coefs_[0])

@@ -30,7 +30,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     class_weight : dict, "balanced" or None, default=None
         Not in scikit-learn's MLP. Weights of the classes (``{{label: weight}}``, as other
         scikit-learn classifiers take it), multiplied into ``sample_weight``; ``"balanced"``
-        weights them inversely to their frequency in ``y``.
+        weights them inversely to their frequency in ``y``. With multilabel ``y`` a sample's
+        weight is the product over its labels that are on (``"balanced"``: over every label,
+        on or off, as ``sklearn.utils.class_weight.compute_sample_weight`` does).
 
     Attributes
     ----------
