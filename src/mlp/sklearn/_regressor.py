@@ -33,7 +33,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     {notes}
     With several targets, scikit-learn's ``loss_`` averages the squared error over them while
     its gradient sums it; this estimator follows the gradient and reports ``loss_`` as
-    scikit-learn does (the L2 part of it taken at the end of the epoch).
+    scikit-learn does (the L2 part of it taken at the end of the epoch). With ``"lbfgs"`` and
+    several targets it minimises the summed error with its true gradient, where scikit-learn's
+    line search sees the averaged loss beside the summed gradient: the weights then differ
+    (with one target both are the same).
 
     Examples
     --------
