@@ -146,6 +146,12 @@ CONTRACTS: List[Tuple[str, Callable[[str], bool], Callable[[str, str], bool]]] =
                                                                "mlp.backends.base")))),
     ("nothing but cli imports cli",
      lambda name: not within("mlp.cli", "mlp.__main__")(name), lambda a, b: within("mlp.cli")(b)),
+    ("the scikit-learn adapter is on top: nothing of the engine imports it",
+     lambda name: not within("mlp.sklearn")(name), lambda a, b: within("mlp.sklearn")(b)),
+    ("the scikit-learn adapter uses the public model API, no engine internals",
+     within("mlp.sklearn"),
+     lambda a, b: within("mlp.kernels", "mlp.backends", "mlp.training", "mlp.saving",
+                         "mlp.cli")(b)),
 ]
 
 
@@ -264,6 +270,9 @@ PLANTED = {
     "mlp/distributed/plan.py": "from ..backends.cpu_plan import FusedCPUPlan\n",
     "mlp/backends/cpu_plan.py": "",
     "mlp/data.py": "from .cli.commands import main\n",
+    "mlp/metrics.py": "def f():\n    from .sklearn import MLPClassifier\n",
+    "mlp/sklearn/__init__.py": "",
+    "mlp/sklearn/_base.py": "from ..training.trainer import Trainer\n",
     "mlp/a.py": "def lazy():\n    from . import b\n",
     "mlp/b.py": "from .a import lazy\n",
 }
@@ -295,6 +304,8 @@ def test_every_contract_catches_a_planted_violation(planted):
     assert "mlp.saving.model imports mlp.training.trainer" in found
     assert "mlp.saving.model imports mlp.model" not in found          # TYPE_CHECKING only
     assert "mlp.data imports mlp.cli.commands" in found
+    assert "mlp.metrics imports mlp.sklearn" in found
+    assert "mlp.sklearn._base imports mlp.training.trainer" in found
 
 
 def test_a_planted_cython_import_is_found(planted):

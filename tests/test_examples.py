@@ -61,6 +61,12 @@ KEY_LINES = {
         r"first layer's moving mean of pixel 36: ",
         r"saved and reloaded: identical predictions True",
     ],
+    "sklearn_grid_search.py": [
+        r"cross_val_score: accuracy \d\.\d{4} \+/- \d\.\d{4} over 5 folds",
+        r"alpha=0\.01, dropout=0\.2, hidden_layer_sizes=\(128,\) +accuracy \d\.\d{4}",
+        r"best: alpha=.* \(cross-validated accuracy \d\.\d{4}\)",
+        r"test accuracy of the best pipeline: \d\.\d{4}",
+    ],
 }
 
 
@@ -82,6 +88,8 @@ def test_every_example_has_key_lines():
 
 @pytest.mark.parametrize("name", sorted(KEY_LINES))
 def test_example_runs(name):
+    if name.startswith("sklearn_"):
+        pytest.importorskip("sklearn")
     run = run_example(name)
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
@@ -105,6 +113,15 @@ def test_normalization_example_reaches_the_target_accuracy():
     assert len(accuracies) == 2 and min(map(float, accuracies)) >= 0.95, run.stdout
 
 
+def test_the_grid_search_example_reaches_the_target_accuracy():
+    pytest.importorskip("sklearn")
+    run = run_example("sklearn_grid_search.py", quick=False)
+    assert run.returncode == 0, run.stderr
+    accuracy = float(re.search(r"test accuracy of the best pipeline: (\d\.\d+)",
+                               run.stdout).group(1))
+    assert accuracy >= 0.95
+
+
 def test_regression_example_beats_the_linear_model():
     run = run_example("regression.py", quick=False)
     assert run.returncode == 0, run.stderr
@@ -126,3 +143,17 @@ def test_readme_tour_runs(tmp_path, monkeypatch, capsys):
     assert namespace["model"].predict(namespace["X_test"]).shape == (360, 10)
     out = capsys.readouterr().out
     assert "macro avg" in out
+
+
+def test_readme_sklearn_section_runs(capsys):
+    """The README's scikit-learn block runs and scores as it says."""
+    pytest.importorskip("sklearn")
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## scikit-learn", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    namespace = {"__name__": "__readme__"}
+    exec(compile(block, "README.md", "exec"), namespace)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert float(first) > 0.9
+    assert namespace["search"].best_score_ > 0.9
+

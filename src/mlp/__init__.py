@@ -19,8 +19,8 @@ from .io import load_model
 from .training.callbacks import (CSVLogger, Callback, EarlyStopping, History, LambdaCallback,
                                  LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau,
                                  TerminateOnNaN)
-from .data import (KFold, MinMaxScaler, SimpleImputer, StandardScaler, StratifiedKFold,
-                   cross_validate, one_hot, to_categorical, train_test_split)
+from .data import (KFold, LabelEncoder, MinMaxScaler, SimpleImputer, StandardScaler,
+                   StratifiedKFold, cross_validate, one_hot, to_categorical, train_test_split)
 from .nn.layers import Activation, Dense, Dropout, GaussianNoise, Input
 from .nn.normalization import BatchNormalization, LayerNormalization
 from .metrics import classification_report, confusion_matrix
@@ -34,7 +34,7 @@ __all__ = [
     "ReduceLROnPlateau", "TerminateOnNaN", "clone_model", "set_random_seed",
     "classification_report", "confusion_matrix", "plot_confusion_matrix", "plot_history",
     "plotting",
-    "KFold", "MinMaxScaler", "SimpleImputer", "StandardScaler", "StratifiedKFold",
+    "KFold", "LabelEncoder", "MinMaxScaler", "SimpleImputer", "StandardScaler", "StratifiedKFold",
     "cross_validate", "data", "datasets", "one_hot", "to_categorical", "train_test_split",
     "Activation", "activations", "BatchNormalization", "LayerNormalization", "Adagrad", "Adam", "Adamax", "AdamW", "Nadam", "Callback",
     "Dense", "Dropout", "EarlyStopping", "GaussianNoise",

@@ -12,10 +12,45 @@ import os
 import threading
 from typing import Iterator, List, Optional, Tuple
 
+from threadpoolctl import LibController, register
+
 from . import _blas_choice
+from ._version import __version__
 from .kernels import _kernels
 
 _controller = None
+
+
+class KernelPoolController(LibController):
+    """threadpoolctl's view of mlp's kernel thread pool, so that ``threadpool_limits`` (which
+    joblib, scikit-learn and users call to stop nested parallelism from oversubscribing the
+    cores) limits it as it limits OpenMP: the pool replaces OpenMP in mlp's kernels, so it is
+    listed under ``user_api="openmp"``, ``internal_api="mlp"``.
+
+    The count it sets is :func:`set_num_threads`' for the kernels (threadpoolctl sets the BLAS
+    libraries itself). ``OMP_NUM_THREADS``, which joblib's workers get, is read when mlp is
+    imported (:func:`mlp.kernels._kernels.default_num_threads`).
+    """
+
+    user_api = "openmp"
+    internal_api = "mlp"
+    filename_prefixes = ("_kernels",)
+    check_symbols = ("mlp_runtime_default_threads",)
+
+    def get_num_threads(self) -> int:
+        """The kernels' thread count (:func:`get_num_threads`)."""
+        return _kernels.get_num_threads()
+
+    def set_num_threads(self, num_threads: int) -> None:
+        """Set the kernels' thread count (at least 1); BLAS is threadpoolctl's to set."""
+        _kernels.set_num_threads(max(1, int(num_threads)))
+
+    def get_version(self) -> str:
+        """mlp's version."""
+        return __version__
+
+
+register(KernelPoolController)
 
 
 def _blas_controller():

@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .validation import check_int, check_seed
+from .validation import check_int, check_seed_or_random_state
 
 __all__ = [
     "Dataset", "load_breast_cancer", "load_digits", "make_circles", "make_moons",
@@ -293,7 +293,8 @@ def _shuffled(rng: np.random.Generator, X: np.ndarray, y: np.ndarray):
 
 
 def make_xor(n_samples: int = 200, noise: float = 0.1,
-             seed: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+             seed: Optional[int] = None,
+             random_state: Any = None) -> Tuple[np.ndarray, np.ndarray]:
     """The XOR problem: noisy points around the four corners of the unit square.
 
     Corners (0, 0) and (1, 1) are class 0, (0, 1) and (1, 0) class 1; the samples are spread
@@ -309,6 +310,8 @@ def make_xor(n_samples: int = 200, noise: float = 0.1,
         Standard deviation of the Gaussian noise, >= 0. Defaults to ``0.1``.
     seed : int, optional
         The same seed gives the same data. Defaults to fresh random data.
+    random_state : int or numpy.random.RandomState, optional
+        scikit-learn's name for ``seed`` (give one of the two).
 
     Returns
     -------
@@ -324,7 +327,7 @@ def make_xor(n_samples: int = 200, noise: float = 0.1,
     """
     n_samples = check_int("n_samples", n_samples, 4, wrong_type=ValueError)
     noise = _check_noise(noise)
-    rng = np.random.default_rng(check_seed("seed", seed))
+    rng = np.random.default_rng(check_seed_or_random_state(seed, random_state))
     corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
     corner = np.repeat(np.arange(4), _class_sizes(n_samples, 4))
     X = corners[corner] + rng.normal(0.0, noise, (n_samples, 2))
@@ -333,7 +336,8 @@ def make_xor(n_samples: int = 200, noise: float = 0.1,
 
 
 def make_moons(n_samples: int = 200, noise: float = 0.1,
-               seed: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+               seed: Optional[int] = None,
+               random_state: Any = None) -> Tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles (scikit-learn's ``make_moons`` construction).
 
     Class 0 is the upper half circle of radius 1 around (0, 0), class 1 the lower half circle
@@ -348,6 +352,8 @@ def make_moons(n_samples: int = 200, noise: float = 0.1,
         Standard deviation of the Gaussian noise, >= 0. Defaults to ``0.1``.
     seed : int, optional
         The same seed gives the same data. Defaults to fresh random data.
+    random_state : int or numpy.random.RandomState, optional
+        scikit-learn's name for ``seed`` (give one of the two).
 
     Returns
     -------
@@ -363,7 +369,7 @@ def make_moons(n_samples: int = 200, noise: float = 0.1,
     """
     n_samples = check_int("n_samples", n_samples, 2, wrong_type=ValueError)
     noise = _check_noise(noise)
-    rng = np.random.default_rng(check_seed("seed", seed))
+    rng = np.random.default_rng(check_seed_or_random_state(seed, random_state))
     n_outer = n_samples // 2
     n_inner = n_samples - n_outer
     outer = np.linspace(0.0, np.pi, n_outer)
@@ -376,7 +382,8 @@ def make_moons(n_samples: int = 200, noise: float = 0.1,
 
 
 def make_circles(n_samples: int = 200, noise: float = 0.05, factor: float = 0.5,
-                 seed: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+                 seed: Optional[int] = None,
+                 random_state: Any = None) -> Tuple[np.ndarray, np.ndarray]:
     """A small circle inside a large one (scikit-learn's ``make_circles`` construction).
 
     Class 0 is the circle of radius 1 (``n_samples // 2`` evenly spaced points), class 1 the
@@ -393,6 +400,8 @@ def make_circles(n_samples: int = 200, noise: float = 0.05, factor: float = 0.5,
         Radius of the inner circle, in (0, 1). Defaults to ``0.5``.
     seed : int, optional
         The same seed gives the same data. Defaults to fresh random data.
+    random_state : int or numpy.random.RandomState, optional
+        scikit-learn's name for ``seed`` (give one of the two).
 
     Returns
     -------
@@ -412,7 +421,7 @@ def make_circles(n_samples: int = 200, noise: float = 0.05, factor: float = 0.5,
     if isinstance(factor, bool) or not isinstance(factor, (int, float, np.number)) \
             or not 0.0 < factor < 1.0:
         raise ValueError(f"factor: expected a number in (0, 1), got {factor!r}")
-    rng = np.random.default_rng(check_seed("seed", seed))
+    rng = np.random.default_rng(check_seed_or_random_state(seed, random_state))
     n_outer = n_samples // 2
     n_inner = n_samples - n_outer
     outer = np.linspace(0.0, 2.0 * np.pi, n_outer, endpoint=False)
@@ -425,7 +434,8 @@ def make_circles(n_samples: int = 200, noise: float = 0.05, factor: float = 0.5,
 
 
 def make_spirals(n_samples: int = 200, n_classes: int = 2, noise: float = 0.1,
-                 seed: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+                 seed: Optional[int] = None,
+                 random_state: Any = None) -> Tuple[np.ndarray, np.ndarray]:
     """Interleaved spiral arms, one per class.
 
     Each arm is the spiral ``r = t / (2 pi)``, at angle ``t`` rotated by ``2 pi k / n_classes``
@@ -444,6 +454,8 @@ def make_spirals(n_samples: int = 200, n_classes: int = 2, noise: float = 0.1,
         Standard deviation of the Gaussian noise, >= 0. Defaults to ``0.1``.
     seed : int, optional
         The same seed gives the same data. Defaults to fresh random data.
+    random_state : int or numpy.random.RandomState, optional
+        scikit-learn's name for ``seed`` (give one of the two).
 
     Returns
     -------
@@ -463,7 +475,7 @@ def make_spirals(n_samples: int = 200, n_classes: int = 2, noise: float = 0.1,
     if n_samples < n_classes:
         raise ValueError(f"n_samples: expected at least n_classes={n_classes}, got {n_samples}")
     noise = _check_noise(noise)
-    rng = np.random.default_rng(check_seed("seed", seed))
+    rng = np.random.default_rng(check_seed_or_random_state(seed, random_state))
     sizes = _class_sizes(n_samples, n_classes)
     y = np.repeat(np.arange(n_classes, dtype=np.int64), sizes)
     turns = np.sqrt(rng.uniform(0.05, 1.0, n_samples)) * 2.0 * np.pi
@@ -475,7 +487,8 @@ def make_spirals(n_samples: int = 200, n_classes: int = 2, noise: float = 0.1,
 
 
 def make_regression(n_samples: int = 200, n_features: int = 5, noise: float = 0.1,
-                    seed: Optional[int] = None, coef: bool = False):
+                    seed: Optional[int] = None, coef: bool = False,
+                    random_state: Any = None):
     """A linear regression problem: ``y = X @ w + noise``.
 
     ``X`` has independent standard normal features, the weights ``w`` are drawn from a
@@ -492,6 +505,8 @@ def make_regression(n_samples: int = 200, n_features: int = 5, noise: float = 0.
         Standard deviation of the noise on ``y``, >= 0. Defaults to ``0.1``.
     seed : int, optional
         The same seed gives the same data. Defaults to fresh random data.
+    random_state : int or numpy.random.RandomState, optional
+        scikit-learn's name for ``seed`` (give one of the two).
     coef : bool
         Also return the true weights ``w``. Defaults to ``False``.
 
@@ -513,7 +528,7 @@ def make_regression(n_samples: int = 200, n_features: int = 5, noise: float = 0.
     n_samples = check_int("n_samples", n_samples, 1, wrong_type=ValueError)
     n_features = check_int("n_features", n_features, 1, wrong_type=ValueError)
     noise = _check_noise(noise)
-    rng = np.random.default_rng(check_seed("seed", seed))
+    rng = np.random.default_rng(check_seed_or_random_state(seed, random_state))
     X = rng.standard_normal((n_samples, n_features))
     weights = rng.standard_normal(n_features)
     y = X @ weights + rng.normal(0.0, noise, n_samples)

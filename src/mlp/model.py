@@ -482,7 +482,8 @@ class Sequential(Trainer):
         self.__dict__.update(state)
         self._backend = backend
         if self.params is not None:
-            self.params = backend.asarray(self.params)
+            # a copy: the pickled buffer may be read-only (joblib memory-maps large arrays)
+            self.params = backend.asarray(np.array(self.params, copy=True))
             self._bind_layers()
             if self.optimizer is not None:
                 self.optimizer.build(self.params.size, self.dtype, backend)

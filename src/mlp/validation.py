@@ -99,6 +99,29 @@ def check_seed(name: str, value: Any) -> Optional[int]:
                      expected="a non-negative integer or None")
 
 
+def check_seed_or_random_state(seed: Any, random_state: Any) -> Optional[int]:
+    """One seed from ``seed=`` or scikit-learn's name for it, ``random_state=``.
+
+    ``random_state`` may also be a ``numpy.random.RandomState`` (as scikit-learn takes it): a
+    seed is then drawn from it, so successive calls differ as they do in scikit-learn.
+
+    Raises
+    ------
+    ValueError
+        When both are given and differ, or the value is no seed.
+    """
+    if random_state is None:
+        return check_seed("seed", seed)
+    if isinstance(random_state, np.random.RandomState):
+        random_state = int(random_state.randint(np.iinfo(np.int32).max))
+    random_state = check_seed("random_state", random_state)
+    if seed is not None and seed != random_state:
+        raise ValueError(f"seed, random_state: they are one argument under two names (mlp's "
+                         f"and scikit-learn's); give one, got seed={seed!r} and "
+                         f"random_state={random_state!r}")
+    return random_state
+
+
 def check_bool(name: str, value: Any) -> bool:
     """``True`` or ``False`` (NumPy booleans accepted), returned as a Python bool."""
     if not isinstance(value, (bool, np.bool_)):

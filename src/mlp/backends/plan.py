@@ -407,6 +407,21 @@ class TrainingPlan:
         self.optimizer.update(self.backend, self.params, self.grads, self.segments,
                               ranges=self.update_ranges)
 
+    def loss_and_gradient(self, x, target, weight) -> float:
+        """The loss of one batch (regularization included) at the current parameters, with its
+        gradient written into ``grads``; the parameters and the optimizer are not touched.
+
+        The forward pass runs in training mode at the optimizer's current step (dropout masks
+        as the next training step would draw them). For full-batch optimizers outside the
+        engine (``scipy.optimize``, see :mod:`mlp.sklearn`).
+        """
+        rows = x.shape[0]
+        step_number = self.optimizer.iterations if self.optimizer is not None else 0
+        output = self.forward(x, rows, training=True, step_number=step_number)
+        value, _ = self._loss(output, target, weight, grad=self.output_grads[-1][:rows])
+        self.backward(x, rows, step_number)
+        return float(value) + self.penalty()
+
     def train_epoch(self, x, target, weight, order, batch_size: int, outputs,
                     hooks: Optional[BatchHooks] = None,
                     loss_sum: float = 0.0) -> Tuple[float, int]:

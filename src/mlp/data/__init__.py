@@ -1,4 +1,5 @@
-"""Data preparation: train / test splits, k-fold cross-validation, one-hot labels, scalers, imputer.
+"""Data preparation: train / test splits, k-fold cross-validation, one-hot labels, a label
+encoder, scalers, imputer.
 
 Everything here works on NumPy arrays and needs nothing else at run time. pandas objects are
 accepted where they make sense (anything with ``.to_numpy()``): a DataFrame's column names are
@@ -7,7 +8,8 @@ returns DataFrames / Series for DataFrames / Series (split with ``.iloc``). pand
 imported by this module.
 
 Randomness comes only from the ``seed`` argument (``numpy.random.default_rng(seed)``): the same
-seed gives the same split, and ``seed=None`` a fresh one each time.
+seed gives the same split, and ``seed=None`` a fresh one each time. Every ``seed=`` also answers
+to scikit-learn's name, ``random_state=``.
 
 Examples
 --------
@@ -25,10 +27,11 @@ from .validation import check_bool, check_int, check_seed
 """
 from .splits import KFold, StratifiedKFold, train_test_split
 from .cross_validation import cross_validate
-from .encoding import one_hot, to_categorical
+from .encoding import LabelEncoder, one_hot, to_categorical
 from .preprocessing import MinMaxScaler, SimpleImputer, StandardScaler
 
-__all__ = ["KFold", "MinMaxScaler", "SimpleImputer", "StandardScaler", "StratifiedKFold",
+__all__ = ["KFold", "LabelEncoder", "MinMaxScaler", "SimpleImputer", "StandardScaler",
+           "StratifiedKFold",
            "cross_validate", "one_hot", "to_categorical", "train_test_split"]
 
 # doctest.testmod(mlp.data) runs the examples of the names defined in the submodules

@@ -164,3 +164,4 @@ def _stratified_indices(classes: np.ndarray, n_train: int, n_test: int, shuffle:
     if shuffle:
         return rng.permutation(train), rng.permutation(test)
     return np.sort(train), np.sort(test)
+

@@ -6,7 +6,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 
-from ..validation import check_bool, check_int, check_seed
+from ..validation import check_bool, check_int, check_seed_or_random_state
 from ._common import _length, _to_numpy
 from .splits import KFold, StratifiedKFold
 
@@ -38,7 +38,7 @@ def cross_validate(build_model: Callable[[], Any], X: Any, y: Any,
                    cv: Union[int, KFold] = 5, fit_kwargs: Optional[Dict[str, Any]] = None,
                    evaluate_kwargs: Optional[Dict[str, Any]] = None,
                    stratified: Optional[bool] = None, seed: Optional[int] = None,
-                   verbose: int = 0) -> Dict[str, Any]:
+                   verbose: int = 0, random_state: Any = None) -> Dict[str, Any]:
     """Train and score a fresh model on each cross-validation fold.
 
     For each fold, ``build_model()`` makes a new compiled model, ``model.fit`` trains it on the
@@ -69,6 +69,8 @@ def cross_validate(build_model: Callable[[], Any], X: Any, y: Any,
         0 and 1 (shape (n,) or (n, 1)), or one-hot rows (n, k) — and to False otherwise.
     seed : int, optional
         Seeds the shuffling of the folds (only with an int ``cv``). Defaults to fresh folds.
+    random_state : int or numpy.random.RandomState, optional
+        scikit-learn's name for ``seed`` (give one of the two).
     verbose : int
         1 prints each fold's scores. Defaults to ``0`` (silent).
 
@@ -114,6 +116,7 @@ def cross_validate(build_model: Callable[[], Any], X: Any, y: Any,
     if _length(y_array, "y") != n_samples:
         raise ValueError(f"y: expected {n_samples} targets (as many as X), got "
                          f"{_length(y_array, 'y')}")
+    seed = check_seed_or_random_state(seed, random_state)
     splitter = _make_splitter(cv, y_array, stratified, seed)
     fit_kwargs = {"verbose": 0, **(fit_kwargs or {})}
     evaluate_kwargs = dict(evaluate_kwargs or {})
@@ -165,7 +168,7 @@ def _make_splitter(cv: Any, y: np.ndarray, stratified: Optional[bool],
         if stratified is None:
             stratified = _looks_like_labels(y)
         splitter_class = StratifiedKFold if check_bool("stratified", stratified) else KFold
-        return splitter_class(n_splits, shuffle=True, seed=check_seed("seed", seed))
+        return splitter_class(n_splits, shuffle=True, seed=seed)
     if isinstance(cv, (str, bytes)) or not (callable(getattr(cv, "split", None))
                                             and callable(getattr(cv, "get_n_splits", None))):
         raise TypeError(f"cv: expected a number of folds >= 2 or a KFold / StratifiedKFold, "

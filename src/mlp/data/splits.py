@@ -6,14 +6,14 @@ from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from ..validation import check_bool, check_int, check_seed
+from ..validation import check_bool, check_int, check_seed_or_random_state
 from ._common import Size, _encode_labels, _length, _split_sizes, _stratified_indices, _take
 
 
 # ------------------------------------------------------------------------------- splits
 def train_test_split(*arrays: Any, test_size: Size = None, train_size: Size = None,
                      shuffle: bool = True, stratify: Any = None,
-                     seed: Optional[int] = None) -> List[Any]:
+                     seed: Optional[int] = None, random_state: Any = None) -> List[Any]:
     """Split arrays into random training and test subsets (scikit-learn's semantics).
 
     Parameters
@@ -36,6 +36,8 @@ def train_test_split(*arrays: Any, test_size: Size = None, train_size: Size = No
         members of each class train). Defaults to None (no stratification).
     seed : int, optional
         Seeds the shuffle; the same seed gives the same split. Defaults to a fresh random split.
+    random_state : int or numpy.random.RandomState, optional
+        scikit-learn's name for ``seed`` (give one of the two).
 
     Returns
     -------
@@ -69,7 +71,7 @@ def train_test_split(*arrays: Any, test_size: Size = None, train_size: Size = No
     if n_samples < 2:
         raise ValueError(f"arrays: expected at least 2 samples to split, got {n_samples}")
     shuffle = check_bool("shuffle", shuffle)
-    rng = np.random.default_rng(check_seed("seed", seed))
+    rng = np.random.default_rng(check_seed_or_random_state(seed, random_state))
     n_train, n_test = _split_sizes(n_samples, test_size, train_size)
     if stratify is not None:
         classes = _encode_labels(stratify, "stratify", n_samples)
@@ -99,6 +101,8 @@ class KFold:
     seed : int, optional
         Seeds the shuffle (only with ``shuffle=True``); each ``split`` call with the same seed
         gives the same folds. Defaults to fresh random folds on each call.
+    random_state : int or numpy.random.RandomState, optional
+        scikit-learn's name for ``seed`` (give one of the two).
 
     Examples
     --------
@@ -110,13 +114,19 @@ class KFold:
     [0 1 2 3 4] [5 6]
     """
 
-    def __init__(self, n_splits: int = 5, shuffle: bool = False, seed: Optional[int] = None):
+    def __init__(self, n_splits: int = 5, shuffle: bool = False, seed: Optional[int] = None,
+                 random_state: Any = None):
         self.n_splits = check_int("n_splits", n_splits, 2, wrong_type=ValueError)
         self.shuffle = check_bool("shuffle", shuffle)
-        self.seed = check_seed("seed", seed)
+        self.seed = check_seed_or_random_state(seed, random_state)
         if not self.shuffle and self.seed is not None:
             raise ValueError(f"seed: has no effect when shuffle=False; pass shuffle=True or "
                              f"leave seed=None, got seed={seed!r}")
+
+    @property
+    def random_state(self) -> Optional[int]:
+        """scikit-learn's name for :attr:`seed`."""
+        return self.seed
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n_splits={self.n_splits}, shuffle={self.shuffle}, "
@@ -181,6 +191,8 @@ class StratifiedKFold(KFold):
         Shuffle each class's members before assigning them to folds. Defaults to ``False``.
     seed : int, optional
         Seeds the shuffle (only with ``shuffle=True``). Defaults to fresh random folds.
+    random_state : int or numpy.random.RandomState, optional
+        scikit-learn's name for ``seed`` (give one of the two).
 
     Warns
     -----

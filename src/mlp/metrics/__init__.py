@@ -28,6 +28,13 @@ Names for ``compile``
 By name, ``"precision"``, ``"recall"`` and ``"f1"`` use ``average="auto"``: the binary score of
 class 1 for a model with one output, the macro average over classes for several outputs.
 
+scikit-learn's names
+--------------------
+``accuracy_score``, ``precision_score``, ``recall_score``, ``f1_score``, ``roc_auc_score``,
+``top_k_accuracy_score``, ``r2_score`` (and ``mean_squared_error``, ``mean_absolute_error``,
+``root_mean_squared_error``, ``confusion_matrix``, ``classification_report``) take the
+arguments of their ``sklearn.metrics`` namesakes: see :mod:`mlp.metrics.sklearn_names`.
+
 Zero division
 -------------
 When a score divides by zero (precision of a class never predicted, recall of a class absent
@@ -62,11 +69,22 @@ from .classification import (
 from .regression import mean_absolute_error, mean_squared_error, r2, root_mean_squared_error
 from .report import classification_report, confusion_matrix
 from .registry import METRICS, evaluate_metrics, get, metric_name
+from .sklearn_names import (
+    accuracy_score,
+    f1_score,
+    precision_score,
+    r2_score,
+    recall_score,
+    roc_auc_score,
+    top_k_accuracy_score,
+)
 
 __all__ = ["METRICS", "accuracy", "auc", "binary_accuracy", "categorical_accuracy",
            "classification_report", "confusion_matrix", "evaluate_metrics", "f1", "get",
            "mean_absolute_error", "mean_squared_error", "metric_name", "precision", "r2",
-           "recall", "root_mean_squared_error", "sparse_categorical_accuracy", "top_k_accuracy"]
+           "recall", "root_mean_squared_error", "sparse_categorical_accuracy", "top_k_accuracy",
+           "accuracy_score", "f1_score", "precision_score", "r2_score", "recall_score",
+           "roc_auc_score", "top_k_accuracy_score"]
 
 # doctest.testmod(mlp.metrics) runs the examples of the names defined in the submodules
 __test__ = {name: globals()[name] for name in __all__ if callable(globals()[name])}

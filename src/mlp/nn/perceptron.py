@@ -1,7 +1,9 @@
 """Rosenblatt's perceptron (1958): the single-neuron ancestor of the multilayer perceptron."""
 from __future__ import annotations
 
+import functools
 import numbers
+import warnings
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -11,10 +13,18 @@ from ..validation import check_int
 
 def _as_numeric(name: str, value: Any) -> np.ndarray:
     """Return ``value`` as a NumPy array of booleans, integers or floats, or raise."""
+    if hasattr(value, "toarray") or hasattr(value, "tocsr"):  # a SciPy sparse matrix / array
+        raise TypeError(f"{name}: sparse input is not supported (Sparse data was passed, but "
+                        f"dense data is required); pass {name}.toarray()")
     try:
         arr = np.asarray(value)
     except ValueError as err:
         raise ValueError(f"{name}: expected a rectangular numeric array, got {err}") from None
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name}: Complex data not supported; expected real numbers, got "
+                         f"dtype {arr.dtype}")
+    if arr.dtype.kind == "O":  # numbers held as Python objects; anything else fails here
+        arr = arr.astype(np.float64)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
     return arr
@@ -26,10 +36,13 @@ def _check_X(X: Any) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(
             f"X: expected a 2-D array (n_samples, n_features), got a {arr.ndim}-D array of "
-            f"shape {arr.shape}; reshape a single feature with X.reshape(-1, 1)"
+            f"shape {arr.shape}; Reshape your data: X.reshape(-1, 1) for a single feature"
         )
-    if arr.size == 0:
-        raise ValueError(f"X: expected at least one sample and one feature, got shape {arr.shape}")
+    for axis, what in ((0, "sample"), (1, "feature")):
+        if arr.shape[axis] == 0:
+            raise ValueError(f"X: expected at least one sample and one feature, got "
+                             f"0 {what}(s) (shape={arr.shape}) while a minimum of 1 is "
+                             f"required.")
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise ValueError("X: expected finite values, got NaN or infinity")
@@ -37,18 +50,60 @@ def _check_X(X: Any) -> np.ndarray:
 
 
 def _check_y(y: Any, n_samples: int) -> np.ndarray:
-    """Return ``y`` as a 1-D int array of 0/1 labels with ``n_samples`` entries."""
-    arr = _as_numeric("y", y)
+    """Return ``y`` as a 1-D array of ``n_samples`` labels (numbers, booleans or strings).
+
+    A column vector ``(n_samples, 1)`` is accepted with a warning, as scikit-learn's
+    estimators accept it (``DataConversionWarning`` when scikit-learn is installed).
+    """
+    if y is None:
+        raise ValueError("y: Perceptron requires y to be passed, but the target y is None")
+    try:
+        arr = np.asarray(y)
+    except ValueError as err:
+        raise ValueError(f"y: expected a 1-D array of labels, got {err}") from None
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        warnings.warn("A column-vector y was passed when a 1d array was expected; it is "
+                      "read as y.ravel()", _data_conversion_warning(), stacklevel=4)
+        arr = arr.ravel()
     if arr.ndim != 1:
         raise ValueError(f"y: expected a 1-D array of labels, got shape {arr.shape}")
     if arr.shape[0] != n_samples:
         raise ValueError(f"y: expected {n_samples} labels, one per row of X, got {arr.shape[0]}")
-    bad = arr[(arr != 0) & (arr != 1)]
-    if bad.size:
-        raise ValueError(
-            f"y: expected labels in {{0, 1}} (or booleans), got {np.unique(bad)[:5].tolist()}"
-        )
-    return arr.astype(np.int64)
+    if arr.dtype.kind not in "biufUSO":
+        raise TypeError(f"y: expected labels (numbers, booleans or strings), got dtype "
+                        f"{arr.dtype}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError("y: expected finite labels, got NaN or infinity")
+    if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
+        raise ValueError("y: Unknown label type: continuous; expected class labels (two "
+                         "values), got fractional numbers")
+    return arr
+
+
+def _data_conversion_warning() -> type:
+    """scikit-learn's ``DataConversionWarning`` when it is installed, else ``UserWarning``."""
+    try:
+        from sklearn.exceptions import DataConversionWarning
+    except ImportError:
+        return UserWarning
+    return DataConversionWarning
+
+
+class NotFittedError(RuntimeError, ValueError, AttributeError):
+    """A method that needs a fitted model was called before ``fit``. A ``RuntimeError``, and
+    also a ``ValueError`` / ``AttributeError`` as scikit-learn's ``NotFittedError`` is."""
+
+
+@functools.lru_cache(maxsize=None)
+def _not_fitted_error() -> type:
+    """:class:`NotFittedError`, also a ``sklearn.exceptions.NotFittedError`` when
+    scikit-learn is installed (so that scikit-learn's tools recognise it)."""
+    try:
+        from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+    except ImportError:
+        return NotFittedError
+    return type("NotFittedError", (NotFittedError, SklearnNotFittedError),
+                {"__module__": __name__, "__doc__": NotFittedError.__doc__})
 
 
 def _check_learning_rate(value: Any) -> float:
@@ -101,8 +156,17 @@ class Perceptron:
         Seed of the shuffling order (a non-negative int), or None for a fresh one each fit.
         Defaults to ``None``.
 
+    Labels may be any two classes (numbers, booleans, strings): ``y`` above is 1 for
+    ``classes_[1]`` and 0 for ``classes_[0]``. The parameters are checked by :meth:`fit`, and
+    the class follows scikit-learn's estimator API (``get_params`` / ``set_params``,
+    ``__sklearn_tags__``), so ``clone``, ``cross_val_score`` and ``GridSearchCV`` take it.
+
     Attributes
     ----------
+    classes_ : numpy.ndarray of shape (2,)
+        The two labels, sorted.
+    n_features_in_ : int
+        Features seen in :meth:`fit`.
     weights_ : numpy.ndarray of shape (n_features,)
         The learned weights (float64).
     bias_ : float
@@ -136,14 +200,25 @@ class Perceptron:
         shuffle: bool = True,
         seed: Optional[int] = None,
     ) -> None:
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle: expected a bool, got {type(shuffle).__name__} {shuffle!r}")
-        self.learning_rate = _check_learning_rate(learning_rate)
-        self.max_epochs = check_int("max_epochs", max_epochs, 1, wrong_type=ValueError,
-                                    expected="an int >= 1")
-        self.shuffle = bool(shuffle)
-        self.seed = None if seed is None else check_int("seed", seed, 0, wrong_type=ValueError,
-                                                            expected="an int >= 0")
+        # stored as given and checked by fit, as scikit-learn's estimators do (clone and
+        # set_params must not fail on a value that fit would refuse)
+        self.learning_rate = learning_rate
+        self.max_epochs = max_epochs
+        self.shuffle = shuffle
+        self.seed = seed
+
+    def _checked_parameters(self):
+        """``(learning_rate, max_epochs, shuffle, seed)``, validated."""
+        if not isinstance(self.shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle: expected a bool, got {type(self.shuffle).__name__} "
+                            f"{self.shuffle!r}")
+        learning_rate = _check_learning_rate(self.learning_rate)
+        max_epochs = check_int("max_epochs", self.max_epochs, 1, wrong_type=ValueError,
+                               expected="an int >= 1")
+        seed = None if self.seed is None else check_int("seed", self.seed, 0,
+                                                        wrong_type=ValueError,
+                                                        expected="an int >= 0")
+        return learning_rate, max_epochs, bool(self.shuffle), seed
 
     def get_params(self, deep: bool = True) -> Dict[str, Any]:
         """Return the constructor arguments.
@@ -165,6 +240,34 @@ class Perceptron:
             "seed": self.seed,
         }
 
+    def set_params(self, **params: Any) -> "Perceptron":
+        """Set constructor arguments by name (checked at the next :meth:`fit`); return self.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not a parameter (the message lists them).
+        """
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"set_params: {name!r} is not a parameter of Perceptron; "
+                                 f"the parameters are {sorted(valid)}")
+            setattr(self, name, value)
+        return self
+
+    def __sklearn_tags__(self):
+        """scikit-learn's description of this estimator: a binary classifier (it needs
+        scikit-learn, imported here only)."""
+        try:
+            from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+        except ImportError as error:
+            raise ImportError("Perceptron.__sklearn_tags__ needs scikit-learn; install it with "
+                              "pip install 'mlp-engine[sklearn]'") from error
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(multi_class=False),
+                    input_tags=InputTags())
+
     def fit(self, X: Any, y: Any) -> "Perceptron":
         """Train with the perceptron rule until an epoch makes no mistake or ``max_epochs``.
 
@@ -173,22 +276,45 @@ class Perceptron:
         X : array_like of shape (n_samples, n_features)
             Finite numeric inputs.
         y : array_like of shape (n_samples,)
-            Labels 0 or 1 (booleans accepted).
+            Two classes: any labels (numbers, booleans, strings); ``classes_[1]`` (the larger
+            one, as ``numpy.unique`` sorts them) is the positive class. Labels 0 and 1 (or
+            booleans) always give ``classes_ == [0, 1]``, also when ``y`` holds one of them.
 
         Returns
         -------
         Perceptron
             ``self``, fitted.
+
+        Raises
+        ------
+        ValueError
+            When ``y`` holds one class, or more than two.
         """
+        learning_rate, max_epochs, shuffle, seed = self._checked_parameters()
         X = _check_X(X)
         y = _check_y(y, X.shape[0])
-        rng = np.random.default_rng(self.seed)
+        classes, targets = np.unique(y, return_inverse=True)
+        if y.dtype.kind in "biuf" and np.isin(classes, (0, 1)).all():
+            # 0/1 labels mean what they say, also when y holds one of them only
+            classes = np.array([0, 1], dtype=y.dtype)
+            targets = y.astype(np.int64)
+        if len(classes) != 2:
+            shown = f"{classes[:5].tolist()}{' ...' if len(classes) > 5 else ''}"
+            if len(classes) == 1:
+                raise ValueError(f"y: expected two classes (a perceptron is a binary "
+                                 f"classifier), got one class: {shown}")
+            raise ValueError(f"y: Only binary classification is supported; expected two "
+                             f"classes, got {len(classes)}: {shown}")
+        rng = np.random.default_rng(seed)
+        self._learning_rate = learning_rate
+        self.classes_ = classes
+        self.n_features_in_ = X.shape[1]
         self.weights_ = np.zeros(X.shape[1])
         self.bias_ = 0.0
         self.errors_: List[int] = []
-        for _ in range(self.max_epochs):
-            order = rng.permutation(X.shape[0]) if self.shuffle else range(X.shape[0])
-            self.errors_.append(self._epoch(X, y, order))
+        for _ in range(max_epochs):
+            order = rng.permutation(X.shape[0]) if shuffle else range(X.shape[0])
+            self.errors_.append(self._epoch(X, targets.astype(np.int64), order))
             if self.errors_[-1] == 0:
                 break
         self.n_epochs_ = len(self.errors_)
@@ -201,13 +327,14 @@ class Perceptron:
         for i in order:
             error = int(y[i] - _step(X[i] @ self.weights_ + self.bias_))
             if error:
-                self.weights_ += self.learning_rate * error * X[i]
-                self.bias_ += self.learning_rate * error
+                self.weights_ += self._learning_rate * error * X[i]
+                self.bias_ += self._learning_rate * error
                 mistakes += 1
         return mistakes
 
     def predict(self, X: Any) -> np.ndarray:
-        """Return the predicted labels ``1 if w @ x + b >= 0 else 0``.
+        """Return the predicted labels: ``classes_[1]`` where ``w @ x + b >= 0``, else
+        ``classes_[0]`` (for 0/1 labels, int64 ones and zeros).
 
         Parameters
         ----------
@@ -217,21 +344,23 @@ class Perceptron:
         Returns
         -------
         numpy.ndarray of shape (n_samples,)
-            int64 labels 0 or 1.
+            Labels of ``classes_``.
 
         Raises
         ------
-        RuntimeError
-            If the perceptron has not been fitted.
+        NotFittedError
+            If the perceptron has not been fitted (a ``RuntimeError``).
         """
         if not hasattr(self, "weights_"):
-            raise RuntimeError("Perceptron: expected a fitted perceptron, call fit(X, y) first")
+            raise _not_fitted_error()("Perceptron: expected a fitted perceptron, call fit(X, "
+                                      "y) first")
         X = _check_X(X)
         if X.shape[1] != self.weights_.shape[0]:
             raise ValueError(
-                f"X: expected {self.weights_.shape[0]} features, as in fit, got {X.shape[1]}"
+                f"X has {X.shape[1]} features, but Perceptron is expecting "
+                f"{self.weights_.shape[0]} features as input (as in fit)"
             )
-        return _step(X @ self.weights_ + self.bias_)
+        return self.classes_[_step(X @ self.weights_ + self.bias_)]
 
     def score(self, X: Any, y: Any) -> float:
         """Return the accuracy: the fraction of samples whose label is predicted right.
@@ -240,7 +369,7 @@ class Perceptron:
         ----------
         X : array_like of shape (n_samples, n_features)
         y : array_like of shape (n_samples,)
-            Labels 0 or 1 (booleans accepted).
+            Labels.
 
         Returns
         -------
@@ -254,4 +383,4 @@ class Perceptron:
         return f"Perceptron({args})"
 
 
-__all__ = ["Perceptron"]
+__all__ = ["NotFittedError", "Perceptron"]

@@ -200,7 +200,8 @@ class Optimizer(abc.ABC):
                   f"them; use a new optimizer for another model)", (n_params, dtype.name))
         elif backend is not self._backend:
             # from another backend, or from host copies (an unpickled optimizer has none)
-            self.slots = {name: backend.asarray(slot if self._backend is None
+            # from an unpickled optimizer, a copy: joblib may have memory-mapped them read-only
+            self.slots = {name: backend.asarray(np.array(slot, copy=True) if self._backend is None
                                                 else self._backend.to_numpy(slot))
                           for name, slot in self.slots.items()}
         self._layout = (n_params, dtype)

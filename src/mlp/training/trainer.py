@@ -640,6 +640,40 @@ class Trainer:
                                                         weight))
         return logs if return_dict else logs["loss"]
 
+    def loss_and_gradient(self, x, y, sample_weight=None) -> Tuple[float, np.ndarray]:
+        """The training loss of the whole of ``(x, y)`` as one batch, and its gradient with
+        respect to the flat parameter buffer, in one pass; nothing is updated.
+
+        The loss is the one ``fit`` minimises (regularizers included, dropout in training mode
+        at the optimizer's current step). It lets an optimizer outside the engine drive the
+        model, e.g. ``scipy.optimize.minimize(..., jac=True)`` over ``model.params`` (as
+        :class:`mlp.sklearn.MLPClassifier` does with ``solver="lbfgs"``).
+
+        Returns
+        -------
+        loss : float
+        gradient : numpy.ndarray
+            A host copy, of the shape and dtype of ``model.params``.
+
+        Examples
+        --------
+        >>> import numpy as np, mlp
+        >>> model = mlp.Sequential([mlp.Dense(1, input_dim=2)], seed=0)
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> loss, grad = model.loss_and_gradient(np.ones((4, 2)), np.zeros(4))
+        >>> grad.shape == model.params.shape
+        True
+        """
+        self._require_compiled("loss_and_gradient")
+        self._check_not_training("loss_and_gradient")
+        x, target, weight = self._prepare(x, y, sample_weight)
+        plan = self._plan(x.shape[0])
+        x_dev, target_dev, weight_dev = self._on_device(x, self.loss.smooth_targets(target),
+                                                        weight)
+        with self._backend.blas_scope(plan.flops(x.shape[0])):
+            value = plan.loss_and_gradient(x_dev, target_dev, weight_dev)
+        return value, np.array(self._backend.to_numpy(plan.grads), copy=True)
+
     # --------------------------------------------------------------- inference
     def evaluate(self, x, y=None, batch_size: int = 32, verbose: Union[int, str] = 0,
                  sample_weight=None, return_dict: bool = True, steps: Optional[int] = None):
