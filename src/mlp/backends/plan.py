@@ -415,12 +415,7 @@ class TrainingPlan:
         as the next training step would draw them). For full-batch optimizers outside the
         engine (``scipy.optimize``, see :mod:`mlp.sklearn`).
         """
-        rows = x.shape[0]
-        step_number = self.optimizer.iterations if self.optimizer is not None else 0
-        output = self.forward(x, rows, training=True, step_number=step_number)
-        value, _ = self._loss(output, target, weight, grad=self.output_grads[-1][:rows])
-        self.backward(x, rows, step_number)
-        return float(value) + self.penalty()
+        return float(self.compute_gradients(x, target, weight)) + self.penalty()
 
     def train_epoch(self, x, target, weight, order, batch_size: int, outputs,
                     hooks: Optional[BatchHooks] = None,
