@@ -242,8 +242,8 @@ def test_a_fifo_is_refused_without_blocking(tmp_path, loader):
     assert "is a FIFO (named pipe), not a regular file" in str(error)
 
 
-def test_a_folder_and_a_device_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="is a folder, not a regular file; expected a mlp "
+def test_a_directory_and_a_device_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="is a directory, not a regular file; expected a mlp "
                                          "model file"):
         load_model(tmp_path)
     if os.path.exists("/dev/zero"):

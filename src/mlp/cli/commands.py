@@ -52,6 +52,7 @@ from .preprocessing import (
     PREPROCESSING_FORMAT,
     PREPROCESSING_VERSION,
     apply_preprocessing,
+    check_scaled,
     fit_preprocessing,
     load_preprocessing,
     preprocessing_path,
@@ -188,6 +189,7 @@ def command_train(args: argparse.Namespace) -> int:
         _say("preprocessing: median imputation (no missing values here) and standardisation, "
              "both fitted on the training rows")
     Z = apply_preprocessing(X, prep)
+    check_scaled(args.data, features, X, Z)
 
     document: Dict[str, Any] = {
         "format": PREPROCESSING_FORMAT, "version": PREPROCESSING_VERSION,
@@ -283,8 +285,10 @@ def command_predict(args: argparse.Namespace) -> int:
         raise CLIError(f"{args.model}: the model takes {model.input_dim} features but "
                        f"{preprocessing_path(args.model)} lists {len(features)}; they do not "
                        f"belong together")
-    X = apply_preprocessing(feature_matrix(table, features), prep)
-    output = model.predict(X).astype(np.float64)
+    X = feature_matrix(table, features)
+    Z = apply_preprocessing(X, prep)
+    check_scaled(args.data, features, X, Z)
+    output = model.predict(Z).astype(np.float64)
     task = prep["task"]
     if task == "regression":
         scaler = prep["target_scaler"]

@@ -279,7 +279,7 @@ def open_regular_file(path, what: str = "a mlp model file") -> BinaryIO:
 
     It is opened without blocking (``O_NONBLOCK``: opening a FIFO for reading would otherwise
     wait for a writer) and refused unless it is a regular file: a FIFO, a socket, a device or
-    a folder gives a ``ValueError`` naming what it is, before anything is read from it.
+    a directory gives a ``ValueError`` naming what it is, before anything is read from it.
 
     Raises
     ------
@@ -293,7 +293,7 @@ def open_regular_file(path, what: str = "a mlp model file") -> BinaryIO:
     try:
         fd = os.open(path, flags)
     except IsADirectoryError:
-        raise ValueError(f"{describe(path)}: is a folder, expected {what}") from None
+        raise ValueError(f"{describe(path)}: is a directory, expected {what}") from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -309,7 +309,7 @@ def open_regular_file(path, what: str = "a mlp model file") -> BinaryIO:
 
 def _kind_of(mode: int) -> str:
     """What a non-regular file is, for messages."""
-    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
                        (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device")):
         if test(mode):
