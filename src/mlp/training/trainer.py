@@ -26,6 +26,7 @@ from ..nn.network import compute_layers
 from ..optim import optimizers as optimizers_module
 from ..validation import check_bool, check_non_negative_int, check_positive_int
 from .callbacks import Callback, History
+from .guards import HINT, DivergenceWatch, non_finite_key, warn_non_finite
 from .inputs import (
     apply_class_weight,
     check_features,
@@ -381,6 +382,8 @@ class Trainer:
             val[0], self.loss.smooth_targets(val[1]), val[2])
         outputs = self._backend.empty((n, self.output_dim), self.dtype)
         last_good = _TrainingSnapshot(self)
+        watch = DivergenceWatch(self._initial_loss(x_arr, target, weight, batch_size)
+                                if epochs > initial_epoch else None)
         logs: Dict[str, float] = {}
         try:
             with self._backend.blas_scope():
@@ -405,6 +408,10 @@ class Trainer:
                     if val is not None and _validates(epoch, validation_freq):
                         logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(
                             *val, on_device=val_dev).items()})
+                    if self._stopped_on_non_finite_logs(logs, epoch, initial_epoch, last_good,
+                                                        history, progress, stacklevel=4):
+                        break
+                    watch.check(epoch, loss_value, stacklevel=4)
                     progress.end_epoch(batch_count(seen, batch_size), seen, logs, train_seconds)
                     if self._stopped_at_epoch_end(callback_list, epoch, logs, history):
                         break
@@ -427,6 +434,38 @@ class Trainer:
             loss_value = float("nan")
         if np.isfinite(loss_value):
             return False
+        self._stop_non_finite(became, epoch, initial_epoch, last_good, history, progress,
+                              stacklevel + 1)
+        return True
+
+    def _stopped_on_non_finite_logs(self, logs: Dict[str, float], epoch: int,
+                                    initial_epoch: int, last_good, history: History, progress,
+                                    stacklevel: int) -> bool:
+        """After an epoch's metrics and validation: as :meth:`_stopped_on_non_finite` when one
+        of ``logs`` (a metric, the validation loss or a validation metric) is not finite."""
+        key = non_finite_key(logs)
+        if key is None:
+            return False
+        self._stop_non_finite(f"the {key} became {logs[key]}", epoch, initial_epoch, last_good,
+                              history, progress, stacklevel + 1)
+        return True
+
+    def _initial_loss(self, x, target, weight, batch_size: int) -> Optional[float]:
+        """The loss of the current weights on the first batch of ``x`` (dropout off), the
+        yardstick of :class:`~mlp.training.guards.DivergenceWatch`."""
+        rows = min(batch_size, x.shape[0])
+        plan = self._inference_plan(rows, for_loss=True)
+        x_dev, target_dev, weight_dev = self._on_device(
+            x[:rows], self.loss.smooth_targets(target[:rows]),
+            None if weight is None else weight[:rows])
+        with self._backend.blas_scope(plan.flops(rows)):
+            outputs = plan.predict(x_dev, rows)
+        with np.errstate(all="ignore"):
+            return float(plan.loss_value(outputs, target_dev, weight_dev))
+
+    def _stop_non_finite(self, became: str, epoch: int, initial_epoch: int, last_good,
+                         history: History, progress, stacklevel: int) -> None:
+        """Restore the last finite state, record ``non_finite_loss`` and warn."""
         progress.abort()
         last_good.restore()
         history.stopped_reason, history.stopped_epoch = "non_finite_loss", epoch
@@ -434,10 +473,8 @@ class Trainer:
         warnings.warn(
             f"fit: {became} in epoch {epoch + 1}; training stopped and the weights and optimizer "
             f"state of {kept} were restored (history.stopped_reason is 'non_finite_loss'). "
-            f"Lower the learning rate, scale the inputs or clip the gradients (e.g. "
-            f"Adam(clipnorm=1.0)).", RuntimeWarning, stacklevel=stacklevel)
+            f"{HINT}", RuntimeWarning, stacklevel=stacklevel)
         self.stop_training = True
-        return True
 
     def _stopped_at_epoch_end(self, callback_list, epoch: int, logs: Dict[str, float],
                               history: History) -> bool:
@@ -527,6 +564,7 @@ class Trainer:
                 self._metrics_activation())
             logs.update(metrics_module.evaluate_metrics(self.metrics, target, probabilities,
                                                         weight))
+        warn_non_finite("train_on_batch", logs, stacklevel=4)
         return logs if return_dict else logs["loss"]
 
     # --------------------------------------------------------------- inference
@@ -561,6 +599,7 @@ class Trainer:
             x, target, weight = self._prepare(x, y, sample_weight)
             logs = self._evaluate_arrays(x, target, weight, batch_size)
             rows = x.shape[0]
+        warn_non_finite("evaluate", logs, stacklevel=3)
         if verbose:
             print(summary_line("Evaluate", rows or 0, time.perf_counter() - started, logs),
                   file=sys.stdout, flush=True)
@@ -686,6 +725,8 @@ class Trainer:
                         if last_good is None:  # the first batch built the model
                             last_good = _TrainingSnapshot(self)
                             last_good.take()
+                            watch = DivergenceWatch(self._initial_loss(x_b, target, weight,
+                                                                       x_b.shape[0]))
                         if per_batch:
                             for callback in callback_list:
                                 callback.on_batch_begin(batch)
@@ -730,6 +771,10 @@ class Trainer:
                                   if val is not None else self._evaluate_source(BatchSource(
                                       "validation_data", validation_data, validation_steps)))
                         logs.update({f"val_{k}": v for k, v in result.items()})
+                    if self._stopped_on_non_finite_logs(logs, epoch, initial_epoch, last_good,
+                                                        history, progress, stacklevel=5):
+                        break
+                    watch.check(epoch, loss_value, stacklevel=5)
                     progress.steps = source.steps or batches  # a generator's count is known now
                     progress.end_epoch(batches, seen, logs, train_seconds)
                     if self._stopped_at_epoch_end(callback_list, epoch, logs, history):
