@@ -72,6 +72,7 @@ def _trains(method: str):
                         f"{method}: the model is already being trained (by fit or "
                         f"train_on_batch{where}); train a model from one thread at a time")
                 self._training_thread = threading.get_ident()
+                self._fit_generation += 1
             try:
                 return function(self, *args, **kwargs)
             finally:
@@ -91,6 +92,19 @@ class Trainer:
 
     _training_thread: Optional[int] = None
     """The thread that is training the model (in ``fit`` / ``train_on_batch``), or None."""
+
+    _fit_generation: int = 0
+    """How many times training started on the model: ``predict`` / ``evaluate`` read it
+    before and after their work, and a change means the weights moved under them."""
+
+    def _trained_meanwhile(self, method: str) -> None:
+        """``RuntimeError``: another thread started ``fit`` / ``train_on_batch`` while
+        ``method`` ran, so its result may mix weights from before and during an update."""
+        raise RuntimeError(
+            f"{method}: another thread started training the model (fit or train_on_batch) "
+            f"while {method} ran, so its result could mix old and updated weights; it was "
+            f"discarded. Call {method} before fit starts or after it returns, or on a copy of "
+            f"the model")
 
     def _check_not_training(self, method: str) -> None:
         """``RuntimeError`` when another thread is training the model: its weights change
@@ -164,10 +178,12 @@ class Trainer:
                                 trainable=self.trainable)
             # gradients and optimizer state, and fit's snapshot of the weights and that state
             copies = 2 * (1 + len(self.optimizer.slot_names)) + self._backend.update_copies
+            widest = max(compute_layers(self.layers), key=lambda layer: getattr(layer, "units", 0))
             self._backend.check_allocation(
                 "units", copies * self.params.size * self.dtype.itemsize,
-                f"{self.params.size} weights to train with {type(self.optimizer).__name__}",
-                "layer widths")
+                f"{self.params.size} weights to train with {type(self.optimizer).__name__} (the "
+                f"widest layer: {type(widest).__name__} {widest.name!r} of "
+                f"{getattr(widest, 'units', '?')} units)", "layer widths")
             grads = self._backend.zeros(self.params.shape, self.dtype)
             self.optimizer.build(self.params.size, self.dtype, self._backend)
             plan = self._backend.make_plan(steps, self.params, grads, self._loss_kernel(fused),
@@ -583,6 +599,7 @@ class Trainer:
         that of the batches concatenated.
         """
         self._require_compiled("evaluate")
+        generation = self._fit_generation
         self._check_not_training("evaluate")
         batch_size = check_positive_int("batch_size", batch_size)
         verbose = check_verbose("verbose", verbose)
@@ -599,6 +616,8 @@ class Trainer:
             x, target, weight = self._prepare(x, y, sample_weight)
             logs = self._evaluate_arrays(x, target, weight, batch_size)
             rows = x.shape[0]
+        if self._fit_generation != generation:
+            self._trained_meanwhile("evaluate")
         warn_non_finite("evaluate", logs, stacklevel=3)
         if verbose:
             print(summary_line("Evaluate", rows or 0, time.perf_counter() - started, logs),
@@ -646,8 +665,12 @@ class Trainer:
 
         Several threads may predict with one model at once; each gets exactly what a call
         alone would (they take turns on the model's inference workspaces). While another
-        thread trains the model (``fit``), ``predict`` raises a ``RuntimeError``.
+        thread trains the model (``fit`` / ``train_on_batch``), ``predict`` raises a
+        ``RuntimeError``, and so does a ``predict`` during which another thread started to
+        train it: a result always comes from one set of weights, never from weights changing
+        under it.
         """
+        generation = self._fit_generation
         if self._training_thread is not None:
             self._check_not_training("predict")
         if type(verbose) is int and verbose == 0 and type(x) is np.ndarray and type(
@@ -658,13 +681,18 @@ class Trainer:
                     and 0 < x.shape[0] <= batch_size):
                 result = plan.predict_small(x)
                 if result is not None:
+                    if self._fit_generation != generation:
+                        self._trained_meanwhile("predict")
                     return result
         batch_size = check_positive_int("batch_size", batch_size)
         verbose = check_verbose("verbose", verbose)
         if is_batch_source(x):   # batches x, (x,) or (x, y, ...): y is ignored
             with self._backend.blas_scope():
-                return self._predict_source(BatchSource("x", x, steps), batch_size,
-                                            return_device_array)
+                result = self._predict_source(BatchSource("x", x, steps), batch_size,
+                                              return_device_array)
+            if self._fit_generation != generation:
+                self._trained_meanwhile("predict")
+            return result
         started = time.perf_counter()
         x = self._features("x", x)
         self.build(x.shape[1])
@@ -674,6 +702,8 @@ class Trainer:
             result = plan.predict(x_dev, batch_size)
         if not return_device_array:
             result = self._backend.to_numpy(result)
+        if self._fit_generation != generation:
+            self._trained_meanwhile("predict")
         if verbose:
             print(summary_line("Predict", x.shape[0], time.perf_counter() - started),
                   file=sys.stdout, flush=True)
