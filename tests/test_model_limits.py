@@ -65,6 +65,14 @@ def test_batch_size_larger_than_the_data_is_capped_at_its_rows(backend):
     assert model.evaluate(x, np.ones(20), batch_size=10 ** 12) == twin.evaluate(x, np.ones(20))
 
 
+def test_batch_size_larger_than_a_generators_batches_is_capped_too():
+    # before: predict on a generator sized its workspaces by batch_size (10**12: refused)
+    model = mlp.Sequential([mlp.Dense(3, activation="relu", input_dim=2), mlp.Dense(1)], seed=0)
+    x = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
+    batches = (x[i:i + 10] for i in (0, 10))
+    np.testing.assert_array_equal(model.predict(batches, batch_size=10 ** 12), model.predict(x))
+
+
 def test_weights_that_diverge_under_a_bounded_loss_stop_fit():
     # inputs of 1e38 are finite in float32; a sigmoid output keeps the clipped loss finite while
     # the weights overflow: fit must stop and say so, not return NaN weights silently

@@ -849,7 +849,7 @@ class Trainer:
         for batch, (xb, _, _) in enumerate(source.epoch()):
             x_b = self._features(f"{source.name}[{batch}]", xb)
             self.build(x_b.shape[1])
-            plan = self._inference_plan(batch_size)
+            plan = self._inference_plan(min(batch_size, max(x_b.shape[0], _PLAN_ROWS)))
             with self._backend.blas_scope(plan.flops(min(batch_size, x_b.shape[0]))):
                 results.append(self._backend.to_numpy(plan.predict(self._on_device(x_b)[0],
                                                                    batch_size)))
