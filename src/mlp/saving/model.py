@@ -137,9 +137,11 @@ def load_model(path, model_class, backend: Optional[str] = None):
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is not a valid model file: truncated, corrupt, hostile, from another
-        format version, written by :func:`save_weights` (use ``model.load_weights``), or holding
-        a configuration that does not rebuild. The message says which.
+        If the file is not a valid model file: not a regular file (a FIFO, a device),
+        truncated, corrupt (its SHA-256 does not match: see :mod:`mlp.saving.format`),
+        hostile, from another format version, written by :func:`save_weights` (use
+        ``model.load_weights``), or holding a configuration that does not rebuild. The message
+        says which. Every size is checked against the config before a tensor is read.
 
     Warns
     -----
@@ -229,8 +231,10 @@ def load_weights(model, path) -> None:
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is corrupt, or its weights do not fit ``model``: the message gives the
-        expected and the saved parameter count (or shapes, or dtype).
+        If the file is corrupt (as for :func:`load_model`: a file of kind ``"model"`` passes
+        every check ``load_model`` makes, a weights file's config must rebuild and match its
+        tensor), or its weights do not fit ``model``: the message gives the expected and the
+        saved parameter count (or shapes, or dtype). ``model`` is left unchanged.
 
     Examples
     --------
