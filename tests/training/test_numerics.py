@@ -65,6 +65,19 @@ def test_converging_training_gives_no_warning(optimizer):
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
+def test_a_model_that_already_fits_trains_under_dropout_without_a_divergence_warning():
+    # its loss with dropout off is near 0 (targets are its own outputs), with dropout on many
+    # orders of magnitude more: that is not a divergence
+    x, _ = _regression(256)
+    model = mlp.Sequential([mlp.Dense(64, activation="relu", input_dim=4), mlp.Dropout(0.5),
+                            mlp.Dense(1)], seed=0)
+    model.compile(optimizer=mlp.SGD(1e-6), loss="mse")
+    y = model.predict(x) + 1e-6
+    history, caught = _fit_recording(model, x, y, epochs=2, batch_size=16)
+    assert history.history["loss"][0] > 1e4 * 1e-12     # the ratio a bare factor would flag
+    assert not [w for w in caught if "diverging" in str(w.message)]
+
+
 def test_sgd_that_overflows_still_stops_cleanly():
     x, y = _regression()
     model = _model(mlp.SGD(1e3))

@@ -16,6 +16,11 @@ DIVERGENCE_FACTOR = 1e4
 """An epoch's loss this many times the loss of the weights ``fit`` started from is a
 divergence (four orders of magnitude: no training that converges climbs that far)."""
 
+MIN_BASELINE = 1e-4
+"""The smallest initial loss the factor is applied to: a model that already fits its data
+(loss near 0, measured with dropout off) may train at a loss many times larger under dropout,
+so a loss below ``DIVERGENCE_FACTOR * MIN_BASELINE`` (1) is never called a divergence."""
+
 HINT = ("Lower the learning rate, scale the inputs or clip the gradients (e.g. "
         "Adam(clipnorm=1.0)).")
 
@@ -41,7 +46,8 @@ def warn_non_finite(method: str, logs: Dict[str, float], stacklevel: int) -> Non
 
 class DivergenceWatch:
     """Warns once when an epoch's loss climbs :data:`DIVERGENCE_FACTOR` times above the loss
-    of the initial weights (``baseline``; ``None`` or non-finite: never)."""
+    of the initial weights (``baseline``, at least :data:`MIN_BASELINE`; ``None`` or
+    non-finite: never)."""
 
     def __init__(self, baseline: Optional[float]):
         ok = baseline is not None and math.isfinite(baseline) and baseline > 0
@@ -51,7 +57,8 @@ class DivergenceWatch:
     def check(self, epoch: int, loss: float, stacklevel: int) -> bool:
         """Warn (``RuntimeWarning``, ``stacklevel`` as for :func:`warnings.warn` called from
         here) the first time ``loss`` is a divergence; return whether it is one."""
-        if self.baseline is None or not loss > DIVERGENCE_FACTOR * self.baseline:
+        if self.baseline is None or not loss > DIVERGENCE_FACTOR * max(self.baseline,
+                                                                      MIN_BASELINE):
             return False
         if not self.warned:
             self.warned = True
@@ -63,4 +70,5 @@ class DivergenceWatch:
         return True
 
 
-__all__ = ["DIVERGENCE_FACTOR", "DivergenceWatch", "HINT", "non_finite_key", "warn_non_finite"]
+__all__ = ["DIVERGENCE_FACTOR", "DivergenceWatch", "HINT", "MIN_BASELINE", "non_finite_key",
+           "warn_non_finite"]
