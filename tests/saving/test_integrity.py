@@ -345,3 +345,18 @@ def test_load_time_grows_linearly_with_the_layers(tmp_path):
     small = min(_load_seconds(tmp_path / "n.mlp") for _ in range(3))
     large = min(_load_seconds(tmp_path / "4n.mlp") for _ in range(3))
     assert large < 8 * small + 0.2, (small, large)   # quadratic would be 16x
+
+
+def test_load_model_reads_the_weights_straight_into_the_models_buffer(tmp_path, monkeypatch):
+    model, path, x = _trained(tmp_path)
+    copies = []
+    original = mlp_format._read_tensors
+
+    def spy(stream, entries, digest, where, destinations):
+        copies.append(dict(destinations))
+        return original(stream, entries, digest, where, destinations)
+
+    monkeypatch.setattr(mlp_format, "_read_tensors", spy)
+    loaded = load_model(path)
+    assert copies[0]["params"] is loaded.params        # no buffer in between
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))

@@ -318,13 +318,17 @@ def _kind_of(mode: int) -> str:
 
 
 def read_file(path, check_config: Callable[[Any, Any], None],
-              check_layout: Optional[Callable[[Any, Layout, Any], None]] = None
+              check_layout: Optional[Callable[[Any, Layout, Any],
+                                              Optional[Dict[str, np.ndarray]]]] = None
               ) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
-    """Read and check a file; return its config and its tensors (new native-order arrays).
+    """Read and check a file; return its config and its tensors (native-order arrays).
 
     ``check_config(config, path)`` checks the writer's JSON document and
     ``check_layout(config, layout, path)`` the tensors it lists (:data:`Layout`), both before a
-    tensor byte is read; either raises ``ValueError`` to refuse the file.
+    tensor byte is read; either raises ``ValueError`` to refuse the file. ``check_layout`` may
+    return arrays to read tensors into, by name (C-contiguous, of the tensor's dtype and
+    shape: the caller's final buffers); the others are read into new arrays. A refused
+    checksum leaves such a buffer holding the file's bytes.
     """
     where = describe(path)
     with open_regular_file(path) as stream:
@@ -350,11 +354,13 @@ def read_file(path, check_config: Callable[[Any, Any], None],
         config = _parse_json(metadata["config"], "__metadata__['config']", path)
         check_config(config, path)
         entries = _check_entries(header, size - 8 - header_length, path)
+        destinations = None
         if check_layout is not None:
-            check_layout(config, {name: (dtype.newbyteorder("="), tuple(shape))
-                                  for _, _, name, dtype, shape, _ in entries}, path)
+            destinations = check_layout(config, {name: (dtype.newbyteorder("="), tuple(shape))
+                                                 for _, _, name, dtype, shape, _ in entries},
+                                        path)
         digest = hashlib.sha256(metadata["config"].encode("utf-8"))
-        tensors = _read_tensors(stream, entries, digest, path)
+        tensors = _read_tensors(stream, entries, digest, path, destinations or {})
     expected = metadata.get(CHECKSUM_KEY)
     if expected is not None and digest.hexdigest() != expected.lower():
         raise ValueError(f"{where}: checksum mismatch: the config or the tensor bytes changed "
@@ -439,19 +445,23 @@ def _check_entries(header: Dict[str, Any], data_size: int, path) -> List[Tuple]:
     return entries
 
 
-def _read_tensors(stream: BinaryIO, entries: List[Tuple], digest, path
-                  ) -> Dict[str, np.ndarray]:
+def _read_tensors(stream: BinaryIO, entries: List[Tuple], digest, path,
+                  destinations: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     """Read each checked tensor of ``entries`` (in file order, right after the header) into
-    a new array of its own, feeding its bytes to ``digest``."""
+    its array of ``destinations`` or a new one, feeding its bytes to ``digest``."""
     where = describe(path)
     native = {}
     for _, end, name, dtype, shape, count in entries:
-        try:
-            array = np.empty(count, dtype=dtype)
-        except (ValueError, MemoryError) as exc:
-            raise ValueError(f"{where}: tensor {name!r}: shape {shape!r:.200} cannot be "
-                             f"read ({exc})") from exc
-        view = memoryview(array).cast("B")
+        array = destinations.get(name)
+        if not (isinstance(array, np.ndarray) and array.dtype == dtype and dtype.isnative
+                and array.shape == tuple(shape) and array.flags.c_contiguous
+                and array.flags.writeable):
+            try:
+                array = np.empty(count, dtype=dtype)
+            except (ValueError, MemoryError) as exc:
+                raise ValueError(f"{where}: tensor {name!r}: shape {shape!r:.200} cannot be "
+                                 f"read ({exc})") from exc
+        view = memoryview(array.reshape(-1)).cast("B")
         done = 0
         while done < len(view):
             got = stream.readinto(view[done:])
@@ -462,7 +472,7 @@ def _read_tensors(stream: BinaryIO, entries: List[Tuple], digest, path
         digest.update(view)
         if not dtype.isnative:
             array = array.byteswap().view(dtype.newbyteorder("="))
-        native[name] = array.reshape(shape)
+        native[name] = array if array.shape == tuple(shape) else array.reshape(shape)
     return native
 
 

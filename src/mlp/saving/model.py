@@ -164,17 +164,21 @@ def load_model(path, model_class, backend: Optional[str] = None):
     get_backend(backend)  # a bad backend name is the caller's error, not the file's
     checked: Dict[str, Any] = {}
 
-    def check_layout(config, layout, where) -> None:
+    def check_layout(config, layout, where) -> Dict[str, Any]:
         if config["kind"] != "model":
             raise ValueError(f"{_describe(where)}: the file holds only weights (written by "
                              f"save_weights); load them with model.load_weights(path) into a "
                              f"model of the same architecture")
         checked.update(_check_model_file(model_class, config, layout, backend, where))
+        if not config["built"]:
+            return {}
+        new_model = checked["model"]
+        new_model.build(new_model.input_dim)  # the weights are read straight into its buffer
+        return {_PARAMS: new_model.params}
 
     config, tensors = read_file(path, _check_config, check_layout)
     model = checked["model"]
-    if config["built"]:
-        model.build(model.input_dim)
+    if config["built"] and tensors[_PARAMS] is not model.params:
         model.params[...] = model.backend.asarray(tensors[_PARAMS])
     if checked["compile"] is not None:
         _compile(model, checked["compile"], checked["optimizer_state"], tensors, path)
