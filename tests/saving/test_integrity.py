@@ -347,7 +347,7 @@ def test_load_time_grows_linearly_with_the_layers(tmp_path):
     assert large < 8 * small + 0.2, (small, large)   # quadratic would be 16x
 
 
-def test_load_model_reads_the_weights_straight_into_the_models_buffer(tmp_path, monkeypatch):
+def test_load_model_reads_the_tensors_straight_into_the_models_buffers(tmp_path, monkeypatch):
     model, path, x = _trained(tmp_path)
     copies = []
     original = mlp_format._read_tensors
@@ -359,4 +359,25 @@ def test_load_model_reads_the_weights_straight_into_the_models_buffer(tmp_path, 
     monkeypatch.setattr(mlp_format, "_read_tensors", spy)
     loaded = load_model(path)
     assert copies[0]["params"] is loaded.params        # no buffer in between
+    for name in ("m", "v"):
+        assert copies[0][f"optimizer/{name}"] is loaded.optimizer.slots[name]
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    np.testing.assert_array_equal(loaded.optimizer.slots["v"], model.optimizer.slots["v"])
+
+
+def test_load_model_holds_the_tensors_once(tmp_path):
+    model = mlp.Sequential([mlp.Dense(1000, input_dim=1000), mlp.Dense(1000), mlp.Dense(1000),
+                            mlp.Dense(1000)], seed=0)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((4, 1000), np.float32), np.ones((4, 1000), np.float32), verbose=0)
+    path = tmp_path / "big.mlp"
+    model.save(path)
+    data = 3 * model.params.nbytes                      # params, m and v
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.2 * data, (peak, data)   # before: the data section and a copy (2x)

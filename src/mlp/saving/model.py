@@ -170,18 +170,26 @@ def load_model(path, model_class, backend: Optional[str] = None):
                              f"save_weights); load them with model.load_weights(path) into a "
                              f"model of the same architecture")
         checked.update(_check_model_file(model_class, config, layout, backend, where))
-        if not config["built"]:
-            return {}
-        new_model = checked["model"]
-        new_model.build(new_model.input_dim)  # the weights are read straight into its buffer
-        return {_PARAMS: new_model.params}
+        # the tensors are read straight into the new model's buffers
+        new_model, buffers = checked["model"], {}
+        if config["built"]:
+            new_model.build(new_model.input_dim)
+            buffers[_PARAMS] = new_model.params
+        if checked["compile"] is not None:
+            buffers.update(_compile(new_model, checked["compile"], checked["optimizer_state"]))
+        return buffers
 
     config, tensors = read_file(path, _check_config, check_layout)
     model = checked["model"]
     if config["built"] and tensors[_PARAMS] is not model.params:
         model.params[...] = model.backend.asarray(tensors[_PARAMS])
     if checked["compile"] is not None:
-        _compile(model, checked["compile"], checked["optimizer_state"], tensors, path)
+        unsaved = checked["compile"]["unsaved_metrics"]
+        if unsaved:
+            warnings.warn(f"load_model: the metrics {unsaved} were Python callables, which are "
+                          f"not saved; the model is compiled without them (compile it again to "
+                          f"add them)", UserWarning, stacklevel=2)
+        _restore_optimizer(model, checked["optimizer_state"], tensors, path)
     model.set_rng_state(checked["rng"])
     return model
 
@@ -542,24 +550,26 @@ def _check_rng(rng, path) -> Dict[str, Any]:
     return rng
 
 
-def _compile(model, compile_config, optimizer_state, tensors, path) -> None:
-    """Compile ``model`` as saved and restore the optimizer's slots and step count."""
-    unsaved = compile_config["unsaved_metrics"]
-    if unsaved:
-        warnings.warn(f"load_model: the metrics {unsaved} were Python callables, which are not "
-                      f"saved; the model is compiled without them (compile it again to add "
-                      f"them)", UserWarning, stacklevel=3)
+def _compile(model, compile_config, optimizer_state) -> Dict[str, Any]:
+    """Compile ``model`` as saved (building its optimizer's slots when the file holds them);
+    return the slot buffers, by tensor name, that the file's slots may be read into."""
     model.compile(optimizer=compile_config["optimizer"], loss=compile_config["loss"],
                   metrics=list(compile_config["metrics"]))
+    if optimizer_state is None or not optimizer_state["slots"]:
+        return {}
+    optimizer = model.optimizer
+    optimizer.build(model.params.size, model.dtype, model.backend)
+    return {_SLOT_PREFIX + name: optimizer.slots[name] for name in optimizer_state["slots"]}
+
+
+def _restore_optimizer(model, optimizer_state, tensors, path) -> None:
+    """Restore the optimizer's slots (read into its buffers, or copied) and step count."""
     if optimizer_state is None:
         return
-    optimizer = model.optimizer
     slots = {name: tensors[_SLOT_PREFIX + name] for name in optimizer_state["slots"]}
     try:
-        if slots:
-            optimizer.build(model.params.size, model.dtype, model.backend)
-        optimizer.load_state_dict({"iterations": optimizer_state["iterations"], "slots": slots},
-                                  model.backend)
+        model.optimizer.load_state_dict({"iterations": optimizer_state["iterations"],
+                                         "slots": slots}, model.backend)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{_describe(path)}: the optimizer state does not fit the model: "
                          f"{exc}") from exc
