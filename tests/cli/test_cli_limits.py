@@ -47,6 +47,16 @@ def test_values_too_large_to_standardise_are_named_as_such(tmp_path):
     assert not (tmp_path / "m.mlp").exists()
 
 
+def test_a_regression_target_too_large_to_standardise_is_named_as_such(tmp_path):
+    data = write_csv(tmp_path / "big.csv", ["a", "y"],
+                     [[i, [1e308, -1e308, 1.5 * i][i % 3]] for i in range(48)])
+    line = assert_one_line_error(run_cli("train", data, "--target", "y", "-o",
+                                         tmp_path / "m.mlp", "--epochs", "1"),
+                                 "target column 'y' has values too large to standardise",
+                                 "largest magnitude 1e+308")
+    assert "NaN" not in line and "impute" not in line   # before: "y: ... 38 NaN ... impute"
+
+
 def test_predict_names_a_column_too_large_for_the_training_scale(tmp_path):
     train = write_csv(tmp_path / "train.csv", ["a", "y"], [[i, i % 2] for i in range(40)])
     model = tmp_path / "m.mlp"

@@ -197,10 +197,12 @@ def command_train(args: argparse.Namespace) -> int:
         "features": features, "delimiter": args.delimiter, **prep,
     }
     if task == "regression":
-        y_mean = float(np.mean(y[train_rows]))
-        y_scale = float(np.std(y[train_rows])) or 1.0
+        with np.errstate(over="ignore", invalid="ignore"):   # overflows: see check_scaled
+            y_mean = float(np.mean(y[train_rows]))
+            y_scale = float(np.std(y[train_rows])) or 1.0
+            fit_target = (y - y_mean) / y_scale
+        check_scaled(args.data, [args.target], y[:, None], fit_target[:, None], role="target")
         document["target_scaler"] = {"mean": y_mean, "scale": y_scale}
-        fit_target = (y - y_mean) / y_scale
     else:
         document["classes"] = target.classes
         document["numeric_labels"] = target.numeric_labels

@@ -42,17 +42,19 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 """The largest standardised value the network (float32) can take."""
 
 
-def check_scaled(path: str, features: Sequence[str], X: np.ndarray, Z: np.ndarray) -> None:
+def check_scaled(path: str, features: Sequence[str], X: np.ndarray, Z: np.ndarray,
+                 role: str = "feature") -> None:
     """Refuse the columns of ``X`` whose standardised values ``Z`` are not finite or beyond
     float32: numbers too large to scale (the mean or standard deviation of values near 1e308
-    overflows), named with their largest magnitude, not reported as missing values."""
+    overflows), named (as a ``role`` column) with their largest magnitude, not reported as
+    missing values."""
     with np.errstate(invalid="ignore"):
         bad = ~(np.abs(Z) <= FLOAT32_MAX).all(axis=0)
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         largest = float(np.nanmax(np.abs(X[:, j]))) if not np.isnan(X[:, j]).all() else 0.0
         more = f" (and {int(bad.sum()) - 1} more)" if bad.sum() > 1 else ""
-        raise CLIError(f"{path}: feature column {features[j]!r}{more} has values too large to "
+        raise CLIError(f"{path}: {role} column {features[j]!r}{more} has values too large to "
                        f"standardise (largest magnitude {largest:.6g}): their mean or standard "
                        f"deviation overflows; rescale the column (e.g. divide it by a power of "
                        f"ten)")
