@@ -2,6 +2,7 @@
 ``batch_size`` capped at the data, clear errors for odd settings, and a linear ``add()``."""
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 
@@ -64,6 +65,14 @@ def test_batch_size_larger_than_the_data_is_capped_at_its_rows(backend):
     assert model.evaluate(x, np.ones(20), batch_size=10 ** 12) == twin.evaluate(x, np.ones(20))
 
 
+def test_batch_size_larger_than_a_generators_batches_is_capped_too():
+    # before: predict on a generator sized its workspaces by batch_size (10**12: refused)
+    model = mlp.Sequential([mlp.Dense(3, activation="relu", input_dim=2), mlp.Dense(1)], seed=0)
+    x = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
+    batches = (x[i:i + 10] for i in (0, 10))
+    np.testing.assert_array_equal(model.predict(batches, batch_size=10 ** 12), model.predict(x))
+
+
 def test_weights_that_diverge_under_a_bounded_loss_stop_fit():
     # inputs of 1e38 are finite in float32; a sigmoid output keeps the clipped loss finite while
     # the weights overflow: fit must stop and say so, not return NaN weights silently
@@ -98,3 +107,64 @@ def test_layers_changed_directly_are_still_checked_for_names():
     model.layers.append(mlp.Dense(2, name="b"))
     with pytest.raises(ValueError, match="^layer: the name 'b' is already used"):
         model.add(mlp.Dense(2, name="b"))
+
+
+# ---------------------------------------------------- address-space limits (issue 17)
+_UNDER_A_LIMIT = """
+import os, resource, sys, time
+sys.path.insert(0, {src!r})
+import numpy as np, mlp
+from mlp.backends import checks
+units, rows = {units}, 2
+model = mlp.Sequential([mlp.Dense(units, activation="softmax", input_dim=5)], seed=0)
+model.compile(optimizer="adam", loss="categorical_crossentropy")
+x = np.ones((rows, 5), np.float32)
+y = np.zeros((rows, units), np.float32)
+y[:, 0] = 1
+with open("/proc/self/statm") as statm:
+    mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+limit = mapped + {headroom_mib} * 2 ** 20   # lowered after mlp was first used
+resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+try:
+    model.fit(x, y, epochs=1, verbose=0)
+    print("RAN")
+except MemoryError as error:
+    print("ERROR", type(error).__name__, isinstance(error, ValueError), error)
+"""
+
+
+def _fit_under_a_limit(units: int, headroom_mib: int) -> str:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = str(Path(mlp.__file__).resolve().parents[1])
+    env = dict(os.environ, MLP_BLAS="scipy", OMP_NUM_THREADS="2")
+    script = _UNDER_A_LIMIT.format(src=src, units=units, headroom_mib=headroom_mib)
+    try:
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             timeout=60, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("fit hung under the address-space limit (OpenBLAS retrying its buffer)")
+    assert run.returncode == 0, (run.returncode, run.stdout, run.stderr[-2000:])
+    return run.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc: Linux")
+def test_a_small_fit_with_no_room_for_the_blas_buffers_is_a_clear_memory_error():
+    # before: OpenBLAS's first GEMM on a kernel thread failed to map its 32 MiB buffer and
+    # retried forever (scipy's 0.3.30: millions of failed mmap / mbind) or exited the process
+    out = _fit_under_a_limit(units=10, headroom_mib=20)
+    assert out.startswith("ERROR AddressSpaceError True units: expected layer widths whose "
+                          "buffers fit in the address space left under the process' limit"), out
+    assert "kept for the BLAS work buffers and thread stacks" in out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc: Linux")
+def test_a_million_unit_softmax_under_a_limit_names_the_layer_or_runs():
+    out = _fit_under_a_limit(units=10 ** 6, headroom_mib=250)
+    assert out.startswith("ERROR AddressSpaceError True units:"), out
+    assert "(the widest layer: Dense 'dense' of 1000000 units)" in out
+    out = _fit_under_a_limit(units=10 ** 6, headroom_mib=1200)
+    assert out.strip() == "RAN", out

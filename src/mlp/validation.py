@@ -68,15 +68,18 @@ def check_fraction(name: str, value: Any, upper_inclusive: bool = False) -> floa
 
 
 def check_int(name: str, value: Any, minimum: int, wrong_type: Type[Exception] = TypeError,
-              expected: Optional[str] = None) -> int:
-    """An integer (Python or NumPy, not bool) ``>= minimum``, returned as an int.
+              expected: Optional[str] = None, maximum: Optional[int] = None) -> int:
+    """An integer (Python or NumPy, not bool) ``>= minimum`` (and ``<= maximum`` when given),
+    returned as an int.
 
-    ``expected`` replaces the default wording ``"an integer >= <minimum>"``.
+    ``expected`` replaces the default wording ``"an integer >= <minimum>"`` (``"an integer in
+    [<minimum>, <maximum>]"`` with a maximum).
     """
-    expected = expected or f"an integer >= {minimum}"
+    expected = expected or (f"an integer >= {minimum}" if maximum is None
+                            else f"an integer in [{minimum}, {maximum}]")
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         fail(name, expected, value, wrong_type)
-    if value < minimum:
+    if value < minimum or (maximum is not None and value > maximum):
         fail(name, expected, value)
     return int(value)
 

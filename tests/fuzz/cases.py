@@ -2,8 +2,9 @@
 
 A case is a plain dict (it travels to a worker process as one JSON line): the public backend
 operations of ``get_backend("cpu" | "reference")`` with right, wrong and hostile arguments
-(family ``"op"``), and models built, compiled, fitted, evaluated, used to predict and saved
-with right, wrong and hostile settings (family ``"model"``). Arrays are described, not stored
+(family ``"op"``), models built, compiled, fitted, evaluated, used to predict and saved
+with right, wrong and hostile settings (family ``"model"``), and saved files changed by a
+flipped byte, a cut, a crafted config or a sparse promise, then loaded (family ``"file"``). Arrays are described, not stored
 (shape, dtype, layout, scale, a seed); :mod:`worker` makes them.
 
 The same seed gives the same cases, so a failing case is reproduced by its seed and index.
@@ -245,13 +246,14 @@ def _model_case(r: random.Random) -> Dict[str, Any]:
         "rows": r.choice([1, 2, 5, 16, 40]) if r.random() > 0.03 else 0,
         "loss": loss,
         "optimizer": optimizer,
-        "learning_rate": _scalar(r, r.choice([0.001, 0.01, 0.1]), 0.05),
+        "learning_rate": _scalar(r, r.choice([0.001, 0.01, 0.1] * 6 + [1e3]), 0.05),
         "batch_size": r.choice([1, 4, 32]) if r.random() > 0.1 else r.choice(
             HUGE_BATCHES + [0, -1, 2.5, "32", None]),
         "epochs": r.choice([1, 2]) if r.random() > 0.05 else r.choice([0, -1, 1.5, "2"]),
         "validation_split": 0.0 if r.random() > 0.15 else r.choice([0.2, 0.5, 1.0, -0.1, "x"]),
         "sample_weight": r.choice([None, None, None, "ok", "negative", "short", "nan"]),
-        "targets": r.choice(["ok"] * 8 + ["wrong_shape", "out_of_range", "nan", "strings"]),
+        "targets": r.choice(["ok"] * 8 + ["wrong_shape", "out_of_range", "nan", "strings",
+                                          "huge"]),
         "scale": r.choice([1.0] * 12 + [1e38, 1e-38, 1e20]),
         "x_kind": r.choice(["array"] * 12 + ["list", "F", "int", "strings", "nan", "1d"]),
         "predict_batch": r.choice([None, None, 1, 3]) if r.random() > 0.1 else r.choice(
@@ -269,13 +271,41 @@ def _model_case(r: random.Random) -> Dict[str, Any]:
     return case
 
 
-def generate(seed: int, count: int, families=("op", "model")) -> List[Dict[str, Any]]:
-    """``count`` cases from ``seed``, alternating the families in proportion 3 ops : 2 models."""
+FILE_MUTATIONS = ["flip_tensor", "flip_tensor", "flip_tensor", "flip_header", "truncate",
+                  "config", "config", "sparse"]
+CONFIG_CHANGES = [
+    ("alpha", 1e308), ("alpha", -3.5e38), ("alpha", 0.3), ("iterations", 10 ** 30),
+    ("iterations", -1), ("units", 5), ("dtype", "float64"), ("class_name", "Conv2D"),
+    ("activation", "evil"), ("param_shapes", [[3, 4]]), ("rate", 1.5), ("rng", "MT19937"),
+    ("loss", "os.system"), ("input_dim", 10 ** 9), ("layers", 20000)]
+"""Changes to a saved file's config (the checksum recomputed, as a crafter would):
+``(what, value)``, applied by :func:`worker.mutate_config`."""
+
+
+def _file_case(r: random.Random) -> Dict[str, Any]:
+    """A saved model or weights file, changed (a flipped byte, a cut, a crafted config, a
+    sparse promise of 1 GiB), then loaded by ``load_model`` or ``load_weights``."""
+    mutation = r.choice(FILE_MUTATIONS)
+    case = {"family": "file", "kind": r.choice(["model", "model", "weights"]),
+            "loader": r.choice(["load_model", "load_weights"]), "mutation": mutation,
+            "where": r.random(), "xor": r.randrange(1, 256),
+            "dtype": r.choice(GOOD_DTYPES), "seed": r.randrange(2 ** 31)}
+    if mutation == "config":
+        case["change"] = list(r.choice(CONFIG_CHANGES))
+    return case
+
+
+def generate(seed: int, count: int, families=("op", "model", "file")) -> List[Dict[str, Any]]:
+    """``count`` cases from ``seed``, the families in proportion 5 ops : 3 models : 2 files."""
     r = random.Random(seed)
+    makers = {"op": _op_case, "model": _model_case, "file": _file_case}
     cases = []
     for index in range(count):
-        family = families[0] if len(families) == 1 else ("op" if index % 5 < 3 else "model")
-        case = _op_case(r) if family == "op" else _model_case(r)
+        family = families[0] if len(families) == 1 else (
+            "op" if index % 10 < 5 else "model" if index % 10 < 8 else "file")
+        if family not in families:
+            family = families[index % len(families)]
+        case = makers[family](r)
         case.update(index=index, seed=case.get("seed", r.randrange(2 ** 31)))
         cases.append(case)
     return cases

@@ -4,7 +4,7 @@ Each case goes to a worker subprocess (:mod:`worker`), which answers before it t
 one; a worker that dies (a segfault: ``crash``) or does not answer in time (``hang``) is
 replaced and the run goes on with the next case, so one process can never hide another
 case's outcome. Outcome classes: ``clear`` / ``ran`` / ``unclear`` / ``crash`` / ``hang`` /
-``silent_nan``.
+``silent_nan`` / ``silent_divergence`` / ``silent_load``.
 
 Usage (from the repository root, kernels built in place)::
 
@@ -30,8 +30,9 @@ sys.path.insert(0, str(HERE))
 
 from cases import generate  # noqa: E402
 
-OUTCOMES = ("clear", "ran", "unclear", "crash", "hang", "silent_nan")
-BAD = ("unclear", "crash", "hang", "silent_nan")
+OUTCOMES = ("clear", "ran", "unclear", "crash", "hang", "silent_nan", "silent_divergence",
+            "silent_load")
+BAD = ("unclear", "crash", "hang", "silent_nan", "silent_divergence", "silent_load")
 ADDRESS_SPACE = 3 * 1024 ** 3
 """Address-space limit of a worker: a case that allocates past it fails in the worker only."""
 
@@ -122,7 +123,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--cases", type=int, default=None)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per case")
-    parser.add_argument("--show", default="unclear,crash,hang,silent_nan",
+    parser.add_argument("--show", default=",".join(BAD),
                         help="outcomes whose cases are printed")
     options = parser.parse_args(argv)
     n = options.cases or (6000 if options.long else 1000)

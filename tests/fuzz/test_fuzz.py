@@ -23,7 +23,7 @@ CI_CASES = int(os.environ.get("MLP_FUZZ_CASES", "1000"))
 def test_the_generator_is_seeded():
     assert generate(3, 20) == generate(3, 20)
     assert generate(3, 20) != generate(4, 20)
-    assert {case["family"] for case in generate(0, 10)} == {"op", "model"}
+    assert {case["family"] for case in generate(0, 10)} == {"op", "model", "file"}
 
 
 def test_a_crash_and_a_hang_are_counted_as_such():

@@ -4,8 +4,10 @@ crash or a hang as a missing answer and starts a new worker for the next case.
 
 Outcomes: ``clear`` (an error whose message names an argument, the method or the file),
 ``ran`` (no error), ``unclear`` (any other error: a raw NumPy or Python message, a
-``MemoryError``), ``silent_nan`` (fit left non-finite weights or losses from finite data
-without a warning). ``crash`` and ``hang`` are decided by the parent.
+``MemoryError`` that is not also a ``ValueError`` naming its argument), ``silent_nan`` (fit
+left non-finite weights or losses from finite data without a warning, or a loaded model
+predicts them), ``silent_divergence`` (a loss past 1e6 on unit-scale data without the
+divergence warning), ``silent_load`` (a file with a flipped tensor byte loaded). ``crash`` and ``hang`` are decided by the parent.
 """
 from __future__ import annotations
 
@@ -161,6 +163,8 @@ def _targets(case, rng, rows, outputs):
         y.flat[0] = np.nan
     elif kind == "strings":
         y = np.array(y).astype(str)
+    elif kind == "huge":                       # finite in float64, beyond float32
+        y = np.array(y, dtype=float) * 1e300
     return y
 
 
@@ -211,7 +215,7 @@ def run_model(case, rng, directory):
     y = _targets(case, rng, rows, outputs)
     weight = _weights(case, rows)
     data_finite = _finite(x) and _finite(y) and (weight is None or _finite(weight))
-    silent = False
+    silent = diverged = False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for action in case["actions"]:
@@ -223,6 +227,10 @@ def run_model(case, rng, directory):
                 if data_finite and not (_finite(values) and _finite(
                         np.asarray(model.backend.to_numpy(model.params)))):
                     silent = True
+                losses = history.history.get("loss", [])
+                if case["scale"] == 1.0 and case["targets"] == "ok" and losses and max(
+                        losses) > 1e6:
+                    diverged = True
             elif action == "predict":
                 batch = case["predict_batch"]
                 model.predict(x) if batch is None else model.predict(x, batch_size=batch)
@@ -237,18 +245,117 @@ def run_model(case, rng, directory):
                 os.unlink(path)
         warned = any(issubclass(w.category, RuntimeWarning) and "mlp" in str(w.filename)
                      or "fit:" in str(w.message) for w in caught)
+    if diverged and not any("the loss is diverging" in str(w.message) for w in caught):
+        return "silent_divergence"
     return "silent_nan" if silent and not warned else None
+
+
+def _split(raw: bytes):
+    length = int.from_bytes(raw[:8], "little")
+    return length, json.loads(raw[8:8 + length]), raw[8 + length:]
+
+
+def _join(header, data: bytes) -> bytes:
+    """A file of ``header`` and ``data``, its checksum recomputed (as a crafter would)."""
+    import hashlib
+    meta = header["__metadata__"]
+    if "sha256" in meta:
+        meta["sha256"] = hashlib.sha256(meta["config"].encode() + data).hexdigest()
+    text = json.dumps(header).encode()
+    text += b" " * (-(8 + len(text)) % 8)
+    return len(text).to_bytes(8, "little") + text + data
+
+
+def mutate_config(config, change) -> None:
+    """Apply one of :data:`cases.CONFIG_CHANGES` to a saved config."""
+    what, value = change
+    layer = config["model"]["layers"][0]
+    if what in ("alpha", "units", "activation", "input_dim"):
+        layer["config"][what] = value
+    elif what == "class_name":
+        layer["class_name"] = value
+    elif what == "rate":
+        config["model"]["layers"][1]["config"]["rate"] = value
+    elif what == "iterations" and config.get("optimizer_state"):
+        config["optimizer_state"]["iterations"] = value
+    elif what == "dtype":
+        config["model"]["dtype"] = value
+    elif what == "param_shapes":
+        config["param_shapes"] = value
+    elif what == "rng" and config.get("rng"):
+        config["rng"]["shuffle"]["bit_generator"] = value
+    elif what == "loss" and config.get("compile"):
+        config["compile"]["loss"]["class_name"] = value
+    elif what == "layers":
+        config["model"]["layers"] += [{"class_name": "Activation",
+                                       "config": {"activation": "relu", "name": f"x{i}"}}
+                                      for i in range(value)]
+
+
+def run_file(case, rng, directory):
+    """Run a file case; ``"silent_load"`` when a file with a flipped tensor byte loads, or
+    ``"silent_nan"`` when a loaded model predicts non-finite values from finite inputs."""
+    import mlp
+    model = mlp.Sequential([mlp.Dense(4, activation="leaky_relu", input_dim=3),
+                            mlp.Dropout(0.2), mlp.Dense(2, activation="softmax")],
+                           seed=0, dtype=case["dtype"])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    x = rng.standard_normal((16, 3)).astype(case["dtype"])
+    model.fit(x, np.eye(2)[rng.integers(0, 2, 16)], epochs=1, verbose=0)
+    path = os.path.join(directory, f"f{case['index']}.mlp")
+    (model.save if case["kind"] == "model" else model.save_weights)(path)
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    length, header, data = _split(raw)
+    mutation, where = case["mutation"], case["where"]
+    if mutation == "flip_tensor":
+        position = 8 + length + int(where * len(data))
+        raw = raw[:position] + bytes([raw[position] ^ case["xor"]]) + raw[position + 1:]
+    elif mutation == "flip_header":
+        position = 8 + int(where * length)
+        raw = raw[:position] + bytes([raw[position] ^ case["xor"]]) + raw[position + 1:]
+    elif mutation == "truncate":
+        raw = raw[:int(where * len(raw))]
+    elif mutation == "config":
+        config = json.loads(header["__metadata__"]["config"])
+        mutate_config(config, case["change"])
+        header["__metadata__"]["config"] = json.dumps(config)
+        raw = _join(header, data)
+    with open(path, "wb") as handle:
+        handle.write(raw)
+        if mutation == "sparse":             # the header promises 1 GiB more than it holds
+            handle.truncate(len(raw) + 2 ** 30)
+    target = mlp.Sequential([mlp.Dense(4, activation="leaky_relu", input_dim=3),
+                             mlp.Dropout(0.2), mlp.Dense(2, activation="softmax")],
+                            seed=1, dtype=case["dtype"])
+    try:
+        if case["loader"] == "load_model":
+            loaded = mlp.load_model(path)
+        else:
+            target.load_weights(path)
+            loaded = target
+    finally:
+        os.unlink(path)
+    if mutation == "flip_tensor":
+        return "silent_load"
+    if not _finite(loaded.predict(x)):
+        return "silent_nan"
+    return None
 
 
 def run(case, directory) -> dict:
     rng = np.random.default_rng(case["seed"])
     names = set(_OP_NAMES if case["family"] == "op" else _MODEL_NAMES)
+    if case["family"] == "file":
+        names.add("weights")
     names.add(case.get("op", ""))
     names.add(directory)
     try:
         with np.errstate(all="ignore"):
             if case["family"] == "op":
                 outcome = run_op(case, rng) or "ran"
+            elif case["family"] == "file":
+                outcome = run_file(case, rng, directory) or "ran"
             else:
                 outcome = run_model(case, rng, directory) or "ran"
         return {"outcome": outcome}

@@ -473,7 +473,7 @@ BAD_STATES: List = [
     ({"iterations": 1}, TypeError, r"got \['iterations'\]"),
     ({**good_state(), "extra": 1}, TypeError, r"got \['extra', 'iterations', 'slots'\]"),
     ({**good_state(), "iterations": -1}, ValueError,
-     r"state\['iterations'\]: expected an integer >= 0, got -1"),
+     r"state\['iterations'\]: expected an integer in \[0, 2\*\*53\], got -1"),
     ({**good_state(), "iterations": "5"}, TypeError, r"state\['iterations'\]: .* got '5'"),
     ({"iterations": 5, "slots": {"m": np.zeros(3)}}, ValueError,
      r"state\['slots'\]: expected the slots \['m', 'v'\] of this Adam, got \['m'\]"),

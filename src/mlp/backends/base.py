@@ -374,8 +374,10 @@ class Backend(abc.ABC):
                          what: str = "a size") -> None:
         """Refuse, before allocating them, ``nbytes`` of this backend's memory that cannot fit:
         a ``ValueError`` naming the argument ``name``, what came in (``got``) and the bytes. By
-        default the limit is the host's memory (:func:`mlp.backends.checks.memory_limit`)."""
-        checks.check_bytes(name, nbytes, got, what)
+        default the limit is the host's memory (:func:`mlp.backends.checks.memory_limit`) and,
+        under an address-space limit, what it leaves once the libraries' lazy mappings are
+        counted (a :class:`~mlp.backends.checks.AddressSpaceError`, also a ``MemoryError``)."""
+        checks.check_bytes(name, nbytes, got, what, for_plan=True)
 
     def make_plan(self, steps: List[Step], params, grads, loss_kernel: str, optimizer,
                   batch_size: int, delta: float = 1.0) -> TrainingPlan:

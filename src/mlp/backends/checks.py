@@ -286,37 +286,70 @@ def dropout_args(rate: Any, seed: Any, step: Any, layer: Any) -> Tuple[float, in
 _memory_limit: Optional[int] = None
 _address_limit: Optional[int] = None
 _CHEAP_BYTES = 64 << 20
-"""Below this, :func:`check_bytes` compares with the cached limit only (no system call)."""
-_RESERVE = 512 << 20
-"""Address space kept back under a limit for what libraries map lazily (BLAS buffers, thread
-stacks) and for the allocator."""
+"""Below this, :func:`check_bytes` compares with the cached limit only (no system call), unless
+it is asked to count the libraries' lazy mappings (``for_plan``)."""
+_LIBRARY_BYTES_PER_THREAD = 48 << 20
+"""Address space a thread of the kernels may map the first time it runs: OpenBLAS's GEMM work
+buffer (32 MiB, mapped at the thread's first GEMM) and the thread's stack (8 MiB), rounded up."""
+_ALLOCATOR_BYTES = 64 << 20
+"""Address space kept back for the allocator and the caller's own BLAS buffer."""
+
+
+class AddressSpaceError(MemoryError, ValueError):
+    """Buffers that do not fit in the address space a process limit (``ulimit -v``,
+    ``RLIMIT_AS``) leaves: a ``MemoryError`` (what it is), and a ``ValueError`` as every other
+    size check of :func:`check_bytes` raises."""
+
+
+def _library_reserve() -> int:
+    """Address space kept back under a limit for what the libraries map lazily, inside a
+    kernel call where a failure cannot be caught: OpenBLAS retries a failed buffer ``mmap``
+    forever (0.3.30) or exits the process (0.3.34), so it must never fail."""
+    try:
+        from .._threading import get_num_threads
+        threads = get_num_threads()
+    except ImportError:              # no compiled kernels: NumPy's BLAS only
+        threads = os.cpu_count() or 1
+    return _ALLOCATOR_BYTES + _LIBRARY_BYTES_PER_THREAD * max(threads, 1)
 
 
 def memory_limit() -> int:
     """The most bytes one allocation may take here: the host's physical memory, or the
-    process' address-space / data limit when lower (``2**63`` when neither is known)."""
-    global _memory_limit, _address_limit
+    process' address-space / data limit when lower (``2**63`` when neither is known). Read
+    once and cached."""
+    global _memory_limit
     if _memory_limit is None:
         limits = [_INT64_MAX]
         try:
             limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
         except (AttributeError, OSError, ValueError):
             pass
-        try:
-            import resource
-            for which in (resource.RLIMIT_AS, resource.RLIMIT_DATA):
-                soft = resource.getrlimit(which)[0]
-                if soft != resource.RLIM_INFINITY and soft > 0:
-                    limits.append(soft)
-                    _address_limit = min(_address_limit or soft, soft)
-        except (ImportError, AttributeError, OSError, ValueError):
-            pass
-        _memory_limit = min(limits)
+        address = _read_address_limit()
+        _memory_limit = min(limits + ([address] if address else []))
     return _memory_limit
 
 
+def _read_address_limit() -> Optional[int]:
+    """The process' address-space / data limit (the lower), or None; also kept for
+    :func:`_address_space_left` (read again before each plan: a program may lower its limits
+    with :func:`resource.setrlimit` after mlp was first used)."""
+    global _address_limit
+    address = None
+    try:
+        import resource
+        for which in (resource.RLIMIT_AS, resource.RLIMIT_DATA):
+            soft = resource.getrlimit(which)[0]
+            if soft != resource.RLIM_INFINITY and soft > 0:
+                address = min(address or soft, soft)
+    except (ImportError, AttributeError, OSError, ValueError):
+        pass
+    _address_limit = address
+    return address
+
+
 def _address_space_left() -> Optional[int]:
-    """Bytes of address space the process may still map under its limit (Linux), or None."""
+    """Bytes of address space the process may still map under its limit (Linux), less the
+    :func:`_library_reserve`, or None without a limit."""
     if _address_limit is None:
         return None
     try:
@@ -324,7 +357,7 @@ def _address_space_left() -> Optional[int]:
             mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
-    return max(_address_limit - mapped - _RESERVE, 0)
+    return max(_address_limit - mapped - _library_reserve(), 0)
 
 
 def format_bytes(n: float) -> str:
@@ -336,24 +369,39 @@ def format_bytes(n: float) -> str:
     return f"{n:.3g} EiB"  # pragma: no cover
 
 
-def check_bytes(name: str, nbytes: float, got: str, what: str = "a size") -> None:
+def check_bytes(name: str, nbytes: float, got: str, what: str = "a size",
+                for_plan: bool = False) -> None:
     """Refuse, before allocating, ``nbytes`` that exceed :func:`memory_limit`.
 
     The message names the argument, the bytes asked for and the limit::
 
         batch_size: expected a size whose buffers fit in memory (at most 15.6 GiB), got
         1000000000000 (7.28 TiB of workspaces)
+
+    Under an address-space limit, ``nbytes`` must also fit in what the limit leaves after the
+    :func:`_library_reserve` (an :class:`AddressSpaceError`): for sizes above
+    ``_CHEAP_BYTES``, and for any size when ``for_plan`` (the buffers of a plan, which a kernel
+    call follows: the call must find the space its libraries map lazily).
     """
     limit = memory_limit()
-    if nbytes > _CHEAP_BYTES and nbytes <= limit:
-        left = _address_space_left()
-        limit = limit if left is None else min(limit, left)
+    if for_plan:
+        _read_address_limit()
     if nbytes > limit:
         raise ValueError(f"{name}: expected {what} whose buffers fit in memory (at most "
                          f"{format_bytes(limit)}), got {got} ({format_bytes(nbytes)})")
+    if _address_limit is None or not (for_plan or nbytes > _CHEAP_BYTES):
+        return
+    left = _address_space_left()
+    if left is not None and nbytes > left:
+        raise AddressSpaceError(
+            f"{name}: expected {what} whose buffers fit in the address space left under the "
+            f"process' limit (ulimit -v / RLIMIT_AS of {format_bytes(_address_limit)}: "
+            f"{format_bytes(left)} left after {format_bytes(_library_reserve())} kept for the "
+            f"BLAS work buffers and thread stacks the kernels map on first use), got {got} "
+            f"({format_bytes(nbytes)}); raise the limit or free memory")
 
 
-__all__ = ["FLOAT_DTYPES", "array", "check_bytes", "describe", "dropout_args", "dtype_of",
-           "flat_buffer", "flat_like", "float_dtype", "format_bytes", "fraction", "integer",
-           "labels", "loss_operands", "memory_limit", "numeric", "out_buffer", "real",
-           "same_shape", "sequence", "shape", "vector"]
+__all__ = ["AddressSpaceError", "FLOAT_DTYPES", "array", "check_bytes", "describe",
+           "dropout_args", "dtype_of", "flat_buffer", "flat_like", "float_dtype",
+           "format_bytes", "fraction", "integer", "labels", "loss_operands", "memory_limit",
+           "numeric", "out_buffer", "real", "same_shape", "sequence", "shape", "vector"]

@@ -66,14 +66,28 @@ def resolve_activation(name: Optional[str]) -> str:
     return canonical
 
 
+MAX_ALPHA = 3.4028234663852886e38
+"""The largest ``|alpha|``: float32's largest number, so that ``alpha`` is finite in every dtype
+the kernels apply it in (a larger one turns into infinity in a float32 model)."""
+
+
 def resolve_alpha(activation: str, alpha: Optional[float]) -> float:
-    """Return ``alpha`` or, when it is ``None``, the activation's default from :data:`DEFAULT_ALPHA`."""
+    """Return ``alpha`` or, when it is ``None``, the activation's default from :data:`DEFAULT_ALPHA`.
+
+    Raises
+    ------
+    TypeError
+        If ``alpha`` is not a real number.
+    ValueError
+        If it is not finite, or larger in magnitude than :data:`MAX_ALPHA`.
+    """
+    expected = "a finite number or None, of magnitude at most 3.4e38 (float32's largest)"
     if alpha is None:
         return float(DEFAULT_ALPHA.get(activation, 0.0))
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-        raise TypeError(f"alpha: expected a finite number or None, got {alpha!r:.80}")
-    if not math.isfinite(alpha):
-        raise ValueError(f"alpha: expected a finite number or None, got {alpha!r}")
+        raise TypeError(f"alpha: expected {expected}, got {alpha!r:.80}")
+    if not math.isfinite(alpha) or abs(alpha) > MAX_ALPHA:
+        raise ValueError(f"alpha: expected {expected}, got {alpha!r}")
     return float(alpha)
 
 

@@ -52,6 +52,7 @@ from .preprocessing import (
     PREPROCESSING_FORMAT,
     PREPROCESSING_VERSION,
     apply_preprocessing,
+    check_scaled,
     fit_preprocessing,
     load_preprocessing,
     preprocessing_path,
@@ -188,6 +189,7 @@ def command_train(args: argparse.Namespace) -> int:
         _say("preprocessing: median imputation (no missing values here) and standardisation, "
              "both fitted on the training rows")
     Z = apply_preprocessing(X, prep)
+    check_scaled(args.data, features, X, Z)
 
     document: Dict[str, Any] = {
         "format": PREPROCESSING_FORMAT, "version": PREPROCESSING_VERSION,
@@ -195,10 +197,12 @@ def command_train(args: argparse.Namespace) -> int:
         "features": features, "delimiter": args.delimiter, **prep,
     }
     if task == "regression":
-        y_mean = float(np.mean(y[train_rows]))
-        y_scale = float(np.std(y[train_rows])) or 1.0
+        with np.errstate(over="ignore", invalid="ignore"):   # overflows: see check_scaled
+            y_mean = float(np.mean(y[train_rows]))
+            y_scale = float(np.std(y[train_rows])) or 1.0
+            fit_target = (y - y_mean) / y_scale
+        check_scaled(args.data, [args.target], y[:, None], fit_target[:, None], role="target")
         document["target_scaler"] = {"mean": y_mean, "scale": y_scale}
-        fit_target = (y - y_mean) / y_scale
     else:
         document["classes"] = target.classes
         document["numeric_labels"] = target.numeric_labels
@@ -283,8 +287,10 @@ def command_predict(args: argparse.Namespace) -> int:
         raise CLIError(f"{args.model}: the model takes {model.input_dim} features but "
                        f"{preprocessing_path(args.model)} lists {len(features)}; they do not "
                        f"belong together")
-    X = apply_preprocessing(feature_matrix(table, features), prep)
-    output = model.predict(X).astype(np.float64)
+    X = feature_matrix(table, features)
+    Z = apply_preprocessing(X, prep)
+    check_scaled(args.data, features, X, Z)
+    output = model.predict(Z).astype(np.float64)
     task = prep["task"]
     if task == "regression":
         scaler = prep["target_scaler"]

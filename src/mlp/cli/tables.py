@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
-from dataclasses import dataclass
-from typing import List, Optional, Sequence
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..saving.format import open_regular_file
 from .parser import CLIError, MAX_AUTO_CLASSES, MISSING_TOKENS
 
 
@@ -20,13 +23,17 @@ class Table:
     header: List[str]
     rows: List[List[str]]
     lines: List[int]
+    positions: Dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.positions = {name: index for index, name in enumerate(self.header)}
 
     def column(self, name: str) -> List[str]:
-        index = self.header.index(name)
+        index = self.positions[name]
         return [row[index].strip() for row in self.rows]
 
     def require(self, name: str, what: str = "column") -> None:
-        if name not in self.header:
+        if name not in self.positions:
             shown = ", ".join(repr(c) for c in self.header[:12])
             more = f", ... ({len(self.header)} columns)" if len(self.header) > 12 else ""
             raise CLIError(f"{self.path}: no {what} {name!r}; the header has {shown}{more}")
@@ -35,7 +42,8 @@ class Table:
 def read_csv(path: str, delimiter: str = ",") -> Table:
     """Read a CSV file with a header row; every problem is a one-line :class:`CLIError`."""
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
+        handle = io.TextIOWrapper(open_regular_file(path, "a CSV file"), newline="",
+                                  encoding="utf-8-sig")
     except FileNotFoundError:
         raise CLIError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -44,6 +52,8 @@ def read_csv(path: str, delimiter: str = ",") -> Table:
         raise CLIError(f"{path}: permission denied") from None
     except OSError as exc:
         raise CLIError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    except ValueError as exc:                    # a FIFO, a device, a folder
+        raise CLIError(str(exc)) from None
     header: Optional[List[str]] = None
     rows: List[List[str]] = []
     lines: List[int] = []
@@ -82,6 +92,11 @@ def _check_header(path: str, header: List[str], line: int) -> None:
     for position, name in enumerate(header, start=1):
         if not name:
             raise CLIError(f"{path}: line {line}: column {position} of the header has no name")
+        control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
+        if control is not None:
+            raise CLIError(f"{path}: line {line}: column {position} of the header, {name!r}, "
+                           f"holds the control character {control!r}; column names must be "
+                           f"printable text")
         if name in seen:
             raise CLIError(f"{path}: line {line}: the column name {name!r} appears twice in "
                            f"the header")

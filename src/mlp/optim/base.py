@@ -29,6 +29,10 @@ from ..validation import (
 )
 from . import schedules
 
+MAX_ITERATIONS = 2 ** 53
+"""The largest step count an optimizer state may hold: steps stay exact as floats (schedules,
+Adam's bias correction) and far from the kernels' 64-bit limit."""
+
 LearningRate = Union[float, Callable[[int], float]]
 """A learning rate: a number ``> 0``, a :class:`~mlp.schedules.LearningRateSchedule`, or any
 callable ``f(step) -> float``."""
@@ -426,7 +430,8 @@ def _check_state_structure(state: Any) -> Tuple[int, Dict[str, np.ndarray]]:
             or not isinstance(state["slots"], Mapping)):
         fail("state", 'a dict {"iterations": int, "slots": {name: array}} from state_dict()',
               state if not isinstance(state, Mapping) else sorted(state), TypeError)
-    iterations = check_int("state['iterations']", state["iterations"], 0)
+    iterations = check_int("state['iterations']", state["iterations"], 0,
+                           expected="an integer in [0, 2**53]", maximum=MAX_ITERATIONS)
     slots = {name: np.asarray(array) for name, array in state["slots"].items()}
     return iterations, slots
 
@@ -440,4 +445,4 @@ def _layout_of(slots: Mapping[str, np.ndarray]) -> Tuple[int, np.dtype]:
     return array.shape[0], array.dtype
 
 
-__all__ = ["LearningRate", "Optimizer"]
+__all__ = ["LearningRate", "MAX_ITERATIONS", "Optimizer"]

@@ -18,14 +18,25 @@ nothing after the last one.
 
 The header's ``"__metadata__"`` entry maps strings to strings, as safetensors requires::
 
-    {"format": "mlp", "format_version": "1", "mlp_version": "0.1.0", "config": "<JSON>"}
+    {"format": "mlp", "format_version": "1", "mlp_version": "0.1.0", "config": "<JSON>",
+     "sha256": "<64 hex digits>"}
 
 where ``config`` is the JSON document of the file's writer (for models, see
-:mod:`mlp.saving.model`).
+:mod:`mlp.saving.model`) and ``sha256`` the SHA-256 digest of the UTF-8 bytes of ``config``
+followed by the whole data section: loading recomputes it and refuses a file whose config or
+tensor bytes changed after it was written (a flipped byte, a torn copy). Files written before
+the digest existed have no ``sha256`` entry; they load without this check (a reader older than
+the digest ignores it: the layout is unchanged).
 
-Loading never unpickles or evaluates anything: the header is parsed as JSON and each tensor is
-copied from its checked byte range with :func:`numpy.frombuffer`. Every malformed, truncated or
-hostile file gives a ``ValueError`` saying what is wrong.
+Loading never unpickles or evaluates anything, and it opens only regular files (a FIFO, a
+device or a folder is refused before anything is read from it). The header is parsed as JSON
+and checked, the writer's config is checked (``check_config``), then every tensor's dtype,
+shape and byte range against the file's real size and against what the config allows
+(``check_layout``), all before a tensor byte is read: a header that promises more data than the
+file holds, or other tensors than its config implies, is refused without reading or allocating
+them. Each tensor is then read straight into its final array (:meth:`io.RawIOBase.readinto`),
+so loading holds the tensors once, not the data section and a copy. Every malformed, truncated
+or hostile file gives a ``ValueError`` saying what is wrong.
 
 Writing goes to a temporary file in the target's folder, which is flushed, synced to disk and
 then renamed onto the target (:func:`os.replace`, atomic): a crash or an error mid-save leaves any
@@ -36,14 +47,16 @@ whose process no longer runs on this host.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import re
 import socket
+import stat
 import sys
 import tempfile
-from typing import Any, BinaryIO, Callable, Dict, List, Tuple
+from typing import Any, BinaryIO, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -57,6 +70,12 @@ FORMAT_VERSION = "1"
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 """Largest header accepted on load (as safetensors: 100 MB)."""
+
+CHECKSUM_KEY = "sha256"
+"""The ``__metadata__`` entry holding the digest of the config and the data (see above)."""
+
+Layout = Dict[str, Tuple[np.dtype, Tuple[int, ...]]]
+"""What a file's tensors are, before they are read: ``{name: (dtype, shape)}``."""
 
 _DTYPES: Dict[str, np.dtype] = {
     "F32": np.dtype("<f4"),
@@ -77,10 +96,10 @@ def _encode_header(config: Dict[str, Any], tensors: List[Tuple[str, np.ndarray]]
     except ValueError as exc:
         raise ValueError(f"save: the configuration holds a NaN or infinite number ({exc})"
                          ) from exc
-    header: Dict[str, Any] = {"__metadata__": {"format": FORMAT,
-                                               "format_version": FORMAT_VERSION,
-                                               "mlp_version": str(__version__),
-                                               "config": config_text}}
+    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION,
+                "mlp_version": str(__version__), "config": config_text}
+    header: Dict[str, Any] = {"__metadata__": metadata}
+    digest = hashlib.sha256(config_text.encode("utf-8"))
     arrays, offset = [], 0
     for name, array in tensors:
         code = _DTYPE_CODES.get(np.dtype(array.dtype).newbyteorder("="))
@@ -91,6 +110,9 @@ def _encode_header(config: Dict[str, Any], tensors: List[Tuple[str, np.ndarray]]
                         "data_offsets": [offset, offset + array.nbytes]}
         offset += array.nbytes
         arrays.append(array)
+        if array.size:
+            digest.update(memoryview(array.reshape(-1)).cast("B"))
+    metadata[CHECKSUM_KEY] = digest.hexdigest()
     text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
     text += b" " * (-(8 + len(text)) % 8)
     return len(text).to_bytes(8, "little") + text, arrays
@@ -252,14 +274,64 @@ def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def read_file(path, check_config: Callable[[Any, Any], None]
-              ) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
-    """Read and check a file; return its config and its tensors (NumPy copies).
+def open_regular_file(path, what: str = "a mlp model file") -> BinaryIO:
+    """Open ``path`` for binary reading if it is a regular file.
 
-    ``check_config(config, path)`` checks the writer's JSON document before the tensors are read.
+    It is opened without blocking (``O_NONBLOCK``: opening a FIFO for reading would otherwise
+    wait for a writer) and refused unless it is a regular file: a FIFO, a socket, a device or
+    a directory gives a ``ValueError`` naming what it is, before anything is read from it.
+
+    Raises
+    ------
+    FileNotFoundError, PermissionError, OSError
+        As :func:`open` does.
+    ValueError
+        If ``path`` is not a regular file.
+    """
+    path = os.fspath(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except IsADirectoryError:
+        raise ValueError(f"{describe(path)}: is a directory, expected {what}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"{describe(path)}: is {_kind_of(mode)}, not a regular file; "
+                             f"expected {what}")
+        if flags & getattr(os, "O_NONBLOCK", 0) and hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind_of(mode: int) -> str:
+    """What a non-regular file is, for messages."""
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def read_file(path, check_config: Callable[[Any, Any], None],
+              check_layout: Optional[Callable[[Any, Layout, Any],
+                                              Optional[Dict[str, np.ndarray]]]] = None
+              ) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+    """Read and check a file; return its config and its tensors (native-order arrays).
+
+    ``check_config(config, path)`` checks the writer's JSON document and
+    ``check_layout(config, layout, path)`` the tensors it lists (:data:`Layout`), both before a
+    tensor byte is read; either raises ``ValueError`` to refuse the file. ``check_layout`` may
+    return arrays to read tensors into, by name (C-contiguous, of the tensor's dtype and
+    shape: the caller's final buffers); the others are read into new arrays. A refused
+    checksum leaves such a buffer holding the file's bytes.
     """
     where = describe(path)
-    with open(path, "rb") as stream:
+    with open_regular_file(path) as stream:
         size = os.fstat(stream.fileno()).st_size
         prefix = stream.read(8)
         if len(prefix) < 8:
@@ -276,8 +348,30 @@ def read_file(path, check_config: Callable[[Any, Any], None]
         header_bytes = stream.read(header_length)
         if len(header_bytes) != header_length:
             raise ValueError(f"{where}: file truncated inside the header")
-        data = stream.read()
-    header = _parse_json(header_bytes, "the header", path)
+        header = _parse_json(header_bytes, "the header", path)
+        del header_bytes
+        metadata = _check_metadata(header, path)
+        config = _parse_json(metadata["config"], "__metadata__['config']", path)
+        check_config(config, path)
+        entries = _check_entries(header, size - 8 - header_length, path)
+        destinations = None
+        if check_layout is not None:
+            destinations = check_layout(config, {name: (dtype.newbyteorder("="), tuple(shape))
+                                                 for _, _, name, dtype, shape, _ in entries},
+                                        path)
+        digest = hashlib.sha256(metadata["config"].encode("utf-8"))
+        tensors = _read_tensors(stream, entries, digest, path, destinations or {})
+    expected = metadata.get(CHECKSUM_KEY)
+    if expected is not None and digest.hexdigest() != expected.lower():
+        raise ValueError(f"{where}: checksum mismatch: the config or the tensor bytes changed "
+                         f"after the file was written (sha256 {digest.hexdigest()[:16]}..., the "
+                         f"file records {expected[:16]}...); the file is corrupt")
+    return config, tensors
+
+
+def _check_metadata(header: Any, path) -> Dict[str, str]:
+    """Take ``__metadata__`` out of the parsed header and check it; return it."""
+    where = describe(path)
     if not isinstance(header, dict):
         raise ValueError(f"{where}: the header is not a JSON object; not a mlp model file")
     metadata = header.pop("__metadata__", None)
@@ -295,14 +389,16 @@ def read_file(path, check_config: Callable[[Any, Any], None]
                          f"{FORMAT_VERSION!r}")
     if "config" not in metadata:
         raise ValueError(f"{where}: missing __metadata__['config']")
-    config = _parse_json(metadata["config"], "__metadata__['config']", path)
-    check_config(config, path)
-    tensors = _read_tensors(header, data, path)
-    return config, tensors
+    checksum = metadata.get(CHECKSUM_KEY)
+    if checksum is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", checksum):
+        raise ValueError(f"{where}: __metadata__[{CHECKSUM_KEY!r}]: expected 64 hexadecimal "
+                         f"digits, got {checksum!r:.80}; the file is corrupt")
+    return metadata
 
 
-def _read_tensors(header: Dict[str, Any], data: bytes, path) -> Dict[str, np.ndarray]:
-    """Check every tensor entry and the tiling of the data; return NumPy copies."""
+def _check_entries(header: Dict[str, Any], data_size: int, path) -> List[Tuple]:
+    """Check every tensor entry and that they tile the ``data_size`` bytes after the header;
+    return ``(begin, end, name, dtype, shape, count)`` in file order."""
     where = describe(path)
     entries = []
     for name, entry in header.items():
@@ -324,17 +420,18 @@ def _read_tensors(header: Dict[str, Any], data: bytes, path) -> Dict[str, np.nda
             raise ValueError(f"{label}: data_offsets must be [begin, end] with 0 <= begin <= "
                              f"end, got {offsets!r:.200}")
         begin, end = offsets
-        if end > len(data):
+        if end > data_size:
             raise ValueError(f"{label}: data_offsets {offsets} out of range: the data holds "
-                             f"{len(data)} bytes (file truncated or corrupt)")
+                             f"{data_size} bytes (file truncated or corrupt)")
         dtype = _DTYPES[code]
         count = math.prod(shape)
         if end - begin != count * dtype.itemsize:
             raise ValueError(f"{label}: data_offsets {offsets} span {end - begin} bytes but "
                              f"{code} with shape {shape} needs {count * dtype.itemsize}")
         entries.append((begin, end, name, dtype, shape, count))
+    entries.sort(key=lambda e: (e[0], e[1]))
     expected = 0
-    for begin, end, name, _, _, _ in sorted(entries, key=lambda e: (e[0], e[1])):
+    for begin, end, name, _, _, _ in entries:
         if begin < expected:
             raise ValueError(f"{where}: tensor {name!r} overlaps the previous tensor (bytes "
                              f"{begin}..{end})")
@@ -342,23 +439,42 @@ def _read_tensors(header: Dict[str, Any], data: bytes, path) -> Dict[str, np.nda
             raise ValueError(f"{where}: unused bytes {expected}..{begin} before tensor "
                              f"{name!r}; the file is corrupt")
         expected = end
-    if expected != len(data):
-        raise ValueError(f"{where}: {len(data) - expected} trailing bytes after the last "
+    if expected != data_size:
+        raise ValueError(f"{where}: {data_size - expected} trailing bytes after the last "
                          f"tensor; the file is corrupt")
+    return entries
+
+
+def _read_tensors(stream: BinaryIO, entries: List[Tuple], digest, path,
+                  destinations: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """Read each checked tensor of ``entries`` (in file order, right after the header) into
+    its array of ``destinations`` or a new one, feeding its bytes to ``digest``."""
+    where = describe(path)
     native = {}
-    for begin, _, name, dtype, shape, count in entries:
-        try:
-            if count:
-                array = np.frombuffer(data, dtype=dtype, count=count, offset=begin)
-                array = array.astype(dtype.newbyteorder("="), copy=True).reshape(shape)
-            else:
-                array = np.empty(shape, dtype=dtype.newbyteorder("="))
-        except (ValueError, OverflowError, MemoryError) as exc:
-            raise ValueError(f"{where}: tensor {name!r}: shape {shape!r:.200} cannot be "
-                             f"read ({exc})") from exc
-        native[name] = array
+    for _, end, name, dtype, shape, count in entries:
+        array = destinations.get(name)
+        if not (isinstance(array, np.ndarray) and array.dtype == dtype and dtype.isnative
+                and array.shape == tuple(shape) and array.flags.c_contiguous
+                and array.flags.writeable):
+            try:
+                array = np.empty(count, dtype=dtype)
+            except (ValueError, MemoryError) as exc:
+                raise ValueError(f"{where}: tensor {name!r}: shape {shape!r:.200} cannot be "
+                                 f"read ({exc})") from exc
+        view = memoryview(array.reshape(-1)).cast("B")
+        done = 0
+        while done < len(view):
+            got = stream.readinto(view[done:])
+            if not got:
+                raise ValueError(f"{where}: tensor {name!r}: file truncated while reading "
+                                 f"(it shrank after it was opened)")
+            done += got
+        digest.update(view)
+        if not dtype.isnative:
+            array = array.byteswap().view(dtype.newbyteorder("="))
+        native[name] = array if array.shape == tuple(shape) else array.reshape(shape)
     return native
 
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MAX_HEADER_BYTES", "describe", "is_int", "read_file",
-           "write_atomically", "write_file"]
+__all__ = ["CHECKSUM_KEY", "FORMAT", "FORMAT_VERSION", "Layout", "MAX_HEADER_BYTES", "describe",
+           "is_int", "open_regular_file", "read_file", "write_atomically", "write_file"]

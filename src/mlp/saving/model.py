@@ -50,6 +50,7 @@ import numpy as np
 from .. import metrics as metrics_module
 from ..nn import losses as losses_module
 from ..optim import optimizers as optimizers_module
+from ..optim.base import MAX_ITERATIONS
 from ..backends import get_backend
 from ..nn.network import compute_layers, flat_param_shapes
 from .format import describe as _describe, is_int as _is_int, read_file, write_file
@@ -136,9 +137,11 @@ def load_model(path, model_class, backend: Optional[str] = None):
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is not a valid model file: truncated, corrupt, hostile, from another
-        format version, written by :func:`save_weights` (use ``model.load_weights``), or holding
-        a configuration that does not rebuild. The message says which.
+        If the file is not a valid model file: not a regular file (a FIFO, a device),
+        truncated, corrupt (its SHA-256 does not match: see :mod:`mlp.saving.format`),
+        hostile, from another format version, written by :func:`save_weights` (use
+        ``model.load_weights``), or holding a configuration that does not rebuild. The message
+        says which. Every size is checked against the config before a tensor is read.
 
     Warns
     -----
@@ -159,31 +162,35 @@ def load_model(path, model_class, backend: Optional[str] = None):
     8
     """
     get_backend(backend)  # a bad backend name is the caller's error, not the file's
-    config, tensors = read_file(path, _check_config)
-    if config["kind"] != "model":
-        raise ValueError(f"{_describe(path)}: the file holds only weights (written by "
-                         f"save_weights); load them with model.load_weights(path) into a model "
-                         f"of the same architecture")
-    _check_model_config_keys(config, ("compile", "optimizer_state", "rng"), path)
-    model = _rebuild(model_class, config["model"], backend, path)
-    if config["built"]:
-        params = _take_params(config, tensors, model, path)
-    elif _PARAMS in tensors:
-        raise ValueError(f"{_describe(path)}: unexpected tensor 'params' for a model saved "
-                         f"unbuilt")
-    compile_config = _check_compile_config(config["compile"], path)
-    optimizer_state = _check_optimizer_state(config["optimizer_state"], compile_config, config,
-                                             tensors, path)
-    _check_no_extra_tensors(tensors, [_PARAMS] + [_SLOT_PREFIX + s for s in
-                                                  (optimizer_state or {}).get("slots", [])], path)
-    rng = _check_rng(config["rng"], path)
+    checked: Dict[str, Any] = {}
 
-    if config["built"]:
-        model.build(model.input_dim)
-        model.params[...] = model.backend.asarray(params)
-    if compile_config is not None:
-        _compile(model, compile_config, optimizer_state, tensors, path)
-    model.set_rng_state(rng)
+    def check_layout(config, layout, where) -> Dict[str, Any]:
+        if config["kind"] != "model":
+            raise ValueError(f"{_describe(where)}: the file holds only weights (written by "
+                             f"save_weights); load them with model.load_weights(path) into a "
+                             f"model of the same architecture")
+        checked.update(_check_model_file(model_class, config, layout, backend, where))
+        # the tensors are read straight into the new model's buffers
+        new_model, buffers = checked["model"], {}
+        if config["built"]:
+            new_model.build(new_model.input_dim)
+            buffers[_PARAMS] = new_model.params
+        if checked["compile"] is not None:
+            buffers.update(_compile(new_model, checked["compile"], checked["optimizer_state"]))
+        return buffers
+
+    config, tensors = read_file(path, _check_config, check_layout)
+    model = checked["model"]
+    if config["built"] and tensors[_PARAMS] is not model.params:
+        model.params[...] = model.backend.asarray(tensors[_PARAMS])
+    if checked["compile"] is not None:
+        unsaved = checked["compile"]["unsaved_metrics"]
+        if unsaved:
+            warnings.warn(f"load_model: the metrics {unsaved} were Python callables, which are "
+                          f"not saved; the model is compiled without them (compile it again to "
+                          f"add them)", UserWarning, stacklevel=2)
+        _restore_optimizer(model, checked["optimizer_state"], tensors, path)
+    model.set_rng_state(checked["rng"])
     return model
 
 
@@ -236,8 +243,10 @@ def load_weights(model, path) -> None:
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is corrupt, or its weights do not fit ``model``: the message gives the
-        expected and the saved parameter count (or shapes, or dtype).
+        If the file is corrupt (as for :func:`load_model`: a file of kind ``"model"`` passes
+        every check ``load_model`` makes, a weights file's config must rebuild and match its
+        tensor), or its weights do not fit ``model``: the message gives the expected and the
+        saved parameter count (or shapes, or dtype). ``model`` is left unchanged.
 
     Examples
     --------
@@ -250,38 +259,13 @@ def load_weights(model, path) -> None:
     >>> bool((a.get_weights()[0] == b.get_weights()[0]).all())
     True
     """
-    config, tensors = read_file(path, _check_config)
-    if not config["built"] or _PARAMS not in tensors:
-        raise ValueError(f"{_describe(path)}: the file holds no weights (the model was saved "
-                         f"before it was built)")
-    params = tensors[_PARAMS]
-    saved_shapes = config["param_shapes"]
-    where = _describe(path)
-    if model.built:
-        model_shapes = _model_param_shapes(model)
-    else:
-        input_dim = model.input_dim
-        if input_dim is None:
-            input_dim = config["model"].get("input_dim")
-        model_shapes = _architecture_shapes(model.layers, input_dim, path)
-    expected = sum(math.prod(shape) for shape in model_shapes)
-    got = int(params.size)
-    if params.ndim != 1 or got != expected:
-        raise ValueError(
-            f"{where}: the saved weights do not fit this model's architecture: expected "
-            f"{expected} parameters with shapes {model_shapes}, got {got} parameters with "
-            f"shapes {saved_shapes}")
-    if saved_shapes != model_shapes:
-        raise ValueError(
-            f"{where}: the saved weights do not fit this model's architecture: expected "
-            f"parameter shapes {model_shapes}, got {saved_shapes}")
-    if params.dtype != model.dtype:
-        raise ValueError(f"{where}: the saved weights are {params.dtype.name}, the model is "
-                         f"{model.dtype.name}; create the model with "
-                         f"dtype={params.dtype.name!r}")
+    def check_layout(config, layout, where) -> None:
+        _check_weights_fit(model, config, layout, where)
+
+    config, tensors = read_file(path, _check_config, check_layout)
     if not model.built:
-        model.build(input_dim)
-    model.params[...] = model.backend.asarray(params)
+        model.build(_input_dim_for(model, config))
+    model.params[...] = model.backend.asarray(tensors[_PARAMS])
 
 
 # ====================================================================== writing
@@ -380,24 +364,100 @@ def _architecture_shapes(layers, input_dim: Any, path) -> List[List[int]]:
     return shapes
 
 
-def _take_params(config, tensors, model, path) -> np.ndarray:
-    """The ``params`` tensor, checked against the architecture before anything is allocated."""
+def _check_model_file(model_class, config, layout, backend, path) -> Dict[str, Any]:
+    """Check a model file's config and tensor layout before its tensors are read; return the
+    rebuilt (unbuilt) model and the checked compile settings, optimizer state and generators."""
+    _check_model_config_keys(config, ("compile", "optimizer_state", "rng"), path)
+    model = _rebuild(model_class, config["model"], backend, path)
+    if config["built"]:
+        shapes = _check_params_entry(layout, model.layers, model.input_dim, model.dtype, path)
+        if shapes != config["param_shapes"]:
+            raise ValueError(f"{_describe(path)}: config['param_shapes'] "
+                             f"{config['param_shapes']!r:.200} are not the weight shapes of "
+                             f"config['model'] ({shapes!r:.200}); the file is corrupt")
+    elif _PARAMS in layout:
+        raise ValueError(f"{_describe(path)}: unexpected tensor 'params' for a model saved "
+                         f"unbuilt")
+    compile_config = _check_compile_config(config["compile"], path)
+    optimizer_state = _check_optimizer_state(config["optimizer_state"], compile_config, config,
+                                             layout, path)
+    _check_no_extra_tensors(layout, [_PARAMS] + [_SLOT_PREFIX + s for s in
+                                                 (optimizer_state or {}).get("slots", [])], path)
+    return {"model": model, "compile": compile_config, "optimizer_state": optimizer_state,
+            "rng": _check_rng(config["rng"], path)}
+
+
+def _check_params_entry(layout, layers, input_dim, dtype, path) -> List[List[int]]:
+    """The ``params`` tensor of ``layout`` against the architecture of ``layers`` (nothing
+    allocated); returns the architecture's weight shapes."""
     where = _describe(path)
-    if _PARAMS not in tensors:
+    if _PARAMS not in layout:
         raise ValueError(f"{where}: missing tensor 'params'")
-    params = tensors[_PARAMS]
-    if params.ndim != 1:
-        raise ValueError(f"{where}: tensor 'params' must be 1-D, got shape {list(params.shape)}")
-    if params.dtype != model.dtype:
-        raise ValueError(f"{where}: tensor 'params' is {params.dtype.name} but the model is "
-                         f"{model.dtype.name}")
-    shapes = _architecture_shapes(model.layers, model.input_dim, path)
-    expected = sum(math.prod(shape) for shape in shapes)
-    if expected != params.size:
+    params_dtype, shape = layout[_PARAMS]
+    if len(shape) != 1:
+        raise ValueError(f"{where}: tensor 'params' must be 1-D, got shape {list(shape)}")
+    if params_dtype != dtype:
+        raise ValueError(f"{where}: tensor 'params' is {params_dtype.name} but the model is "
+                         f"{np.dtype(dtype).name}")
+    shapes = _architecture_shapes(layers, input_dim, path)
+    expected = sum(math.prod(s) for s in shapes)
+    if expected != shape[0]:
         raise ValueError(f"{where}: the architecture in the config has {expected} parameters "
-                         f"but tensor 'params' holds {params.size}: expected {expected}, got "
-                         f"{params.size}")
-    return params
+                         f"but tensor 'params' holds {shape[0]}: expected {expected}, got "
+                         f"{shape[0]}")
+    return shapes
+
+
+def _input_dim_for(model, config) -> Any:
+    """The input width ``load_weights`` builds an unbuilt ``model`` at."""
+    if model.input_dim is not None:
+        return model.input_dim
+    return config["model"].get("input_dim")
+
+
+def _check_weights_fit(model, config, layout, path) -> None:
+    """Check, before its tensors are read, that a file's weights are sound (its config
+    rebuilds, its architecture matches its ``param_shapes`` and its ``params`` tensor) and fit
+    ``model``; a file of kind ``"model"`` must pass every check of :func:`load_model` too."""
+    where = _describe(path)
+    if not config["built"] or _PARAMS not in layout:
+        raise ValueError(f"{where}: the file holds no weights (the model was saved before it "
+                         f"was built)")
+    if config["kind"] == "model":
+        saved = _check_model_file(type(model), config, layout, model.backend.name,
+                                  path)["model"]
+    else:
+        _check_no_extra_tensors(layout, [_PARAMS], path)
+        saved = _rebuild(type(model), config["model"], model.backend.name, path)
+    saved_shapes = config["param_shapes"]
+    params_dtype, params_shape = layout[_PARAMS]
+    got = math.prod(params_shape)
+    file_shapes = _check_params_entry(layout, saved.layers, saved.input_dim, params_dtype, path)
+    if file_shapes != saved_shapes:
+        raise ValueError(f"{where}: config['param_shapes'] {saved_shapes!r:.200} are not the "
+                         f"weight shapes of config['model'] ({file_shapes!r:.200}); the file is "
+                         f"corrupt")
+    if saved.dtype != params_dtype:
+        raise ValueError(f"{where}: tensor 'params' is {params_dtype.name} but config['model'] "
+                         f"says {saved.dtype.name}; the file is corrupt")
+    if model.built:
+        model_shapes = _model_param_shapes(model)
+    else:
+        model_shapes = _architecture_shapes(model.layers, _input_dim_for(model, config), path)
+    expected = sum(math.prod(shape) for shape in model_shapes)
+    if len(params_shape) != 1 or got != expected:
+        raise ValueError(
+            f"{where}: the saved weights do not fit this model's architecture: expected "
+            f"{expected} parameters with shapes {model_shapes}, got {got} parameters with "
+            f"shapes {saved_shapes}")
+    if saved_shapes != model_shapes:
+        raise ValueError(
+            f"{where}: the saved weights do not fit this model's architecture: expected "
+            f"parameter shapes {model_shapes}, got {saved_shapes}")
+    if params_dtype != model.dtype:
+        raise ValueError(f"{where}: the saved weights are {params_dtype.name}, the model is "
+                         f"{model.dtype.name}; create the model with "
+                         f"dtype={params_dtype.name!r}")
 
 
 def _check_compile_config(compile_config, path) -> Optional[Dict[str, Any]]:
@@ -432,18 +492,19 @@ def _check_compile_config(compile_config, path) -> Optional[Dict[str, Any]]:
     return {"loss": loss, "optimizer": optimizer, "metrics": metrics, "unsaved_metrics": unsaved}
 
 
-def _check_optimizer_state(state, compile_config, config, tensors, path):
+def _check_optimizer_state(state, compile_config, config, layout, path):
     where = _describe(path)
     if state is None:
         return None
     if compile_config is None:
         raise ValueError(f"{where}: config['optimizer_state'] given for a model never compiled")
     if (not isinstance(state, dict) or set(state) != {"iterations", "slots"}
-            or not _is_int(state["iterations"]) or state["iterations"] < 0
+            or not _is_int(state["iterations"])
+            or not 0 <= state["iterations"] <= MAX_ITERATIONS
             or not isinstance(state["slots"], list)
             or not all(isinstance(s, str) for s in state["slots"])):
-        raise ValueError(f"{where}: config['optimizer_state']: expected {{'iterations': int >= "
-                         f"0, 'slots': [names]}}")
+        raise ValueError(f"{where}: config['optimizer_state']: expected {{'iterations': an "
+                         f"integer in [0, 2**53], 'slots': [names]}}, got {state!r:.200}")
     optimizer = compile_config["optimizer"]
     slots = state["slots"]
     if slots:
@@ -453,16 +514,16 @@ def _check_optimizer_state(state, compile_config, config, tensors, path):
                              f"{slots}")
         if not config["built"]:
             raise ValueError(f"{where}: optimizer slots saved for a model without weights")
-        params = tensors.get(_PARAMS)
+        params_dtype, params_shape = layout[_PARAMS]
         for name in slots:
             key = _SLOT_PREFIX + name
-            if key not in tensors:
+            if key not in layout:
                 raise ValueError(f"{where}: missing tensor {key!r}")
-            slot = tensors[key]
-            if slot.shape != params.shape or slot.dtype != params.dtype:
-                raise ValueError(f"{where}: tensor {key!r}: expected {params.dtype.name} with "
-                                 f"shape {list(params.shape)} like 'params', got "
-                                 f"{slot.dtype.name} with shape {list(slot.shape)}")
+            slot_dtype, slot_shape = layout[key]
+            if slot_shape != params_shape or slot_dtype != params_dtype:
+                raise ValueError(f"{where}: tensor {key!r}: expected {params_dtype.name} with "
+                                 f"shape {list(params_shape)} like 'params', got "
+                                 f"{slot_dtype.name} with shape {list(slot_shape)}")
     return state
 
 
@@ -489,24 +550,26 @@ def _check_rng(rng, path) -> Dict[str, Any]:
     return rng
 
 
-def _compile(model, compile_config, optimizer_state, tensors, path) -> None:
-    """Compile ``model`` as saved and restore the optimizer's slots and step count."""
-    unsaved = compile_config["unsaved_metrics"]
-    if unsaved:
-        warnings.warn(f"load_model: the metrics {unsaved} were Python callables, which are not "
-                      f"saved; the model is compiled without them (compile it again to add "
-                      f"them)", UserWarning, stacklevel=3)
+def _compile(model, compile_config, optimizer_state) -> Dict[str, Any]:
+    """Compile ``model`` as saved (building its optimizer's slots when the file holds them);
+    return the slot buffers, by tensor name, that the file's slots may be read into."""
     model.compile(optimizer=compile_config["optimizer"], loss=compile_config["loss"],
                   metrics=list(compile_config["metrics"]))
+    if optimizer_state is None or not optimizer_state["slots"]:
+        return {}
+    optimizer = model.optimizer
+    optimizer.build(model.params.size, model.dtype, model.backend)
+    return {_SLOT_PREFIX + name: optimizer.slots[name] for name in optimizer_state["slots"]}
+
+
+def _restore_optimizer(model, optimizer_state, tensors, path) -> None:
+    """Restore the optimizer's slots (read into its buffers, or copied) and step count."""
     if optimizer_state is None:
         return
-    optimizer = model.optimizer
     slots = {name: tensors[_SLOT_PREFIX + name] for name in optimizer_state["slots"]}
     try:
-        if slots:
-            optimizer.build(model.params.size, model.dtype, model.backend)
-        optimizer.load_state_dict({"iterations": optimizer_state["iterations"], "slots": slots},
-                                  model.backend)
+        model.optimizer.load_state_dict({"iterations": optimizer_state["iterations"],
+                                         "slots": slots}, model.backend)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{_describe(path)}: the optimizer state does not fit the model: "
                          f"{exc}") from exc

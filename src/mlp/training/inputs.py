@@ -43,6 +43,28 @@ def _check_finite(name: str, array: np.ndarray, all_finite: AllFinite) -> None:
         )
 
 
+def _in_dtype(name: str, array: np.ndarray, dtype, all_finite: AllFinite,
+              finite_checked: bool = False) -> np.ndarray:
+    """``array`` as a C-contiguous array of the model's ``dtype``: NaN or infinite values are a
+    ``ValueError`` (unless ``finite_checked``: the caller tested them), and so are finite
+    values the dtype cannot hold (``1e300`` in a float32 model), named as such rather than
+    turned into infinities."""
+    if array.dtype.kind == "f" and not finite_checked:
+        _check_finite(name, array, all_finite)
+    with np.errstate(over="ignore"):
+        cast = np.ascontiguousarray(array, dtype=dtype)
+    narrowed = array.dtype.kind == "f" and array.dtype.itemsize > np.dtype(dtype).itemsize
+    if narrowed and not all_finite(cast):
+        beyond = int(np.size(cast) - np.count_nonzero(np.isfinite(cast)))
+        largest = float(np.max(np.abs(array)))
+        top = float(np.finfo(dtype).max)
+        raise ValueError(
+            f"{name}: expected values that fit the model's dtype {np.dtype(dtype).name} "
+            f"(magnitude at most {top:.4g}), got {beyond} value(s) beyond it (largest "
+            f"magnitude {largest:.4g}) — scale the data, or use Sequential(dtype='float64')")
+    return cast
+
+
 def check_features(name: str, x, dtype, n_features: Optional[int], all_finite: AllFinite
                    ) -> np.ndarray:
     """Validate a feature matrix and return it as a C-contiguous array of ``dtype``.
@@ -82,9 +104,7 @@ def check_features(name: str, x, dtype, n_features: Optional[int], all_finite: A
             f"{name}: expected {n_features} features (the model's input width), "
             f"got {array.shape[1]}"
         )
-    array = np.ascontiguousarray(array, dtype=dtype)
-    _check_finite(name, array, all_finite)
-    return array
+    return _in_dtype(name, array, dtype, all_finite)
 
 
 def check_targets(name: str, y, loss: Loss, n_outputs: int, n_samples: int, dtype,
@@ -117,7 +137,7 @@ def check_targets(name: str, y, loss: Loss, n_outputs: int, n_samples: int, dtyp
             f"{name}: expected shape ({n_samples}, {n_outputs}) to match the model's "
             f"{n_outputs} output(s), got {array.shape}"
         )
-    array = np.ascontiguousarray(array, dtype=dtype)
+    array = _in_dtype(name, array, dtype, all_finite, finite_checked=True)
     if loss.targets in ("binary", "one_hot") and (array.min() < 0 or array.max() > 1):
         raise ValueError(
             f"{name}: {loss.name} expects targets in [0, 1], got values from {array.min()} to "
@@ -154,8 +174,7 @@ def check_sample_weight(name: str, weight, n_samples: int, dtype, all_finite: Al
         array = array[:, 0]
     if array.shape != (n_samples,):
         raise ValueError(f"{name}: expected shape ({n_samples},), got {array.shape}")
-    array = np.ascontiguousarray(array, dtype=dtype)
-    _check_finite(name, array, all_finite)
+    array = _in_dtype(name, array, dtype, all_finite)
     if array.min() < 0 or not array.any():
         raise ValueError(f"{name}: expected weights >= 0, not all zero")
     return array

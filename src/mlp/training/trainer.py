@@ -27,6 +27,7 @@ from ..nn.network import compute_layers
 from ..optim import optimizers as optimizers_module
 from ..validation import check_bool, check_non_negative_int, check_positive_int
 from .callbacks import Callback, History
+from .guards import HINT, DivergenceWatch, non_finite_key, warn_non_finite
 from .inputs import (
     apply_class_weight,
     check_features,
@@ -73,6 +74,7 @@ def _trains(method: str):
                         f"{method}: the model is already being trained (by fit or "
                         f"train_on_batch{where}); train a model from one thread at a time")
                 self._training_thread = threading.get_ident()
+                self._fit_generation += 1
             try:
                 return function(self, *args, **kwargs)
             finally:
@@ -92,6 +94,19 @@ class Trainer:
 
     _training_thread: Optional[int] = None
     """The thread that is training the model (in ``fit`` / ``train_on_batch``), or None."""
+
+    _fit_generation: int = 0
+    """How many times training started on the model: ``predict`` / ``evaluate`` read it
+    before and after their work, and a change means the weights moved under them."""
+
+    def _trained_meanwhile(self, method: str) -> None:
+        """``RuntimeError``: another thread started ``fit`` / ``train_on_batch`` while
+        ``method`` ran, so its result may mix weights from before and during an update."""
+        raise RuntimeError(
+            f"{method}: another thread started training the model (fit or train_on_batch) "
+            f"while {method} ran, so its result could mix old and updated weights; it was "
+            f"discarded. Call {method} before fit starts or after it returns, or on a copy of "
+            f"the model")
 
     def _check_not_training(self, method: str) -> None:
         """``RuntimeError`` when another thread is training the model: its weights change
@@ -169,10 +184,12 @@ class Trainer:
                                 trainable=self.trainable)
             # gradients and optimizer state, and fit's snapshot of the weights and that state
             copies = 2 * (1 + len(self.optimizer.slot_names)) + self._backend.update_copies
+            widest = max(compute_layers(self.layers), key=lambda layer: getattr(layer, "units", 0))
             self._backend.check_allocation(
                 "units", copies * self.params.size * self.dtype.itemsize,
-                f"{self.params.size} weights to train with {type(self.optimizer).__name__}",
-                "layer widths")
+                f"{self.params.size} weights to train with {type(self.optimizer).__name__} (the "
+                f"widest layer: {type(widest).__name__} {widest.name!r} of "
+                f"{getattr(widest, 'units', '?')} units)", "layer widths")
             self.optimizer.build(self.params.size, self.dtype, self._backend)
             delta = getattr(self.loss, "delta", 1.0)
             if group is None:
@@ -429,6 +446,8 @@ class Trainer:
             val[0], self.loss.smooth_targets(val[1]), val[2])
         outputs = self._backend.empty((n, self.output_dim), self.dtype)
         last_good = _TrainingSnapshot(self)
+        watch = DivergenceWatch(self._initial_loss(x_arr, target, weight, batch_size)
+                                if epochs > initial_epoch else None)
         logs: Dict[str, float] = {}
         try:
             for callback in callback_list:
@@ -460,6 +479,10 @@ class Trainer:
                             *val, on_device=val_dev, group=group).items()})
                     if group is not None:  # the callbacks decide once, for every rank
                         logs = group.broadcast_logs(logs)
+                    if self._stopped_on_non_finite_logs(logs, epoch, initial_epoch, last_good,
+                                                        history, progress, stacklevel=4):
+                        break
+                    watch.check(epoch, loss_value, stacklevel=4)
                     progress.end_epoch(batch_count(seen, step_rows), seen, logs, train_seconds)
                     if self._stopped_at_epoch_end(callback_list, epoch, logs, history, group):
                         break
@@ -529,6 +552,38 @@ class Trainer:
             loss_value = float("nan")
         if np.isfinite(loss_value):
             return False
+        self._stop_non_finite(became, epoch, initial_epoch, last_good, history, progress,
+                              stacklevel + 1)
+        return True
+
+    def _stopped_on_non_finite_logs(self, logs: Dict[str, float], epoch: int,
+                                    initial_epoch: int, last_good, history: History, progress,
+                                    stacklevel: int) -> bool:
+        """After an epoch's metrics and validation: as :meth:`_stopped_on_non_finite` when one
+        of ``logs`` (a metric, the validation loss or a validation metric) is not finite."""
+        key = non_finite_key(logs)
+        if key is None:
+            return False
+        self._stop_non_finite(f"the {key} became {logs[key]}", epoch, initial_epoch, last_good,
+                              history, progress, stacklevel + 1)
+        return True
+
+    def _initial_loss(self, x, target, weight, batch_size: int) -> Optional[float]:
+        """The loss of the current weights on the first batch of ``x`` (dropout off), the
+        yardstick of :class:`~mlp.training.guards.DivergenceWatch`."""
+        rows = min(batch_size, x.shape[0])
+        plan = self._inference_plan(rows, for_loss=True)
+        x_dev, target_dev, weight_dev = self._on_device(
+            x[:rows], self.loss.smooth_targets(target[:rows]),
+            None if weight is None else weight[:rows])
+        with self._backend.blas_scope(plan.flops(rows)):
+            outputs = plan.predict(x_dev, rows)
+        with np.errstate(all="ignore"):
+            return float(plan.loss_value(outputs, target_dev, weight_dev))
+
+    def _stop_non_finite(self, became: str, epoch: int, initial_epoch: int, last_good,
+                         history: History, progress, stacklevel: int) -> None:
+        """Restore the last finite state, record ``non_finite_loss`` and warn."""
         progress.abort()
         last_good.restore()
         history.stopped_reason, history.stopped_epoch = "non_finite_loss", epoch
@@ -536,10 +591,8 @@ class Trainer:
         warnings.warn(
             f"fit: {became} in epoch {epoch + 1}; training stopped and the weights and optimizer "
             f"state of {kept} were restored (history.stopped_reason is 'non_finite_loss'). "
-            f"Lower the learning rate, scale the inputs or clip the gradients (e.g. "
-            f"Adam(clipnorm=1.0)).", RuntimeWarning, stacklevel=stacklevel)
+            f"{HINT}", RuntimeWarning, stacklevel=stacklevel)
         self.stop_training = True
-        return True
 
     def _stopped_at_epoch_end(self, callback_list, epoch: int, logs: Dict[str, float],
                               history: History, group=None) -> bool:
@@ -638,6 +691,7 @@ class Trainer:
                 self._metrics_activation())
             logs.update(metrics_module.evaluate_metrics(self.metrics, target, probabilities,
                                                         weight))
+        warn_non_finite("train_on_batch", logs, stacklevel=4)
         return logs if return_dict else logs["loss"]
 
     def loss_and_gradient(self, x, y, sample_weight=None) -> Tuple[float, np.ndarray]:
@@ -691,6 +745,7 @@ class Trainer:
         ``batch_size`` rows at a time (:mod:`mlp.training.memmap`).
         """
         self._require_compiled("evaluate")
+        generation = self._fit_generation
         self._check_not_training("evaluate")
         batch_size = check_positive_int("batch_size", batch_size)
         verbose = check_verbose("verbose", verbose)
@@ -714,6 +769,9 @@ class Trainer:
             x, target, weight = self._prepare(x, y, sample_weight)
             logs = self._evaluate_arrays(x, target, weight, batch_size)
             rows = x.shape[0]
+        if self._fit_generation != generation:
+            self._trained_meanwhile("evaluate")
+        warn_non_finite("evaluate", logs, stacklevel=3)
         if verbose:
             print(summary_line("Evaluate", rows or 0, time.perf_counter() - started, logs),
                   file=sys.stdout, flush=True)
@@ -780,8 +838,12 @@ class Trainer:
 
         Several threads may predict with one model at once; each gets exactly what a call
         alone would (they take turns on the model's inference workspaces). While another
-        thread trains the model (``fit``), ``predict`` raises a ``RuntimeError``.
+        thread trains the model (``fit`` / ``train_on_batch``), ``predict`` raises a
+        ``RuntimeError``, and so does a ``predict`` during which another thread started to
+        train it: a result always comes from one set of weights, never from weights changing
+        under it.
         """
+        generation = self._fit_generation
         if self._training_thread is not None:
             self._check_not_training("predict")
         if type(verbose) is int and verbose == 0 and type(x) is np.ndarray and type(
@@ -792,14 +854,19 @@ class Trainer:
                     and 0 < x.shape[0] <= batch_size):
                 result = plan.predict_small(x)
                 if result is not None:
+                    if self._fit_generation != generation:
+                        self._trained_meanwhile("predict")
                     return result
         batch_size = check_positive_int("batch_size", batch_size)
         verbose = check_verbose("verbose", verbose)
         if is_batch_source(x) or streams(x):   # batches x, (x,) or (x, y, ...): y is ignored
             source = x if not streams(x) else MemmapBatches(x, None, None, batch_size)
             with self._backend.blas_scope():
-                return self._predict_source(BatchSource("x", source, steps), batch_size,
-                                            return_device_array)
+                result = self._predict_source(BatchSource("x", source, steps), batch_size,
+                                              return_device_array)
+            if self._fit_generation != generation:
+                self._trained_meanwhile("predict")
+            return result
         started = time.perf_counter()
         x = self._features("x", x)
         self.build(x.shape[1])
@@ -809,6 +876,8 @@ class Trainer:
             result = plan.predict(x_dev, batch_size)
         if not return_device_array:
             result = self._backend.to_numpy(result)
+        if self._fit_generation != generation:
+            self._trained_meanwhile("predict")
         if verbose:
             print(summary_line("Predict", x.shape[0], time.perf_counter() - started),
                   file=sys.stdout, flush=True)
@@ -860,6 +929,8 @@ class Trainer:
                         if last_good is None:  # the first batch built the model
                             last_good = _TrainingSnapshot(self)
                             last_good.take()
+                            watch = DivergenceWatch(self._initial_loss(x_b, target, weight,
+                                                                       x_b.shape[0]))
                         if per_batch:
                             for callback in callback_list:
                                 callback.on_batch_begin(batch)
@@ -904,6 +975,10 @@ class Trainer:
                                   if val is not None else self._evaluate_source(BatchSource(
                                       "validation_data", validation_data, validation_steps)))
                         logs.update({f"val_{k}": v for k, v in result.items()})
+                    if self._stopped_on_non_finite_logs(logs, epoch, initial_epoch, last_good,
+                                                        history, progress, stacklevel=5):
+                        break
+                    watch.check(epoch, loss_value, stacklevel=5)
                     progress.steps = source.steps or batches  # a generator's count is known now
                     progress.end_epoch(batches, seen, logs, train_seconds)
                     if self._stopped_at_epoch_end(callback_list, epoch, logs, history):
@@ -948,7 +1023,7 @@ class Trainer:
         for batch, (xb, _, _) in enumerate(source.epoch()):
             x_b = self._features(f"{source.name}[{batch}]", xb)
             self.build(x_b.shape[1])
-            plan = self._inference_plan(batch_size)
+            plan = self._inference_plan(min(batch_size, max(x_b.shape[0], _PLAN_ROWS)))
             with self._backend.blas_scope(plan.flops(min(batch_size, x_b.shape[0]))):
                 results.append(self._backend.to_numpy(plan.predict(self._on_device(x_b)[0],
                                                                    batch_size)))
