@@ -17,10 +17,10 @@ Start the same script on every rank, with every rank loading the same data::
 What happens (see :mod:`mlp.distributed.plan`): rank 0's seed (from which the dropout masks
 derive), initial weights and optimizer state go to every rank, and every rank must have built
 the same model, compiled it the same way and passed the same data and arguments (else every rank
-raises the same ``ValueError``); every epoch uses rank 0's shuffled order; each step, each rank runs forward and
-backward on its shard of a global batch of ``ranks x batch_size`` samples, and one allreduce over
-the flat gradient buffer sums the shards' gradients, so every rank takes the same optimizer step
-and the weights stay identical. The result equals training on one process with
+raises the same ``ValueError``); every epoch uses rank 0's shuffled order; each step, each rank
+runs forward and backward on its shard of a global batch of ``ranks x batch_size`` samples, and
+one allreduce over the flat gradient buffer sums the shards' gradients, so every rank takes the
+same optimizer step and the weights stay identical. The result equals training on one process with
 ``batch_size=ranks x batch_size`` on the same data order, dropout and sample / class weights
 included, up to the order of floating-point sums (float64: within 1e-10). Validation is
 predicted in shards and scored on every rank. Rank 0's callbacks decide for all: its epoch logs,

@@ -2,8 +2,8 @@
 
 A global batch is ``ranks x batch_size`` consecutive samples of the epoch's order (the last one
 shorter). Rank ``r`` runs the forward and backward pass on its contiguous shard of it
-(:func:`~mlp.distributed.process_group.shard_bounds`); its gradients, scaled by its share of the rows,
-are summed over the ranks with one allreduce per step over the flat gradient buffer, which
+(:func:`~mlp.distributed.process_group.shard_bounds`); its gradients, scaled by its share of the
+rows, are summed over the ranks with one allreduce per step over the flat gradient buffer, which
 carries the scaled batch loss in one extra element. The batch loss is a mean over rows, so the
 sum is the gradient of the whole global batch, and the optimizer's step, the same on every rank,
 keeps the weights identical everywhere. With batch callbacks, rank 0's decision to end the epoch

@@ -7,6 +7,7 @@ the settings compared at the start of ``fit``) travels as UTF-8 JSON bytes, neve
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -213,8 +214,8 @@ def init(comm=None, threads: Optional[int] = None, abort_on_error: bool = True) 
 def _threads_per_rank(group: ProcessGroup) -> int:
     """Threads for this rank so that the ranks on one machine never oversubscribe its cores:
     the cores this process may run on (one under ``mpirun --bind-to core``), at most the
-    CPUs all ranks of this machine may run on divided by their number; or the count the user chose with
-    ``OMP_NUM_THREADS`` (as for a single process)."""
+    CPUs all ranks of this machine may run on divided by their number; or the count the user
+    chose with ``OMP_NUM_THREADS`` (as for a single process)."""
     chosen = os.environ.get("OMP_NUM_THREADS", "").strip()
     if chosen:
         try:
@@ -265,10 +266,41 @@ def _abort_on_uncaught_exception(group: ProcessGroup) -> None:
     sys.excepthook = hook
 
 
+def group_for(distributed: Optional[bool]):
+    """The :class:`ProcessGroup` ``fit`` trains over, or ``None`` (this process alone, also on
+    a group of one rank)."""
+    if distributed is not None and not isinstance(distributed, (bool, np.bool_)):
+        raise TypeError(f"distributed: expected True, False or None, got "
+                        f"{type(distributed).__name__}")
+    if distributed is False:
+        return None
+    group = init() if distributed else current()
+    return group if group is not None and group.size > 1 else None
+
+
+def data_fingerprint(x, target, weight, validation) -> Dict[str, Any]:
+    """What every rank of a distributed ``fit`` must have alike: shape, dtype and a hash of
+    the bytes of every k-th row (cheap, and different when a rank was given another part or
+    another order of the data)."""
+    def summary(name, array):
+        if array is None:
+            return {name: None}
+        array = np.asarray(array)
+        rows = np.ascontiguousarray(array[::max(1, len(array) // 1024)])
+        digest = hashlib.blake2b(rows.tobytes(), digest_size=16).hexdigest()
+        return {name: [list(array.shape), str(array.dtype), digest]}
+    found = summary("x", x) | summary("y", target) | summary("sample_weight", weight)
+    if validation is not None:
+        found |= (summary("val_x", validation[0]) | summary("val_y", validation[1])
+                  | summary("val_sample_weight", validation[2]))
+    return found
+
+
 def reset() -> None:
     """Forget the group (tests; the MPI library itself stays initialized)."""
     global _current
     _current = None
 
 
-__all__ = ["ProcessGroup", "MISSING_MPI", "current", "init", "reset", "shard_bounds", "writes_files"]
+__all__ = ["MISSING_MPI", "ProcessGroup", "current", "data_fingerprint", "group_for", "init",
+           "reset", "shard_bounds", "writes_files"]

@@ -4,12 +4,13 @@ As Keras separates its ``Trainer`` from the model classes, :class:`Trainer` hold
 loop and inference and :class:`mlp.Sequential` (which inherits it) the layers and weights. The
 trainer reaches the numbers only through the model's backend (:mod:`mlp.backends.base`) and
 the compiled plan (:mod:`mlp.training.plan`); arrays from the user are checked once, here, at
-the boundary (:mod:`mlp.training.inputs`).
+the boundary (:mod:`mlp.training.inputs`). Training from generators, ``Sequence`` objects and
+large memory maps is :mod:`mlp.training.source_training`; the epoch loop's bookkeeping (batch
+hooks, the snapshot restored after a divergence) is :mod:`mlp.training.loop`.
 """
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import sys
 import threading
@@ -20,7 +21,8 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .. import metrics as metrics_module
-from ..backends.base import BatchHooks, TrainingPlan, batch_count
+from ..backends.base import TrainingPlan, batch_count
+from ..distributed.process_group import data_fingerprint, group_for
 from ..nn import losses as losses_module
 from ..nn.layers import is_device_array
 from ..nn.network import compute_layers
@@ -42,8 +44,10 @@ from .plan import (
     fused_output,
     metrics_activation,
 )
-from .progress import Progress, make_progress, summary_line
+from .loop import PLAN_ROWS, CallbackHooks, TrainingSnapshot, check_validation_freq, validates
 from .memmap import MemmapBatches, streams
+from .progress import make_progress, summary_line
+from .source_training import SourceTraining
 from .sources import BatchSource, is_batch_source
 
 _PROGRESS_UPDATES = 20
@@ -55,8 +59,6 @@ _PREDICT_PLAN_KEY = (False, None, None)
 _TRAINING_GUARD = threading.Lock()
 """Taken for the instant a thread claims a model for training (see :func:`_trains`)."""
 
-_PLAN_ROWS = 256
-"""Rows an inference plan is first made for when the batch is larger (it grows on demand)."""
 
 
 def _trains(method: str):
@@ -83,7 +85,7 @@ def _trains(method: str):
     return decorate
 
 
-class Trainer:
+class Trainer(SourceTraining):
     """``compile`` / ``fit`` / ``evaluate`` / ``predict`` over a model's layers and weights.
 
     A mixin of :class:`mlp.Sequential`: it uses the model's ``layers``, ``input_dim``,
@@ -359,14 +361,14 @@ class Trainer:
         batch_size = check_positive_int("batch_size", batch_size)
         epochs = check_non_negative_int("epochs", epochs)
         initial_epoch = check_non_negative_int("initial_epoch", initial_epoch)
-        validation_freq = _check_validation_freq(validation_freq)
+        validation_freq = check_validation_freq(validation_freq)
         if (isinstance(validation_split, bool)
                 or not isinstance(validation_split, (int, float, np.floating))
                 or not 0.0 <= validation_split < 1.0):
             raise ValueError(f"validation_split: expected a fraction in [0, 1), got "
                              f"{validation_split!r}")
         verbose = check_verbose("verbose", verbose)
-        group = _group_for(distributed)
+        group = group_for(distributed)
         if group is not None:
             # one line per epoch: a live bar splits epochs at rank-local batch boundaries
             verbose = (2 if verbose else 0) if group.is_root else 0
@@ -416,7 +418,7 @@ class Trainer:
         batch_size = min(batch_size, x_arr.shape[0])  # workspaces for rows that exist
         val = self._prepare_validation(validation_data)
         if group is not None:
-            self._join(group, _data_fingerprint(x_arr, target, weight, val) | {
+            self._join(group, data_fingerprint(x_arr, target, weight, val) | {
                 "batch_size": batch_size, "epochs": epochs, "initial_epoch": initial_epoch,
                 "shuffle": bool(shuffle)})
         history = History()
@@ -431,7 +433,7 @@ class Trainer:
         if group is not None:
             plan.broadcast_state()
         progress = make_progress(verbose)
-        hooks = _CallbackHooks(self, callback_list, progress) if any(
+        hooks = CallbackHooks(self, callback_list, progress) if any(
             cb.wants_batch_hooks() for cb in callback_list) else None
         self.stop_training = False
         self.history = history
@@ -445,7 +447,7 @@ class Trainer:
         val_dev = None if val is None else self._on_device(
             val[0], self.loss.smooth_targets(val[1]), val[2])
         outputs = self._backend.empty((n, self.output_dim), self.dtype)
-        last_good = _TrainingSnapshot(self)
+        last_good = TrainingSnapshot(self)
         watch = DivergenceWatch(self._initial_loss(x_arr, target, weight, batch_size)
                                 if epochs > initial_epoch else None)
         logs: Dict[str, float] = {}
@@ -474,7 +476,7 @@ class Trainer:
                     if self.metrics:
                         logs.update(self._training_metrics(self._metrics_activation(), target,
                                                            weight, order, outputs, seen))
-                    if val is not None and _validates(epoch, validation_freq):
+                    if val is not None and validates(epoch, validation_freq):
                         logs.update({f"val_{k}": v for k, v in self._evaluate_arrays(
                             *val, on_device=val_dev, group=group).items()})
                     if group is not None:  # the callbacks decide once, for every rank
@@ -497,32 +499,6 @@ class Trainer:
                 group.abort_after("fit", error)
             raise
         return history
-
-    def _fit_memmap(self, x, y, sample_weight, batch_size, epochs, verbose, callbacks,
-                    validation_split, validation_data, shuffle, class_weight, initial_epoch,
-                    steps_per_epoch, validation_steps, validation_freq) -> History:
-        """:meth:`fit` on a large ``np.memmap``: its batches are read one at a time (see
-        :mod:`mlp.training.memmap`); ``validation_split`` takes the last rows as batches too."""
-        y = None if y is None else np.asarray(y) if not isinstance(y, np.ndarray) else y
-        if validation_data is None and validation_split > 0:
-            n_val = int(math.floor(x.shape[0] * validation_split))
-            if n_val == 0 or n_val == x.shape[0]:
-                raise ValueError(f"validation_split: {validation_split} of {x.shape[0]} "
-                                 f"samples leaves an empty training or validation set")
-            split = x.shape[0] - n_val
-            parts = [None if a is None else a[split:] for a in (y, sample_weight)]
-            validation_data = MemmapBatches(x[split:], *parts, batch_size)
-            x, y, sample_weight = x[:split], *(
-                None if a is None else a[:split] for a in (y, sample_weight))
-        elif (isinstance(validation_data, (tuple, list)) and validation_data
-              and streams(validation_data[0])):
-            validation_data = MemmapBatches(*validation_data, *(None,) * (
-                3 - len(validation_data)), batch_size)
-        source = MemmapBatches(x, y, sample_weight, batch_size,
-                               self._shuffle_rng if shuffle else None)
-        return self._fit_source(BatchSource("x", source, steps_per_epoch), epochs, verbose,
-                                callbacks, validation_data, validation_steps, validation_freq,
-                                class_weight, initial_epoch)
 
     def _join(self, group, settings: Dict[str, Any]) -> None:
         """Start distributed training: take rank 0's seed (the dropout masks derive from it),
@@ -784,7 +760,7 @@ class Trainer:
         """Loss and metrics of host arrays; ``on_device`` is their copy on the model's device
         when the caller already made it (fit's validation data). With a ``group``, each rank
         predicts its shard of the rows and every rank scores all of them."""
-        plan = self._inference_plan(min(batch_size, max(x.shape[0], _PLAN_ROWS)),
+        plan = self._inference_plan(min(batch_size, max(x.shape[0], PLAN_ROWS)),
                                     for_loss=True)
         x_dev, target_dev, weight_dev = (
             on_device if on_device is not None
@@ -870,7 +846,7 @@ class Trainer:
         started = time.perf_counter()
         x = self._features("x", x)
         self.build(x.shape[1])
-        plan = self._inference_plan(min(batch_size, max(x.shape[0], _PLAN_ROWS)))
+        plan = self._inference_plan(min(batch_size, max(x.shape[0], PLAN_ROWS)))
         x_dev = self._on_device(x)[0]
         with self._backend.blas_scope(plan.flops(min(batch_size, x.shape[0]))):
             result = plan.predict(x_dev, batch_size)
@@ -886,277 +862,3 @@ class Trainer:
     def predict_on_batch(self, x) -> np.ndarray:
         """:meth:`predict` on one batch."""
         return self.predict(x, batch_size=max(1, len(x)))
-
-
-    # ------------------------------------------------- data from generators / Sequences
-    def _fit_source(self, source: BatchSource, epochs: int, verbose: int, callbacks,
-                    validation_data, validation_steps, validation_freq, class_weight,
-                    initial_epoch: int) -> History:
-        """:meth:`fit` on batches from a generator or Sequence (see :mod:`.sources`)."""
-        history = History()
-        callback_list = list(callbacks or []) + [history]
-        for callback in callback_list:
-            if not isinstance(callback, Callback):
-                raise TypeError(f"callbacks: expected mlp.callbacks.Callback objects, got "
-                                f"{type(callback).__name__}")
-            callback.set_model(self)
-        val = val_dev = None
-        if validation_data is not None and not is_batch_source(validation_data):
-            val = self._prepare_validation(validation_data)
-            val_dev = self._on_device(val[0], self.loss.smooth_targets(val[1]), val[2])
-        progress = make_progress(2 if verbose else 0)
-        per_batch = any(cb.wants_batch_hooks() for cb in callback_list)
-        self.stop_training = False
-        self.history = history
-        for callback in callback_list:
-            callback.on_train_begin()
-        last_good: Optional[_TrainingSnapshot] = None
-        logs: Dict[str, float] = {}
-        try:
-            with self._backend.blas_scope():
-                for epoch in range(initial_epoch, epochs):
-                    for callback in callback_list:
-                        callback.on_epoch_begin(epoch)
-                    if last_good is not None:
-                        last_good.take()
-                    progress.begin_epoch(epoch, epochs, source.steps or 0, 0)
-                    started = time.perf_counter()
-                    total, parts, batches = 0.0, [], 0
-                    for batch, (xb, yb, wb) in enumerate(source.epoch()):
-                        x_b, target, weight = self._prepare(xb, yb, wb, class_weight,
-                                                            prefix=f"{source.name}[{batch}]: ")
-                        plan = self._plan(x_b.shape[0])
-                        if last_good is None:  # the first batch built the model
-                            last_good = _TrainingSnapshot(self)
-                            last_good.take()
-                            watch = DivergenceWatch(self._initial_loss(x_b, target, weight,
-                                                                       x_b.shape[0]))
-                        if per_batch:
-                            for callback in callback_list:
-                                callback.on_batch_begin(batch)
-                        rows = x_b.shape[0]
-                        outputs = self._backend.empty((rows, self.output_dim), self.dtype)
-                        x_dev, t_dev, w_dev = self._on_device(
-                            x_b, self.loss.smooth_targets(target), weight)
-                        before = total
-                        total, _ = plan.train_epoch(x_dev, t_dev, w_dev,
-                                                    np.arange(rows, dtype=np.int64), rows,
-                                                    outputs, None, total)
-                        parts.append((target, weight, self._backend.to_numpy(outputs)))
-                        batches += 1
-                        if per_batch:
-                            batch_logs = {"loss": float((total - before) / rows)}
-                            for callback in callback_list:
-                                callback.on_batch_end(batch, batch_logs)
-                        if not np.isfinite(total) or self.stop_training:
-                            break
-                    train_seconds = time.perf_counter() - started
-                    if not batches:
-                        progress.abort()
-                        history.stopped_reason, history.stopped_epoch = "out_of_data", epoch
-                        warnings.warn(f"fit: x gave no batch in epoch {epoch + 1}; training "
-                                      f"stopped (a generator serves one epoch: give "
-                                      f"steps_per_epoch and a generator that repeats, or a "
-                                      f"Sequence)", RuntimeWarning, stacklevel=4)
-                        break
-                    seen = sum(part[0].shape[0] for part in parts)
-                    loss_value = total / seen
-                    if self._stopped_on_non_finite(loss_value, epoch, initial_epoch, last_good,
-                                                   history, progress, stacklevel=5):
-                        break
-                    logs = {"loss": float(loss_value)}
-                    if self.metrics:
-                        target, weight, outputs = _concatenate(parts)
-                        logs.update(self._training_metrics(
-                            self._metrics_activation(), target, weight,
-                            np.arange(seen), outputs, seen))
-                    if validation_data is not None and _validates(epoch, validation_freq):
-                        result = (self._evaluate_arrays(*val, on_device=val_dev)
-                                  if val is not None else self._evaluate_source(BatchSource(
-                                      "validation_data", validation_data, validation_steps)))
-                        logs.update({f"val_{k}": v for k, v in result.items()})
-                    if self._stopped_on_non_finite_logs(logs, epoch, initial_epoch, last_good,
-                                                        history, progress, stacklevel=5):
-                        break
-                    watch.check(epoch, loss_value, stacklevel=5)
-                    progress.steps = source.steps or batches  # a generator's count is known now
-                    progress.end_epoch(batches, seen, logs, train_seconds)
-                    if self._stopped_at_epoch_end(callback_list, epoch, logs, history):
-                        break
-        except BaseException:
-            progress.abort()
-            raise
-        for callback in callback_list:
-            callback.on_train_end(dict(logs))
-        return history
-
-    def _evaluate_source(self, source: BatchSource) -> Dict[str, float]:
-        """Loss and metrics over every batch of one epoch of ``source``: the same numbers as
-        :meth:`evaluate` on the batches concatenated."""
-        plan, parts = None, []
-        for batch, (xb, yb, wb) in enumerate(source.epoch()):
-            if yb is None:
-                raise ValueError(f"{source.name}[{batch}]: expected (x, y) or (x, y, "
-                                 f"sample_weight) batches to evaluate, got x alone")
-            x_b, target, weight = self._prepare(xb, yb, wb, prefix=f"{source.name}[{batch}]: ")
-            plan = self._inference_plan(x_b.shape[0], for_loss=True)
-            with self._backend.blas_scope(plan.flops(x_b.shape[0])):
-                outputs = plan.predict(self._on_device(x_b)[0], x_b.shape[0])
-            parts.append((target, weight, self._backend.to_numpy(outputs)))
-        if not parts:
-            raise ValueError(f"{source.name}: expected at least one batch, got none")
-        target, weight, outputs = _concatenate(parts)
-        _, target_dev, weight_dev, outputs_dev = self._on_device(
-            None, self.loss.smooth_targets(target), weight, outputs)
-        logs = {"loss": float(plan.loss_value(outputs_dev, target_dev, weight_dev))}
-        if self.metrics:
-            probabilities = apply_output_activation(np.array(outputs, copy=True),
-                                                    self._metrics_activation())
-            logs.update(metrics_module.evaluate_metrics(self.metrics, target, probabilities,
-                                                        weight))
-        return logs
-
-    def _predict_source(self, source: BatchSource, batch_size: int,
-                        return_device_array: bool):
-        """Outputs for every batch of one epoch of ``source`` (its ``y`` is ignored)."""
-        results = []
-        for batch, (xb, _, _) in enumerate(source.epoch()):
-            x_b = self._features(f"{source.name}[{batch}]", xb)
-            self.build(x_b.shape[1])
-            plan = self._inference_plan(min(batch_size, max(x_b.shape[0], _PLAN_ROWS)))
-            with self._backend.blas_scope(plan.flops(min(batch_size, x_b.shape[0]))):
-                results.append(self._backend.to_numpy(plan.predict(self._on_device(x_b)[0],
-                                                                   batch_size)))
-        if not results:
-            raise ValueError(f"{source.name}: expected at least one batch, got none")
-        result = np.concatenate(results)
-        return self._backend.asarray(result) if return_device_array else result
-
-
-def _group_for(distributed: Optional[bool]):
-    """The :class:`~mlp.distributed.process_group.ProcessGroup` ``fit`` trains over, or ``None`` (this
-    process alone, also on a group of one rank)."""
-    if distributed is not None and not isinstance(distributed, (bool, np.bool_)):
-        raise TypeError(f"distributed: expected True, False or None, got "
-                        f"{type(distributed).__name__}")
-    if distributed is False:
-        return None
-    from ..distributed import process_group as groups
-    group = groups.init() if distributed else groups.current()
-    return group if group is not None and group.size > 1 else None
-
-
-def _data_fingerprint(x, target, weight, validation) -> Dict[str, Any]:
-    """What every rank of a distributed ``fit`` must have alike: shape, dtype and a hash of
-    the bytes of every k-th row (cheap, and different when a rank was given another part or
-    another order of the data)."""
-    def summary(name, array):
-        if array is None:
-            return {name: None}
-        array = np.asarray(array)
-        rows = np.ascontiguousarray(array[::max(1, len(array) // 1024)])
-        digest = hashlib.blake2b(rows.tobytes(), digest_size=16).hexdigest()
-        return {name: [list(array.shape), str(array.dtype), digest]}
-    found = summary("x", x) | summary("y", target) | summary("sample_weight", weight)
-    if validation is not None:
-        found |= (summary("val_x", validation[0]) | summary("val_y", validation[1])
-                  | summary("val_sample_weight", validation[2]))
-    return found
-
-
-def _concatenate(parts):
-    """Targets, weights (``None`` unless every batch has them) and outputs of the batches."""
-    target = np.concatenate([part[0] for part in parts])
-    weights = [part[1] for part in parts]
-    if any(w is None for w in weights):
-        if not all(w is None for w in weights):
-            raise ValueError("sample_weight: expected it in every batch or in none")
-        weight = None
-    else:
-        weight = np.concatenate(weights)
-    return target, weight, np.concatenate([part[2] for part in parts])
-
-
-def _check_validation_freq(value):
-    """An int ``>= 1`` or a collection of 1-based epoch numbers."""
-    if isinstance(value, (list, tuple, set, range)):
-        return {check_positive_int("validation_freq", epoch) for epoch in value}
-    return check_positive_int("validation_freq", value)
-
-
-def _validates(epoch: int, frequency) -> bool:
-    """Whether 0-based ``epoch`` runs validation under ``validation_freq``."""
-    if isinstance(frequency, set):
-        return epoch + 1 in frequency
-    return (epoch + 1) % frequency == 0
-
-
-class _CallbackHooks(BatchHooks):
-    """Forwards the engine's per-batch hooks to the callbacks and the progress display."""
-
-    def __init__(self, model: "Trainer", callbacks: Sequence[Callback],
-                 progress: Optional[Progress] = None):
-        self.model = model
-        self.callbacks = callbacks
-        self.progress = progress if progress is not None else Progress()
-
-    def begin_epoch(self, target, weight, order, outputs, fused, batch_size: int) -> None:
-        """What the progress display needs to show the running loss and metrics."""
-        self._epoch = (target, weight, order, outputs, fused)
-        self._batch_size = batch_size
-        self._seen = 0
-        self._total = 0.0
-
-    def begin(self, batch: int) -> None:
-        for callback in self.callbacks:
-            callback.on_batch_begin(batch)
-
-    def end(self, batch: int, loss: float) -> bool:
-        logs = {"loss": float(loss)}
-        for callback in self.callbacks:
-            callback.on_batch_end(batch, logs)
-        if self.progress.live:
-            rows = min(self._batch_size, len(self._epoch[2]) - self._seen)
-            self._seen += rows
-            self._total += float(loss) * rows
-            target, weight, order, outputs, fused = self._epoch
-            seen, total = self._seen, self._total
-            self.progress.update(batch + 1, seen, lambda: self.model._running_logs(
-                fused, target, weight, order, outputs, seen, total))
-        return self.model.stop_training
-
-
-
-class _TrainingSnapshot:
-    """The weights and optimizer state at the start of an epoch, for ``fit`` to restore when
-    the loss turns non-finite.
-
-    Copied into buffers allocated at the first :meth:`take` and reused by every later epoch of
-    the same ``fit``, on the model's device: a fresh copy per epoch made the system allocate
-    and zero the pages of a second model every epoch (on the 25 M-parameter benchmark network
-    that was 6 % of an epoch's time).
-    """
-
-    def __init__(self, model: "Trainer"):
-        self._model = model
-        self._params = None
-        self._slots: Dict[str, Any] = {}
-        self._iterations = 0
-
-    def take(self) -> None:
-        model = self._model
-        if self._params is None:
-            self._params = model.params.copy()
-            self._slots = {name: slot.copy() for name, slot in model.optimizer.slots.items()}
-        else:
-            self._params[...] = model.params
-            for name, slot in model.optimizer.slots.items():
-                self._slots[name][...] = slot
-        self._iterations = model.optimizer.iterations
-
-    def restore(self) -> None:
-        model = self._model
-        model.params[...] = self._params
-        for name, slot in model.optimizer.slots.items():
-            slot[...] = self._slots[name]  # in place: the training plan points at the slots
-        model.optimizer.iterations = self._iterations
