@@ -275,3 +275,15 @@ def test_a_non_boolean_batch_norm_is_refused_naming_it(small):
     X, y = small
     with pytest.raises(ValueError, match="'batch_norm' parameter of MLPClassifier must be"):
         MLPClassifier(batch_norm="yes").fit(X, y)
+
+
+def test_the_reference_backend_agrees_with_the_cpu_under_batch_norm(small):
+    X, y = small
+    options = dict(hidden_layer_sizes=(16,), max_iter=5, random_state=0, shuffle=False,
+                   batch_norm=True)
+    cpu = quiet(MLPClassifier(**options), X, y)
+    reference = quiet(MLPClassifier(**options, backend="reference"), X, y)
+    np.testing.assert_allclose(reference.predict_proba(X), cpu.predict_proba(X), rtol=1e-7,
+                               atol=1e-9)
+    assert_same_batch_norm(reference.batch_norm_params_, cpu.batch_norm_params_, rtol=1e-7,
+                           atol=1e-9)
