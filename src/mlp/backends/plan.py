@@ -409,7 +409,8 @@ class TrainingPlan:
 
     def loss_and_gradient(self, x, target, weight) -> float:
         """The loss of one batch (regularization included) at the current parameters, with its
-        gradient written into ``grads``; the parameters and the optimizer are not touched.
+        gradient written into ``grads``; the optimizer is not touched, and of the parameters
+        only the moving statistics of batch normalization change (a training-mode step).
 
         The forward pass runs in training mode at the optimizer's current step (dropout masks
         as the next training step would draw them). For full-batch optimizers outside the

@@ -2,8 +2,8 @@
 
 Drop-ins for ``sklearn.neural_network.MLPClassifier`` / ``MLPRegressor``: the same constructor
 parameters (names, defaults, meaning), fitted attributes and methods, trained by mlp's kernels;
-plus what scikit-learn's estimators lack (``dropout``, ``class_weight``, ``backend``,
-``n_threads``, ``dtype``). They pass scikit-learn's estimator checks, so ``Pipeline``,
+plus what scikit-learn's estimators lack (``dropout``, ``batch_norm``, ``class_weight``,
+``backend``, ``n_threads``, ``dtype``). They pass scikit-learn's estimator checks, so ``Pipeline``,
 ``GridSearchCV``, ``cross_val_score``, ``clone`` and joblib work with them.
 
 scikit-learn is an optional dependency (``pip install mlp-engine[sklearn]``); this package is

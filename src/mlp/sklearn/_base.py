@@ -1,9 +1,10 @@
 """What the two estimators share: parameters, the network, the weights, fit and predict.
 
 The estimators are a thin adapter on mlp's public model API: a :class:`mlp.Sequential` of
-``Dense`` layers (and ``Dropout`` with ``dropout > 0``), compiled with mlp's ``SGD`` / ``Adam``
-and trained epoch by epoch with ``fit`` (:mod:`._stochastic`) or driven by
-``scipy.optimize`` through ``loss_and_gradient`` (:mod:`._lbfgs`).
+``Dense`` layers (and ``Dropout`` with ``dropout > 0``; with ``batch_norm=True`` each hidden
+layer is a linear ``Dense``, a ``BatchNormalization`` and an ``Activation``), compiled with
+mlp's ``SGD`` / ``Adam`` and trained epoch by epoch with ``fit`` (:mod:`._stochastic`) or
+driven by ``scipy.optimize`` through ``loss_and_gradient`` (:mod:`._lbfgs`).
 
 How scikit-learn's objective is reproduced
 ------------------------------------------
@@ -33,7 +34,8 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .. import _threading
 from ..model import Sequential
-from ..nn.layers import Dense, Dropout
+from ..nn.layers import Activation, Dense, Dropout
+from ..nn.normalization import BatchNormalization
 from ..nn.regularizers import L2
 from ..optim.optimizers import SGD, Adam
 from . import _lbfgs, _stochastic
@@ -46,11 +48,23 @@ OUTPUT_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "softmax": "s
 
 EXTRA_PARAMETERS = {
     "dropout": [Interval(Real, 0, 1, closed="left")],
+    "batch_norm": ["boolean"],
     "backend": [StrOptions({"cpu", "cupy", "reference"})],
     "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     "dtype": [StrOptions({"float32", "float64"}), None],
 }
 """The parameters scikit-learn's estimators lack, with their constraints."""
+
+BATCH_NORM_MOMENTUM = 0.9
+"""The moving statistics' momentum of the ``batch_norm`` layers (Keras' default is 0.99, made
+for many batches per epoch; scikit-learn-sized data often has one or a few, and 0.9 lets the
+moving statistics follow the weights within tens of steps)."""
+
+BATCH_NORM_EPSILON = 1e-3
+"""The variance epsilon of the ``batch_norm`` layers (Keras' default)."""
+
+BATCH_NORM_KEYS = ("gamma", "beta", "moving_mean", "moving_variance")
+"""The arrays of each entry of ``batch_norm_params_``, in ``get_weights`` order."""
 
 
 class BaseMLP(BaseEstimator):
@@ -157,10 +171,17 @@ class BaseMLP(BaseEstimator):
                 _lbfgs.fit(self, model, X, Y, weight)
             else:
                 _stochastic.fit(self, model, X, Y, weight, validation, incremental)
-        if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
+        if not all(np.isfinite(w).all() for w in self._fitted_arrays()):
             raise ValueError("fit: the solver produced non-finite weights; scale the inputs "
                              "(e.g. with StandardScaler) or lower learning_rate_init")
         return self
+
+    def _fitted_arrays(self) -> List[np.ndarray]:
+        """Every fitted weight: ``coefs_``, ``intercepts_`` and the normalization arrays."""
+        arrays = list(self.coefs_) + list(self.intercepts_)
+        for params in getattr(self, "batch_norm_params_", None) or []:
+            arrays += [np.asarray(params[key]) for key in BATCH_NORM_KEYS]
+        return arrays
 
     def _hidden_sizes(self) -> List[int]:
         sizes = self.hidden_layer_sizes
@@ -188,8 +209,23 @@ class BaseMLP(BaseEstimator):
                                .astype(dtype, copy=False))
             self.intercepts_.append(random_state.uniform(-bound, bound, fan_out)
                                     .astype(dtype, copy=False))
+        self._initialize_batch_norm(units, dtype)
         self._model = None
         self._reset_stochastic_state()
+
+    def _initialize_batch_norm(self, units: List[int], dtype) -> None:
+        """``batch_norm_params_`` of a first fit (Keras' initial values: gamma 1, beta 0,
+        moving mean 0, moving variance 1; nothing is drawn from ``random_state``), or no such
+        attribute without ``batch_norm``."""
+        if not self.batch_norm:
+            if hasattr(self, "batch_norm_params_"):
+                del self.batch_norm_params_
+            return
+        self.batch_norm_params_ = [
+            {"gamma": np.ones(width, dtype=dtype), "beta": np.zeros(width, dtype=dtype),
+             "moving_mean": np.zeros(width, dtype=dtype),
+             "moving_variance": np.ones(width, dtype=dtype)}
+            for width in units[1:-1]]
 
     def _reset_stochastic_state(self) -> None:
         if hasattr(self, "_rate"):
@@ -199,8 +235,7 @@ class BaseMLP(BaseEstimator):
         self.loss_curve_ = []
         self._no_improvement_count = 0
         if self.early_stopping:
-            self._best_coefs = [c.copy() for c in self.coefs_]
-            self._best_intercepts = [b.copy() for b in self.intercepts_]
+            self._keep_best_weights()
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
             self.best_loss_ = None
@@ -208,6 +243,21 @@ class BaseMLP(BaseEstimator):
             self.best_loss_ = np.inf
             self.validation_scores_ = None
             self.best_validation_score_ = None
+
+    def _keep_best_weights(self) -> None:
+        """Copy the current weights as the best ones so far (``early_stopping``)."""
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [b.copy() for b in self.intercepts_]
+        self._best_batch_norm_params = _copy_batch_norm(
+            getattr(self, "batch_norm_params_", None))
+
+    def _restore_best_weights(self) -> None:
+        """Back to the weights :meth:`_keep_best_weights` kept (the end of ``early_stopping``)."""
+        self.coefs_ = self._best_coefs
+        self.intercepts_ = self._best_intercepts
+        best = getattr(self, "_best_batch_norm_params", None)
+        if best is not None and getattr(self, "batch_norm_params_", None) is not None:
+            self.batch_norm_params_ = best
 
     def _check_weights(self, units: List[int]) -> None:
         """Before training from existing ``coefs_`` / ``intercepts_`` (a warm start, or
@@ -221,6 +271,7 @@ class BaseMLP(BaseEstimator):
         if got != [(b,) for _, b in expected]:
             raise ValueError(f"intercepts_: expected arrays of shapes "
                              f"{[(b,) for _, b in expected]}, got {got}")
+        self._check_batch_norm(units)
         self.n_layers_ = len(units)
         self.n_outputs_ = units[-1]
         if not hasattr(self, "n_iter_"):  # weights set by hand on a new estimator
@@ -228,23 +279,63 @@ class BaseMLP(BaseEstimator):
         if not hasattr(self, "loss_curve_") and self.solver != "lbfgs":
             self._reset_stochastic_state()
 
+    def _check_batch_norm(self, units: List[int]) -> None:
+        """Before training from existing weights: with ``batch_norm``, ``batch_norm_params_``
+        must hold one entry per hidden layer (new ones when there are none: the previous fit,
+        or the weights set by hand, had no normalization); without it, they are dropped."""
+        if not self.batch_norm or getattr(self, "batch_norm_params_", None) is None:
+            self._initialize_batch_norm(units, np.asarray(self.coefs_[0]).dtype)
+            return
+        widths = units[1:-1]
+        params = self.batch_norm_params_
+        if not isinstance(params, (list, tuple)) or len(params) != len(widths):
+            raise ValueError(f"batch_norm_params_: expected a list of {len(widths)} dict(s), "
+                             f"one per hidden layer, got {_describe(params)}")
+        for index, (entry, width) in enumerate(zip(params, widths)):
+            if not isinstance(entry, dict) or set(entry) != set(BATCH_NORM_KEYS):
+                raise ValueError(f"batch_norm_params_[{index}]: expected a dict of "
+                                 f"{list(BATCH_NORM_KEYS)}, got {_describe(entry)}")
+            for key in BATCH_NORM_KEYS:
+                shape = tuple(np.shape(entry[key]))
+                if shape != (width,):
+                    raise ValueError(f"batch_norm_params_[{index}][{key!r}]: expected shape "
+                                     f"{(width,)} (the width of hidden layer {index}), got "
+                                     f"{shape}")
+            if np.any(np.asarray(entry["moving_variance"]) < 0):
+                raise ValueError(f"batch_norm_params_[{index}]['moving_variance']: expected "
+                                 f"values >= 0")
+
     # ------------------------------------------------------------------ network
-    def _network(self, units: List[int], dtype, random_state) -> Sequential:
-        """The model holding ``coefs_`` / ``intercepts_``: the one of the last fit when it has
-        the same structure, else a new one (its seed, for shuffling and dropout, is drawn from
-        ``random_state`` after the initial weights)."""
+    def _network(self, units: List[int], dtype, random_state,
+                 batch_norm: Optional[bool] = None) -> Sequential:
+        """The model holding ``coefs_`` / ``intercepts_`` (and ``batch_norm_params_``): the one
+        of the last fit when it has the same structure, else a new one (its seed, for shuffling
+        and dropout, is drawn from ``random_state`` after the initial weights).
+
+        ``batch_norm`` (default: the parameter) puts ``BatchNormalization`` and ``Activation``
+        layers after each hidden ``Dense``, which is then linear."""
+        batch_norm = bool(self.batch_norm if batch_norm is None else batch_norm)
         key = (tuple(units), np.dtype(dtype).name, self.activation, self.out_activation_,
-               float(self.dropout), self.backend)
+               float(self.dropout), batch_norm, self.backend)
         model = getattr(self, "_model", None)
         if model is None or getattr(self, "_model_key", None) != key:
             layers = []
             for index, width in enumerate(units[1:]):
                 last = index == len(units) - 2
-                activation = (OUTPUT_ACTIVATIONS[self.out_activation_] if last
-                              else ACTIVATIONS[self.activation])
-                layers.append(Dense(width, activation=activation,
-                                    input_dim=units[0] if index == 0 else None))
-                if not last and self.dropout > 0:
+                input_dim = units[0] if index == 0 else None
+                if last:
+                    layers.append(Dense(width, activation=OUTPUT_ACTIVATIONS[
+                        self.out_activation_], input_dim=input_dim))
+                    continue
+                activation = ACTIVATIONS[self.activation]
+                if batch_norm:
+                    layers += [Dense(width, activation="linear", input_dim=input_dim),
+                               BatchNormalization(momentum=BATCH_NORM_MOMENTUM,
+                                                  epsilon=BATCH_NORM_EPSILON),
+                               Activation(activation)]
+                else:
+                    layers.append(Dense(width, activation=activation, input_dim=input_dim))
+                if self.dropout > 0:
                     layers.append(Dropout(self.dropout))
             seed = int(random_state.randint(np.iinfo(np.int32).max))
             model = Sequential(layers, seed=seed, dtype=np.dtype(dtype).name,
@@ -259,19 +350,29 @@ class BaseMLP(BaseEstimator):
     def _dense_layers(self) -> List[Dense]:
         return [layer for layer in self._model.layers if isinstance(layer, Dense)]
 
+    def _batch_norm_layers(self) -> List[BatchNormalization]:
+        return [layer for layer in self._model.layers if isinstance(layer, BatchNormalization)]
+
     def _push_weights(self) -> None:
-        """Copy ``coefs_`` / ``intercepts_`` into the model (they are the truth: a user may
-        have set them)."""
-        weights = []
-        for coef, intercept in zip(self.coefs_, self.intercepts_):
-            weights += [np.asarray(coef), np.asarray(intercept)]
-        self._model.set_weights(weights)
+        """Copy ``coefs_`` / ``intercepts_`` (and ``batch_norm_params_``) into the model's
+        layers (they are the truth: a user may have set them)."""
+        for layer, coef, intercept in zip(self._dense_layers(), self.coefs_, self.intercepts_):
+            layer.set_weights([np.asarray(coef), np.asarray(intercept)])
+        normalizations = self._batch_norm_layers()
+        if normalizations:
+            for layer, params in zip(normalizations, self.batch_norm_params_):
+                layer.set_weights([np.asarray(params[key]) for key in BATCH_NORM_KEYS])
 
     def _pull_weights(self) -> None:
-        """``coefs_`` / ``intercepts_`` from the model (new arrays)."""
-        weights = self._model.get_weights()
-        self.coefs_ = [np.array(w) for w in weights[0::2]]
-        self.intercepts_ = [np.array(w) for w in weights[1::2]]
+        """``coefs_`` / ``intercepts_`` (and ``batch_norm_params_``) from the model's layers
+        (new arrays)."""
+        dense = [layer.get_weights() for layer in self._dense_layers()]
+        self.coefs_ = [kernel for kernel, _ in dense]
+        self.intercepts_ = [bias for _, bias in dense]
+        normalizations = self._batch_norm_layers()
+        if normalizations:
+            self.batch_norm_params_ = [dict(zip(BATCH_NORM_KEYS, layer.get_weights()))
+                                       for layer in normalizations]
 
     def _set_l2(self, model: Sequential, coefficient: float) -> None:
         """Give every layer's kernel the L2 coefficient (recompiling, optimizer state kept,
@@ -327,7 +428,9 @@ class BaseMLP(BaseEstimator):
                           dtype=(np.float64, np.float32))
         units = [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
         dtype = np.dtype(self.dtype) if self.dtype is not None else self.coefs_[0].dtype
-        self._network(units, dtype, check_random_state(self.random_state))
+        # the structure of the fitted weights: normalization where they hold its parameters
+        self._network(units, dtype, check_random_state(self.random_state),
+                      batch_norm=getattr(self, "batch_norm_params_", None) is not None)
         with self._threads():
             return self._model.predict(_dense(X, dtype), batch_size=max(1, min(
                 X.shape[0], 4096)))
@@ -344,6 +447,22 @@ def _dense(X, dtype) -> np.ndarray:
     if sp.issparse(X):
         X = X.toarray()
     return np.ascontiguousarray(X, dtype=dtype)
+
+
+def _copy_batch_norm(params):
+    """A deep copy of ``batch_norm_params_`` (``None`` stays ``None``)."""
+    if params is None:
+        return None
+    return [{key: np.array(value) for key, value in entry.items()} for entry in params]
+
+
+def _describe(value) -> str:
+    """A short description of a wrong value for an error message."""
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)}"
+    if isinstance(value, dict):
+        return f"a dict of {sorted(map(str, value))}"
+    return type(value).__name__
 
 
 def store_parameters(estimator, arguments: dict) -> None:

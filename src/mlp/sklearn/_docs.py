@@ -59,6 +59,14 @@ max_fun : int, default=15000
     Most loss evaluations of ``"lbfgs"``.
 dropout : float, default=0.0
     Not in scikit-learn. The rate of a ``Dropout`` after each hidden layer, in [0, 1).
+batch_norm : bool, default=False
+    Not in scikit-learn. Each hidden layer becomes a linear ``Dense`` (with its intercept), an
+    :class:`mlp.BatchNormalization` (momentum 0.9, epsilon 1e-3) and the hidden
+    ``activation``, then the ``Dropout`` of ``dropout``. Training normalizes with each batch's
+    statistics, ``predict`` with the moving ones, so a sample's prediction does not depend on
+    the others. ``alpha`` penalises ``coefs_`` only, not gamma and beta. With ``"lbfgs"`` every
+    evaluation normalizes with the statistics of the whole training set, and after the
+    minimisation the moving statistics are set to them (at the final weights).
 backend : {"cpu", "cupy", "reference"}, default="cpu"
     Not in scikit-learn. Where mlp computes: its CPU kernels, the GPU (``mlp-engine[cuda]``),
     or the pure-NumPy reference.
@@ -88,6 +96,12 @@ coefs_ : list of ndarray
     ``intercepts_``) before ``fit`` with ``warm_start`` or ``partial_fit`` trains from them.
 intercepts_ : list of ndarray
     The biases of each layer.
+batch_norm_params_ : list of dict
+    Only with ``batch_norm=True``: per hidden layer a dict of ``"gamma"``, ``"beta"``,
+    ``"moving_mean"`` and ``"moving_variance"``, arrays of the layer's width. Like
+    ``coefs_`` they are the truth a warm start or ``partial_fit`` trains from (set by hand,
+    or left out to start a first fit's values: 1, 0, 0, 1); ``predict`` normalizes with the
+    moving statistics whenever the attribute is there.
 n_features_in_ : int
     Features seen in ``fit``.
 feature_names_in_ : ndarray of str

@@ -60,7 +60,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dropout=0.0, backend="cpu", n_threads=None, dtype=None):
+                 dropout=0.0, batch_norm=False, backend="cpu", n_threads=None, dtype=None):
         store_parameters(self, locals())
 
     @available_if(has_partial_fit)

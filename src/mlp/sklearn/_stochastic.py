@@ -76,8 +76,7 @@ def fit(estimator, model, X, Y, weight, validation, incremental: bool) -> None:
                                 f"({estimator.max_iter}) reached and the optimization hasn't "
                                 f"converged yet.")
     if estimator.early_stopping:
-        estimator.coefs_ = estimator._best_coefs
-        estimator.intercepts_ = estimator._best_intercepts
+        estimator._restore_best_weights()
 
 
 def _epoch(model, X, Y, weight, batch_size: int, shuffle: bool) -> float:
@@ -141,8 +140,7 @@ def _count_no_improvement(estimator, validation) -> None:
             estimator._no_improvement_count = 0
         if score > estimator.best_validation_score_:
             estimator.best_validation_score_ = score
-            estimator._best_coefs = [c.copy() for c in estimator.coefs_]
-            estimator._best_intercepts = [b.copy() for b in estimator.intercepts_]
+            estimator._keep_best_weights()
         return
     loss = estimator.loss_curve_[-1]
     if loss > estimator.best_loss_ - estimator.tol:

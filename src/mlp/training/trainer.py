@@ -672,10 +672,12 @@ class Trainer(SourceTraining):
 
     def loss_and_gradient(self, x, y, sample_weight=None) -> Tuple[float, np.ndarray]:
         """The training loss of the whole of ``(x, y)`` as one batch, and its gradient with
-        respect to the flat parameter buffer, in one pass; nothing is updated.
+        respect to the flat parameter buffer, in one pass; nothing is trained.
 
         The loss is the one ``fit`` minimises (regularizers included, dropout in training mode
-        at the optimizer's current step). It lets an optimizer outside the engine drive the
+        at the optimizer's current step). As in a training step, ``BatchNormalization`` layers
+        normalize with the statistics of ``x`` and move their moving mean and variance (which
+        are in ``model.params``, with a zero gradient) a step towards them. It lets an optimizer outside the engine drive the
         model, e.g. ``scipy.optimize.minimize(..., jac=True)`` over ``model.params`` (as
         :class:`mlp.sklearn.MLPClassifier` does with ``solver="lbfgs"``).
 
