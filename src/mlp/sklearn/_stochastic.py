@@ -1,7 +1,8 @@
 """The ``sgd`` / ``adam`` solvers: scikit-learn's epoch loop over mlp's whole-epoch ``fit``.
 
-Each epoch is one ``model.fit(..., epochs=1)`` (one call into the kernels for the whole
-epoch); between epochs this module applies scikit-learn's rules:
+One ``model.fit(..., epochs=max_iter)`` trains (each epoch one call into the kernels); an epoch
+callback applies scikit-learn's rules between epochs and stops ``fit`` when they say so (a
+``fit`` per epoch cost about a millisecond each, more than the epochs of a small data set):
 
 - ``loss_`` / ``loss_curve_``: the mean over the epoch's batches of each batch's loss, L2 term
   included, weighted by the batch's rows;
@@ -21,6 +22,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.model_selection import train_test_split
 
+from ..callbacks import Callback
 from ._learning_rate import EpochLearningRate
 from ._warnings import convergence_warning
 
@@ -50,51 +52,64 @@ def fit(estimator, model, X, Y, weight, validation, incremental: bool) -> None:
                                             estimator.learning_rate_init, estimator.power_t)
     rate = estimator._rate
     estimator.n_iter_ = 0
-    for _ in range(estimator.max_iter):
-        model.optimizer.learning_rate = rate.value
-        loss = _epoch(model, X, Y, train_weight, batch_size, estimator.shuffle)
-        estimator._pull_weights()
-        estimator.n_iter_ += 1
-        estimator.loss_ = estimator._reported_loss(loss, estimator._penalty(l2))
-        estimator.t_ += n
-        estimator.loss_curve_.append(estimator.loss_)
-        if estimator.verbose:
-            print(f"Iteration {estimator.n_iter_}, loss = {estimator.loss_:.8f}")
-        _count_no_improvement(estimator, validation)
-        rate.epoch_end(estimator.t_)
-        if estimator._no_improvement_count > estimator.n_iter_no_change:
-            what = ("Validation score" if estimator.early_stopping else "Training loss")
-            message = (f"{what} did not improve more than tol={estimator.tol:f} for "
-                       f"{estimator.n_iter_no_change} consecutive epochs.")
-            if rate.plateau(message, estimator.verbose):
-                break
-            estimator._no_improvement_count = 0
-        if incremental:
-            break
-        if estimator.n_iter_ == estimator.max_iter:
-                convergence_warning(f"Stochastic Optimizer: Maximum iterations "
-                                f"({estimator.max_iter}) reached and the optimization hasn't "
-                                f"converged yet.")
-    if estimator.early_stopping:
-        estimator._restore_best_weights()
-
-
-def _epoch(model, X, Y, weight, batch_size: int, shuffle: bool) -> float:
-    """One epoch of ``model.fit``; its mean loss. A loss or weights that became NaN or
-    infinite raise (``fit`` restored the weights of the epoch's start)."""
+    rules = _SklearnEpochs(estimator, rate, validation, l2, n, incremental)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        history = model.fit(X, Y, batch_size=batch_size, epochs=1, shuffle=shuffle,
-                            sample_weight=weight, verbose=0)
+        history = model.fit(X, Y, batch_size=batch_size,
+                            epochs=1 if incremental else estimator.max_iter,
+                            shuffle=estimator.shuffle, sample_weight=train_weight, verbose=0,
+                            callbacks=[rules])
     for warning in caught:
         if history.stopped_reason != "non_finite_loss" or not issubclass(
                 warning.category, RuntimeWarning):
             warnings.warn_explicit(warning.message, warning.category, warning.filename,
                                    warning.lineno)
     if history.stopped_reason == "non_finite_loss":
+        estimator._pull_weights()
         raise ValueError("fit: the solver produced non-finite weights or loss; scale the "
                          "inputs (e.g. with StandardScaler) or lower learning_rate_init")
-    return float(history.history["loss"][0])
+    if not incremental and not rules.converged and estimator.n_iter_ == estimator.max_iter:
+        convergence_warning(f"Stochastic Optimizer: Maximum iterations ({estimator.max_iter}) "
+                            f"reached and the optimization hasn't converged yet.")
+    if estimator.early_stopping:
+        estimator._restore_best_weights()
+
+
+class _SklearnEpochs(Callback):
+    """scikit-learn's per-epoch rules as an epoch callback of ``fit``: the learning rate of
+    each epoch, ``loss_`` / ``loss_curve_``, the no-improvement counter, and stopping."""
+
+    def __init__(self, estimator, rate: EpochLearningRate, validation, l2: float, rows: int,
+                 incremental: bool):
+        super().__init__()
+        self.estimator, self.rate, self.validation = estimator, rate, validation
+        self.l2, self.rows, self.incremental = l2, rows, incremental
+        self.converged = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate = self.rate.value
+
+    def on_epoch_end(self, epoch, logs=None):
+        estimator, rate = self.estimator, self.rate
+        estimator._pull_weights()
+        estimator.n_iter_ += 1
+        estimator.loss_ = estimator._reported_loss(float(logs["loss"]),
+                                                   estimator._penalty(self.l2))
+        estimator.t_ += self.rows
+        estimator.loss_curve_.append(estimator.loss_)
+        if estimator.verbose:
+            print(f"Iteration {estimator.n_iter_}, loss = {estimator.loss_:.8f}")
+        _count_no_improvement(estimator, self.validation)
+        rate.epoch_end(estimator.t_)
+        if estimator._no_improvement_count > estimator.n_iter_no_change:
+            what = ("Validation score" if estimator.early_stopping else "Training loss")
+            message = (f"{what} did not improve more than tol={estimator.tol:f} for "
+                       f"{estimator.n_iter_no_change} consecutive epochs.")
+            if rate.plateau(message, estimator.verbose):
+                self.converged = True
+                self.model.stop_training = True
+                return
+            estimator._no_improvement_count = 0
 
 
 def _batch_size(batch_size, n: int) -> int:
