@@ -36,6 +36,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from peers import CONFIGS, make_data  # noqa: E402
+from run import _cpu_name  # noqa: E402
 
 RESULTS = HERE / "results"
 PRESETS = {"here": "1x1,2x1,1x2", "16cores": "1x1,2x1,4x1,8x1,16x1,1x4,2x4,4x4,1x16"}
@@ -103,17 +104,6 @@ def single_process(config_key: str, threads: int, epochs: int) -> float:
     return float(output.strip().splitlines()[-1])
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default="C,D")
@@ -156,7 +146,7 @@ def main() -> None:
     stamp = datetime.date.today().isoformat()
     path = Path(args.output) if args.output else RESULTS / f"distributed-{stamp}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"cpu_model": cpu_model(), "logical_cpus": os.cpu_count(), "rows": rows,
+    payload = {"cpu_model": _cpu_name(), "logical_cpus": os.cpu_count(), "rows": rows,
                "epochs": args.epochs, "grid": args.grid}
     path.with_suffix(".json").write_text(json.dumps(payload, indent=2))
     lines = [f"# mlp.distributed, {stamp}", "", f"CPU: {payload['cpu_model']}, "

@@ -107,7 +107,8 @@ def test_values_that_overflow_float32_are_refused_naming_the_argument(argument):
 def test_a_float64_model_takes_what_float32_cannot_hold():
     x, y = _regression()
     model = _model("sgd", dtype="float64")
-    model.predict(np.full((2, 4), 1e300))              # finite in float64: no ValueError
+    outputs = model.predict(np.full((2, 4), 1e300))    # finite in float64: no ValueError
+    assert outputs.shape == (2, 1) and outputs.dtype == np.float64
 
 
 def test_nan_is_still_reported_as_missing_values():

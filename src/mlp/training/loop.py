@@ -3,7 +3,7 @@ reach the callbacks and the progress display, and the snapshot restored when tra
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..backends.base import BatchHooks
 from ..validation import check_positive_int
@@ -12,6 +12,18 @@ from .progress import Progress
 
 PLAN_ROWS = 256
 """Rows an inference plan is first made for when the batch is larger (it grows on demand)."""
+
+
+def callbacks_of(model, callbacks, history) -> List[Callback]:
+    """The callbacks of one ``fit``, each given the model: the user's, then ``history`` (last,
+    as in Keras: it records the keys other callbacks add to the logs)."""
+    found = list(callbacks or []) + [history]
+    for callback in found:
+        if not isinstance(callback, Callback):
+            raise TypeError(f"callbacks: expected mlp.callbacks.Callback objects, got "
+                            f"{type(callback).__name__}")
+        callback.set_model(model)
+    return found
 
 
 def check_validation_freq(value):
@@ -99,5 +111,5 @@ class TrainingSnapshot:
         model.optimizer.iterations = self._iterations
 
 
-__all__ = ["CallbackHooks", "PLAN_ROWS", "TrainingSnapshot", "check_validation_freq",
-           "validates"]
+__all__ = ["CallbackHooks", "PLAN_ROWS", "TrainingSnapshot", "callbacks_of",
+           "check_validation_freq", "validates"]

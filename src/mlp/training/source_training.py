@@ -15,9 +15,9 @@ from typing import Dict, Optional
 import numpy as np
 
 from .. import metrics as metrics_module
-from .callbacks import Callback, History
+from .callbacks import History
 from .guards import DivergenceWatch
-from .loop import PLAN_ROWS, TrainingSnapshot, validates
+from .loop import PLAN_ROWS, TrainingSnapshot, callbacks_of, validates
 from .memmap import MemmapBatches, streams
 from .plan import apply_output_activation
 from .progress import make_progress
@@ -59,12 +59,7 @@ class SourceTraining:
                     initial_epoch: int) -> History:
         """:meth:`fit` on batches from a generator or Sequence (see :mod:`.sources`)."""
         history = History()
-        callback_list = list(callbacks or []) + [history]
-        for callback in callback_list:
-            if not isinstance(callback, Callback):
-                raise TypeError(f"callbacks: expected mlp.callbacks.Callback objects, got "
-                                f"{type(callback).__name__}")
-            callback.set_model(self)
+        callback_list = callbacks_of(self, callbacks, history)
         val = val_dev = None
         if validation_data is not None and not is_batch_source(validation_data):
             val = self._prepare_validation(validation_data)

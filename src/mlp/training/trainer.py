@@ -44,7 +44,8 @@ from .plan import (
     fused_output,
     metrics_activation,
 )
-from .loop import PLAN_ROWS, CallbackHooks, TrainingSnapshot, check_validation_freq, validates
+from .loop import (PLAN_ROWS, CallbackHooks, TrainingSnapshot, callbacks_of, check_validation_freq,
+                   validates)
 from .memmap import MemmapBatches, streams
 from .progress import make_progress, summary_line
 from .source_training import SourceTraining
@@ -422,13 +423,7 @@ class Trainer(SourceTraining):
                 "batch_size": batch_size, "epochs": epochs, "initial_epoch": initial_epoch,
                 "shuffle": bool(shuffle)})
         history = History()
-        # History last, as in Keras: it records the keys other callbacks add to the logs
-        callback_list = list(callbacks or []) + [history]
-        for callback in callback_list:
-            if not isinstance(callback, Callback):
-                raise TypeError(f"callbacks: expected mlp.callbacks.Callback objects, got "
-                                f"{type(callback).__name__}")
-            callback.set_model(self)
+        callback_list = callbacks_of(self, callbacks, history)
         plan = self._plan(batch_size, group)
         if group is not None:
             plan.broadcast_state()
