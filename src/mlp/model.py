@@ -18,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -214,7 +215,7 @@ class Sequential(Trainer):
                                  f"which always outputs 1; use sigmoid for one output, or two "
                                  f"units with softmax")
         shapes = param_shapes(self.layers, input_dim)
-        total = sum(int(np.prod(shape)) for layer_shapes in shapes for shape in layer_shapes)
+        total = sum(math.prod(shape) for layer_shapes in shapes for shape in layer_shapes)
         self._check_weight_bytes(input_dim, shapes, total)
         params = np.empty(total, dtype=self.dtype)
         offset = 0
@@ -223,7 +224,7 @@ class Sequential(Trainer):
             values = layer.initial_values(width, self.dtype, self._init_rng)
             slices = []
             for shape, value in zip(layer_shapes, values):
-                size = int(np.prod(shape))
+                size = math.prod(shape)
                 params[offset:offset + size] = np.asarray(value, self.dtype).reshape(-1)
                 slices.append(slice(offset, offset + size))
                 offset += size
@@ -239,7 +240,7 @@ class Sequential(Trainer):
         # the buffer, and a layer's initial values (drawn in float64, then cast)
         nbytes = total * (2 * self.dtype.itemsize + 8)
         largest = max(zip(walk(self.layers, input_dim), shapes),
-                      key=lambda pair: sum(int(np.prod(s)) for s in pair[1]))
+                      key=lambda pair: sum(math.prod(s) for s in pair[1]))
         (layer, width, out), _ = largest
         first = width == input_dim and layer is compute_layers(self.layers)[0]
         name = "input_dim" if first and width > out else "units"
@@ -355,13 +356,13 @@ class Sequential(Trainer):
         for layer in compute_layers(self.layers):
             out = layer.output_dim(width) if width is not None else None
             count = layer.count_params() if layer.built else (
-                sum(int(np.prod(s)) for s in layer.param_shapes(width)) if width else 0)
+                sum(math.prod(s) for s in layer.param_shapes(width)) if width else 0)
             rows.append((f"{layer.name} ({type(layer).__name__})",
                          f"(None, {out if out is not None else '?'})", f"{count:,}"))
             if not self._layer_is_trained(layer):
                 frozen += count
             elif width is not None:  # state the layer keeps (moving statistics)
-                frozen += sum(int(np.prod(s)) for s in layer.param_shapes(width)[
+                frozen += sum(math.prod(s) for s in layer.param_shapes(width)[
                     layer.n_trained:])
             width = out
         widths = [max(len(row[i]) for row in rows) + 2 for i in range(3)]

@@ -56,7 +56,8 @@ _DISTRIBUTIONS = ("truncated_normal", "uniform")
 
 def _finite(name: str, value: Any) -> float:
     """Return ``value`` as a float, or raise if it is not a finite real number."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) not in (float, int) and (  # plain numbers skip the slower ABC check
+            isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
     if not math.isfinite(value):
         raise ValueError(f"{name}: expected a finite number, got {value!r}")
@@ -65,7 +66,7 @@ def _finite(name: str, value: Any) -> float:
 
 def _check_shape(shape: Shape) -> Tuple[int, ...]:
     """Return ``shape`` as a tuple of non-negative ints (an int ``n`` means ``(n,)``)."""
-    dims = (shape,) if isinstance(shape, numbers.Integral) else shape
+    dims = (shape,) if type(shape) is int or isinstance(shape, numbers.Integral) else shape
     try:
         dims = tuple(dims)
     except TypeError:
@@ -73,7 +74,9 @@ def _check_shape(shape: Shape) -> Tuple[int, ...]:
             f"shape: expected a tuple of non-negative ints, got {type(shape).__name__} {shape!r}"
         ) from None
     for d in dims:
-        if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 0:
+        if type(d) is not int and (isinstance(d, bool) or not isinstance(d, numbers.Integral)):
+            raise ValueError(f"shape: expected a tuple of non-negative ints, got {shape!r}")
+        if d < 0:
             raise ValueError(f"shape: expected a tuple of non-negative ints, got {shape!r}")
     return tuple(int(d) for d in dims)
 

@@ -7,6 +7,7 @@ buffer after checking shapes.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -103,7 +104,7 @@ class Layer:
 
     def count_params(self) -> int:
         """Number of scalar parameters (0 before the layer is built)."""
-        return sum(int(np.prod(w.shape)) for w in self._weights)
+        return sum(math.prod(w.shape) for w in self._weights)
 
     def get_weights(self) -> List[np.ndarray]:
         """Copies of the parameters as NumPy arrays (kernel first, then bias), wherever the model
