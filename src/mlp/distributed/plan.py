@@ -48,6 +48,10 @@ class DataParallelPlan:
         self.group = group
         self.buffer = buffer
 
+    outputs_needed: bool = True
+    """Whether every rank needs the training outputs of the whole epoch (its metrics); when not,
+    each rank keeps only the rows it computed and the epoch's gather is skipped."""
+
     # what the trainer reads of a plan
     batch_size = property(lambda self: self.plan.batch_size)
     params = property(lambda self: self.plan.params)
@@ -102,7 +106,8 @@ class DataParallelPlan:
                     break
         finally:
             plan.mask_rows = None
-        self._share_outputs(outputs, shards)
+        if self.outputs_needed:
+            self._share_outputs(outputs, shards)
         return float(total), seen
 
     def _root_stops(self, stop: bool) -> bool:

@@ -427,6 +427,7 @@ class Trainer(SourceTraining):
         plan = self._plan(batch_size, group)
         if group is not None:
             plan.broadcast_state()
+            plan.outputs_needed = bool(self.metrics)  # the training outputs feed the metrics
         progress = make_progress(verbose)
         hooks = CallbackHooks(self, callback_list, progress) if any(
             cb.wants_batch_hooks() for cb in callback_list) else None
