@@ -22,6 +22,14 @@ cdef extern from "_blas_table.h" nogil:
     mlp_dgemv_fn mlp_dgemv
 
 
+cdef extern from "_simd.h" nogil:
+    void mlp_outer_f32(float* c, Py_ssize_t ldc, const float* a, Py_ssize_t inc_a,
+                       const float* b, Py_ssize_t inc_b, Py_ssize_t m, Py_ssize_t n, float alpha)
+    void mlp_outer_f64(double* c, Py_ssize_t ldc, const double* a, Py_ssize_t inc_a,
+                       const double* b, Py_ssize_t inc_b, Py_ssize_t m, Py_ssize_t n,
+                       double alpha)
+
+
 cdef inline void gemm_rowmajor(bint trans_a, bint trans_b, int m, int n, int k,
                                floating alpha, const floating* a, int lda,
                                const floating* b, int ldb, floating beta,
@@ -43,6 +51,15 @@ cdef inline void gemm_rowmajor(bint trans_a, bint trans_b, int m, int n, int k,
         for i in range(m):
             for j in range(n):
                 c[i * ldc + j] = 0 if beta == 0 else beta * c[i * ldc + j]
+        return
+    if k == 1 and beta == 0 and alpha != 0:
+        # an outer product (the input gradient of a one-unit layer), without BLAS' packing
+        if floating is float:
+            mlp_outer_f32(c, ldc, a, 1 if trans_a else lda, b, ldb if trans_b else 1, m, n,
+                          alpha)
+        else:
+            mlp_outer_f64(c, ldc, a, 1 if trans_a else lda, b, ldb if trans_b else 1, m, n,
+                          alpha)
         return
     if m == 1 or n == 1:
         if m == 1:

@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* target_clones needs the loader's ifunc support: glibc has it, musl does not */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
@@ -84,30 +85,63 @@ MLP_DEFINE_ADAM(mlp_adam_f64, double, sqrt)
 /* The backward pass of a ReLU (``relu`` = 1) or linear dense layer on a block of ``width``
  * columns of a row-major (rows x cols) batch: dz = dy * (y > 0) (or dz = dy), and the column
  * sums of dz added to ``acc`` row after row, in double. ``dz`` may be ``dy`` or ``y`` (each
- * element is read before it is written); ``y`` is not read (and may be NULL) without relu. */
+ * element is read before it is written); ``y`` is not read (and may be NULL) without relu.
+ * Columns go in groups of 16 whose sums stay in registers through the rows (kept in memory,
+ * each row's sums waited for the previous row's stores); every sum still adds its column's
+ * rows in order, so the bits are those of a plain row loop. */
+/* ``y > 0 ? d : 0`` as a bit mask, which every vector width turns into a blend (the
+ * conditional form became branches in the AVX2 clone of the 16-column groups). */
+static inline float mlp_if_positive_f32(float y, float d) {
+    union { float f; unsigned int u; } v;
+    v.f = d;
+    v.u &= 0u - (unsigned int)(y > 0);
+    return v.f;
+}
+static inline double mlp_if_positive_f64(double y, double d) {
+    union { double f; unsigned long long u; } v;
+    v.f = d;
+    v.u &= 0ull - (unsigned long long)(y > 0);
+    return v.f;
+}
+#define MLP_IF_POSITIVE(T, y, d) \
+    (sizeof(T) == 4 ? (T)mlp_if_positive_f32((float)(y), (float)(d)) \
+                    : (T)mlp_if_positive_f64((double)(y), (double)(d)))
 #define MLP_DEFINE_RELU_GRAD_BIAS(NAME, T)                                                      \
 MLP_CLONES static void NAME(const T* dy, const T* y, T* dz, double* restrict acc,              \
                             ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t width, int relu) {        \
-    ptrdiff_t i, j;                                                                             \
-    for (i = 0; i < rows; i++) {                                                                \
-        const T* dy_row = dy + i * cols;                                                        \
-        T* dz_row = dz + i * cols;                                                              \
+    ptrdiff_t i, j, k;                                                                          \
+    for (j = 0; j + 16 <= width; j += 16) {                                                     \
+        double sum[16];                                                                         \
+        for (k = 0; k < 16; k++) sum[k] = acc[j + k];                                           \
         if (relu) {                                                                             \
-            const T* y_row = y + i * cols;                                                      \
-            MLP_IVDEP                                                                           \
-            for (j = 0; j < width; j++) {                                                       \
-                T v = y_row[j] > 0 ? dy_row[j] : (T)0;                                          \
-                dz_row[j] = v;                                                                  \
-                acc[j] += v;                                                                    \
+            for (i = 0; i < rows; i++) {                                                        \
+                const T* dy_row = dy + i * cols + j;                                            \
+                const T* y_row = y + i * cols + j;                                              \
+                T* dz_row = dz + i * cols + j;                                                  \
+                T v[16];                                                                        \
+                for (k = 0; k < 16; k++) v[k] = MLP_IF_POSITIVE(T, y_row[k], dy_row[k]);      \
+                for (k = 0; k < 16; k++) { dz_row[k] = v[k]; sum[k] += v[k]; }                  \
             }                                                                                   \
         } else {                                                                                \
-            MLP_IVDEP                                                                           \
-            for (j = 0; j < width; j++) {                                                       \
-                T v = dy_row[j];                                                                \
-                dz_row[j] = v;                                                                  \
-                acc[j] += v;                                                                    \
+            for (i = 0; i < rows; i++) {                                                        \
+                const T* dy_row = dy + i * cols + j;                                            \
+                T* dz_row = dz + i * cols + j;                                                  \
+                T v[16];                                                                        \
+                for (k = 0; k < 16; k++) v[k] = dy_row[k];                                      \
+                for (k = 0; k < 16; k++) { dz_row[k] = v[k]; sum[k] += v[k]; }                  \
             }                                                                                   \
         }                                                                                       \
+        for (k = 0; k < 16; k++) acc[j + k] = sum[k];                                           \
+    }                                                                                           \
+    for (; j < width; j++) {                                                                    \
+        double sum = acc[j];                                                                    \
+        for (i = 0; i < rows; i++) {                                                            \
+            T v = dy[i * cols + j];                                                             \
+            v = relu && !(y[i * cols + j] > 0) ? (T)0 : v;                                      \
+            dz[i * cols + j] = v;                                                               \
+            sum += v;                                                                           \
+        }                                                                                       \
+        acc[j] = sum;                                                                           \
     }                                                                                           \
 }
 
@@ -198,6 +232,143 @@ MLP_CLONES static void mlp_softmax_row_f32(const float* z, float* y, ptrdiff_t n
     inv = (float)(1.0 / total);
     MLP_IVDEP
     for (j = 0; j < n; j++) y[j] = y[j] * inv;
+}
+
+/* log(1 + u) for u in [0, 1] (and NaN), written to vectorise: 1 + u = y with the rounding
+ * error c = u - (y - 1) kept; y = 2^k f with f in [sqrt(1/2), sqrt(2)); log f = 2 atanh(s),
+ * s = (f - 1) / (f + 1), |s| < 0.172, by its series to s^9 (truncation below 3e-9 relative);
+ * log1p(u) = k ln2 + log f + c / y. Within 2 ulp of the true value on [0, 1]. */
+static inline float mlp_log1pf_unit(float u) {
+    float y = 1.0f + u;
+    float c = u - (y - 1.0f);
+    int big = y > 1.41421356f;
+    float f = big ? 0.5f * y : y;
+    float s = (f - 1.0f) / (f + 1.0f);
+    float s2 = s * s;
+    float p = 1.0f / 9.0f;
+    p = p * s2 + 1.0f / 7.0f;
+    p = p * s2 + 1.0f / 5.0f;
+    p = p * s2 + 1.0f / 3.0f;
+    p = p * s2 + 1.0f;
+    float k = big ? 1.0f : 0.0f;
+    /* ln2 in two parts: k * 0.693145751953125 is exact */
+    return (k * 0.693145751953125f + (2.0f * s * p + c / y)) + k * 1.42860677e-6f;
+}
+
+/* Binary cross-entropy from logits on rows [r0, r1) of an (n x m) batch, float32: per element
+ * max(e, 0) - e t + log1p(exp(-|e|)), the row's loss their mean times the row's weight (1 when
+ * ``weight`` is NULL) into ``row_loss``, and the gradient (sigmoid(e) - t) * weight * inv_n / m
+ * into ``grad``. One exp serves the loss and the sigmoid. */
+MLP_CLONES static void mlp_bce_logits_f32(const float* restrict pred, const float* restrict target,
+                                          const float* restrict weight, float* restrict grad,
+                                          double* restrict row_loss, ptrdiff_t r0, ptrdiff_t r1,
+                                          ptrdiff_t m, float inv_n) {
+    ptrdiff_t i, j;
+    if (m == 1) {
+        for (i = r0; i < r1; i++) {
+            float w = weight ? weight[i] : 1.0f;
+            float e = pred[i], t = target[i];
+            float x = e < 0 ? e : -e;
+            float q = mlp_expf(x);
+            float s = 1.0f / (1.0f + q);
+            float sig = e >= 0 ? s : q * s;
+            float l = (e > 0 ? e : 0.0f) - e * t + mlp_log1pf_unit(q);
+            grad[i] = (sig - t) * (w * inv_n);
+            row_loss[i] = (double)w * (double)l;
+        }
+        return;
+    }
+    for (i = r0; i < r1; i++) {
+        const float* p = pred + i * m;
+        const float* tr = target + i * m;
+        float* g = grad + i * m;
+        float w = weight ? weight[i] : 1.0f;
+        float mean_scale = (w * inv_n) / (float)m;
+        double total = 0;
+        for (j = 0; j < m; j++) {
+            float e = p[j], t = tr[j];
+            float x = e < 0 ? e : -e;
+            float q = mlp_expf(x);
+            float s = 1.0f / (1.0f + q);
+            float sig = e >= 0 ? s : q * s;
+            total += (e > 0 ? e : 0.0f) - e * t + mlp_log1pf_unit(q);
+            g[j] = (sig - t) * mean_scale;
+        }
+        row_loss[i] = (double)w * (total / (double)m);
+    }
+}
+
+/* The epilogue of a dense layer's GEMM on a block of ``width`` columns of ``rows`` rows with
+ * row stride ``cols``: add the bias (when not NULL), keep the pre-activation in ``z_out`` (when
+ * not NULL), apply ReLU (``relu`` = 1) or nothing; ``y`` is written in place. One pass per
+ * row; a one-column layer (the sigmoid output of a binary classifier) is one pass in all. */
+#define MLP_DEFINE_BIAS_RELU(NAME, T)                                                           \
+MLP_CLONES static void NAME(T* y, T* z_out, const T* b, ptrdiff_t rows, ptrdiff_t width,        \
+                            ptrdiff_t cols, int relu) {                                         \
+    ptrdiff_t i, j;                                                                             \
+    if (width == 1 && cols == 1) {                                                              \
+        const T bias = b ? b[0] : (T)0;                                                         \
+        MLP_IVDEP                                                                               \
+        for (i = 0; i < rows; i++) {                                                            \
+            T v = b ? y[i] + bias : y[i];                                                       \
+            if (z_out) z_out[i] = v;                                                            \
+            y[i] = relu && v <= 0 ? (T)0 : v;                                                   \
+        }                                                                                       \
+        return;                                                                                 \
+    }                                                                                           \
+    for (i = 0; i < rows; i++) {                                                                \
+        T* row = y + i * cols;                                                                  \
+        T* z = z_out ? z_out + i * cols : NULL;                                                 \
+        MLP_IVDEP                                                                               \
+        for (j = 0; j < width; j++) {                                                           \
+            T v = b ? row[j] + b[j] : row[j];                                                   \
+            if (z) z[j] = v;                                                                    \
+            row[j] = relu && v <= 0 ? (T)0 : v;                                                 \
+        }                                                                                       \
+    }                                                                                           \
+}
+
+MLP_DEFINE_BIAS_RELU(mlp_bias_relu_f32, float)
+MLP_DEFINE_BIAS_RELU(mlp_bias_relu_f64, double)
+
+/* c (m x n, row stride ldc) = alpha * (a_i * b_j): a GEMM with k = 1, as the BLAS kernels round
+ * it (one product, then alpha), without their packing. a and b are strided vectors. */
+#define MLP_DEFINE_OUTER(NAME, T)                                                               \
+MLP_CLONES static void NAME(T* restrict c, ptrdiff_t ldc, const T* restrict a, ptrdiff_t inc_a,  \
+                            const T* restrict b, ptrdiff_t inc_b, ptrdiff_t m, ptrdiff_t n,     \
+                            T alpha) {                                                          \
+    ptrdiff_t i, j;                                                                             \
+    for (i = 0; i < m; i++) {                                                                   \
+        const T ai = a[i * inc_a];                                                              \
+        T* row = c + i * ldc;                                                                   \
+        if (inc_b == 1) {                                                                       \
+            for (j = 0; j < n; j++) row[j] = alpha * (ai * b[j]);                               \
+        } else {                                                                                \
+            for (j = 0; j < n; j++) row[j] = alpha * (ai * b[j * inc_b]);                       \
+        }                                                                                       \
+    }                                                                                           \
+}
+
+MLP_DEFINE_OUTER(mlp_outer_f32, float)
+MLP_DEFINE_OUTER(mlp_outer_f64, double)
+
+/* Ask for the rows order[0 .. rows) of ``src`` ahead of their gather, into the L2 cache: the
+ * next batch's rows of a shuffled epoch are random reads, and their misses, not the copies,
+ * made most of a small step's gather time. */
+static inline void mlp_prefetch_rows(const char* src, const int64_t* order, ptrdiff_t rows,
+                                     size_t row_bytes) {
+#if defined(__GNUC__)
+    ptrdiff_t r;
+    size_t off;
+    for (r = 0; r < rows; r++) {
+        const char* row = src + order[r] * row_bytes;
+        for (off = 0; off < row_bytes; off += 64)
+            __builtin_prefetch(row + off, 0, 2);
+        __builtin_prefetch(row + row_bytes - 1, 0, 2);
+    }
+#else
+    (void)src; (void)order; (void)rows; (void)row_bytes;
+#endif
 }
 
 #endif
