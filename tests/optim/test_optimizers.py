@@ -289,6 +289,17 @@ def test_adam_first_step_uses_step_one(backend):
     np.testing.assert_allclose(params, [0.92], rtol=1e-12)
 
 
+def test_learning_rates_of_a_range_of_updates():
+    scheduled = SGD(SCHEDULE).learning_rates(1, 3)
+    assert scheduled.dtype == np.float64
+    np.testing.assert_allclose(scheduled, SCHEDULE_RATES[1:4], rtol=1e-15)
+    constant = SGD(0.25).learning_rates(7, 4)
+    np.testing.assert_array_equal(constant, [0.25] * 4)
+    assert SGD(0.25).learning_rates(0, 0).shape == (0,)
+    with pytest.raises(ValueError, match="learning_rate"):
+        SGD(lambda step: -1.0).learning_rates(0, 2)
+
+
 def test_learning_rate_at_and_setter():
     optimizer = SGD(SCHEDULE)
     assert optimizer.learning_rate is SCHEDULE

@@ -131,8 +131,7 @@ class FusedCPUPlan(TrainingPlan):
         optimizer = self.optimizer
         n_batches = batch_count(len(order), batch_size)
         start = optimizer.iterations
-        lrs = np.array([optimizer.learning_rate_at(start + k) for k in range(n_batches)],
-                       dtype=np.float64)
+        lrs = optimizer.learning_rates(start, n_batches)
         labels = target if target.ndim == 1 else None
         total = self._c_plan.train_epoch(x, None if labels is not None else target, labels,
                                          weight, order, batch_size, outputs, lrs, start + 1,

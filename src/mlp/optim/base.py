@@ -164,6 +164,21 @@ class Optimizer(abc.ABC):
                   value)
         return float(value)
 
+    def learning_rates(self, start: int, count: int) -> np.ndarray:
+        """The learning rates of the ``count`` updates from 0-based index ``start`` on, as a
+        float64 array (a constant rate without a call per update).
+
+        Raises
+        ------
+        ValueError
+            As :meth:`learning_rate_at`.
+        """
+        rate = self._learning_rate
+        if not callable(rate):
+            return np.full(count, rate, dtype=np.float64)
+        return np.array([self.learning_rate_at(start + k) for k in range(count)],
+                        dtype=np.float64)
+
     # ---------------------------------------------------------------- state
     @property
     @abc.abstractmethod
