@@ -245,6 +245,9 @@ def markdown(report: Dict) -> str:
             mlp_step = results["mlp"]["train_epoch_s"] / (config.samples / config.batch)
             lines += ["", f"GEMM-only floor of one step: {floor * 1e3:.1f} ms; mlp's step: "
                           f"{mlp_step * 1e3:.1f} ms ({floor / mlp_step:.0%} of the floor's speed)"]
+        if key in report.get("steal_s", {}):
+            lines += ["", f"CPU time the hypervisor gave other guests during these rounds: "
+                          f"{report['steal_s'][key]:.2f} s"]
         lines.append("")
     if report.get("memory_kib"):
         lines += ["## Peak resident memory, one process training config B", "",
@@ -319,7 +322,7 @@ def main(argv=None) -> int:
                           "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
                           "cpus": os.cpu_count(), "busy_processes_beside": args.load},
               "mlp": mlp._config.config(), "calibration": gemm_calibration(args.threads),
-              "configs": {}, "gemm_floor_s": {}}
+              "configs": {}, "gemm_floor_s": {}, "steal_s": {}}
     for key in config_keys:
         config = CONFIGS[key]
         if args.quick:
@@ -328,11 +331,14 @@ def main(argv=None) -> int:
             CONFIGS[key] = config
         print(f"{config.name}...", file=sys.stderr, flush=True)
         _kernels.runtime_stats(reset=True)
+        steal = _steal_seconds()
         if args.mixed:
             report.setdefault("mixed", {})[key] = bench_mixed(config, repeats)
+            report["steal_s"][key] = _steal_seconds() - steal
             continue
         report["configs"][key] = bench_config(config, peer_names, repeats)
         report["configs"][key]["mlp"]["runtime_stats"] = _kernels.runtime_stats(reset=True)
+        report["steal_s"][key] = _steal_seconds() - steal
         if key == "D":
             report["gemm_floor_s"][key] = gemm_floor(config, repeats)
     if args.memory:
@@ -351,13 +357,38 @@ def main(argv=None) -> int:
 
 
 def _cpu_name() -> str:
+    """The CPU's model name, with family / model numbers and its widest vector ISA on Linux
+    (a VM often shows only "AMD EPYC" or "Intel Xeon Processor")."""
     try:
+        fields = {}
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in fields:
+                if key == "processor":
+                    break
+                continue
+            fields[key] = value.strip()
+        if "model name" in fields:
+            flags = fields.get("flags", "").split()
+            isa = next((f for f in ("avx512f", "avx2", "avx") if f in flags), None)
+            extra = [f"family {fields['cpu family']} model {fields['model']}"
+                     if "cpu family" in fields and "model" in fields else None, isa]
+            extra = ", ".join(e for e in extra if e)
+            return fields["model name"] + (f" ({extra})" if extra else "")
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def _steal_seconds() -> float:
+    """CPU seconds the hypervisor gave other guests so far, all CPUs together (Linux /proc/stat;
+    0 elsewhere): the part of a VM's noise that can be read off."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ cdef extern from "_pool.h" nogil:
     double mlp_runtime_spin_us()
     void mlp_runtime_set_spin_us(double us)
     void mlp_runtime_start_solo(double ms)
+    void mlp_runtime_keep_awake(int on)
     void mlp_runtime_get_stats(mlp_runtime_stats* out)
     void mlp_runtime_reset_stats()
     void mlp_flag_raise(int* flag)
@@ -2410,6 +2411,7 @@ cdef double _plan_epoch(PlanSpec* s, const floating* x, const floating* target,
         rows = batch_size if n - begin > batch_size else n - begin
         if tuner != NULL:
             _step_threads = mlp_tuner_threads(tuner, _num_threads)
+            mlp_runtime_keep_awake(_step_threads > 1)
             started = mlp_now_ns()
         _gather_rows(xb, x, order + begin, rows, in_dim)
         if begin + rows < n and rows * in_dim * sizeof(floating) <= PREFETCH_MAX_BYTES:
@@ -2436,6 +2438,8 @@ cdef double _plan_epoch(PlanSpec* s, const floating* x, const floating* target,
         begin += rows
         batch += 1
     _step_threads = 1 << 30
+    if tuner != NULL:
+        mlp_runtime_keep_awake(0)
     return total
 
 

@@ -56,6 +56,7 @@ static int g_mode =
 #endif
 
 static double g_spin_us = 50.0;
+static int g_keep_awake = 0;
 
 /* ------------------------------------------------------------------------ statistics */
 static long long s_jobs, s_serial, s_by_workers, s_stalls, s_solo, s_late;
@@ -244,7 +245,7 @@ static void *worker_main(void *arg) {
     (void)mlp_ftz_enter();
     for (;;) {
         uint32_t gen;
-        long long spin_until = 0;
+        long long spin_until = 0, awake_until = 0;
         int checks = 0;
         for (;;) {
             if (index >= LOAD(pool->active, ACQ)) {
@@ -259,9 +260,13 @@ static void *worker_main(void *arg) {
             gen = LOAD(pool->posted, ACQ);
             if (gen != seen)
                 break;
-            if (spin_until == 0)
-                spin_until = now_ns() + (long long)(g_spin_us * 1000.0);
-            if ((++checks & 31) != 0 || now_ns() < spin_until) {
+            if (spin_until == 0) {
+                long long started = now_ns();
+                spin_until = started + (long long)(g_spin_us * 1000.0);
+                awake_until = started + (long long)(MLP_KEEP_AWAKE_US * 1000.0);
+            }
+            if ((++checks & 31) != 0 || now_ns() < spin_until
+                || (LOAD(g_keep_awake, RLX) && now_ns() < awake_until)) {
                 cpu_relax();
                 continue;
             }
@@ -445,8 +450,22 @@ static void tuner_start_trial(mlp_tuner *t) {
     t->trial = 1;
     t->block = t->in_block = 0;
     t->block_ns = t->block_rows = 0;
-    t->best[0] = t->best[1] = 0;
+    t->scored[0] = t->scored[1] = 0;
     t->trial_ns = 0;
+}
+
+/* The median of an arm's block scores (the mean of two, the one of one; 0 for none). */
+static double tuner_score(const mlp_tuner *t, int arm) {
+    const double *v = t->scores[arm];
+    switch (t->scored[arm]) {
+    case 0: return 0;
+    case 1: return v[0];
+    case 2: return 0.5 * (v[0] + v[1]);
+    default: {
+        double lo = v[0] < v[1] ? v[0] : v[1], hi = v[0] < v[1] ? v[1] : v[0];
+        return v[2] < lo ? lo : v[2] > hi ? hi : v[2];
+    }
+    }
 }
 
 void mlp_tuner_reset(mlp_tuner *t) {
@@ -486,11 +505,8 @@ void mlp_tuner_record(mlp_tuner *t, long long ns, double rows) {
     if (++t->in_block < t->block_steps)
         return;
     arm = t->block & 1;
-    if (t->block_rows > 0) {
-        double per_row = t->block_ns / t->block_rows;
-        if (t->best[arm] == 0 || per_row < t->best[arm])
-            t->best[arm] = per_row;
-    }
+    if (t->block_rows > 0 && t->scored[arm] < 3)
+        t->scores[arm][t->scored[arm]++] = t->block_ns / t->block_rows;
     t->in_block = 0;
     t->block_ns = t->block_rows = 0;
     if (++t->block < TUNER_BLOCKS)
@@ -500,7 +516,8 @@ void mlp_tuner_record(mlp_tuner *t, long long ns, double rows) {
          * other thread pools can make a whole trial look bad for many threads, so a choice of
          * one thread is checked again soon: after 2, 4, 8, 16 trial durations while it keeps
          * winning, then 20 like a choice of many. */
-        int one = t->best[0] > 0 && t->best[1] > 0 && t->best[1] < TUNER_ONE_MUST_WIN * t->best[0];
+        double many_score = tuner_score(t, 0), one_score = tuner_score(t, 1);
+        int one = many_score > 0 && one_score > 0 && one_score < TUNER_ONE_MUST_WIN * many_score;
         long long factor;
         t->ones_in_a_row = one ? t->ones_in_a_row + 1 : 0;
         factor = one && t->ones_in_a_row < 5 ? (2LL << (t->ones_in_a_row - 1)) : TUNER_EXPLOIT;
@@ -599,6 +616,15 @@ int mlp_runtime_set_mode(int mode) {
         return -1;
     g_mode = mode;
     return 0;
+}
+
+void mlp_runtime_keep_awake(int on) {
+#if MLP_HAVE_POOL
+    if (LOAD(g_keep_awake, RLX) != on)
+        STORE(g_keep_awake, on, RLX);
+#else
+    (void)on;
+#endif
 }
 
 double mlp_runtime_spin_us(void) { return g_spin_us; }

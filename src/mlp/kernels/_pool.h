@@ -43,6 +43,11 @@ int mlp_runtime_set_mode(int mode);      /* 0 on success, -1 for a mode this bui
 double mlp_runtime_spin_us(void);
 void mlp_runtime_set_spin_us(double us); /* how long an idle thread spins before it sleeps */
 void mlp_runtime_start_solo(double ms);  /* start a solo period now, as after a stall (tests) */
+/* While on, idle workers spin up to MLP_KEEP_AWAKE_US after their last job instead of
+ * spin_us: a training loop's steps leave gaps longer than spin_us between jobs (the output
+ * layer, the loss), and a worker asleep there woke too late for the next job. */
+#define MLP_KEEP_AWAKE_US 2000.0
+void mlp_runtime_keep_awake(int on);
 
 /* Mark a flag shared by the parts of one job (all writers store 1). */
 static inline void mlp_flag_raise(int *flag) {
@@ -55,8 +60,10 @@ static inline void mlp_flag_raise(int *flag) {
 
 /* Thread-count tuner of a training loop: results are the same bits for every thread count, so
  * a loop may choose the count by measurement. A trial alternates six short blocks of steps on
- * `threads` and on one thread; each arm scores its best block (time per row: interference from
- * other processes only ever slows a block down). The loop keeps many threads unless one thread
+ * `threads` and on one thread; each arm scores the median of its three blocks (time per row:
+ * one block spoilt by interference does not decide, and neither does one lucky block of many
+ * threads beside a busy process, which the best block let win where one thread was faster on
+ * average). The loop keeps many threads unless one thread
  * was clearly faster, for an exploit phase of twenty trial durations (at least 0.2 s), then tries
  * again; a choice of one thread is re-checked sooner (2, 4, 8, 16 trial durations) while it
  * keeps winning, since a burst of interference can spoil a whole trial. So a second core that
@@ -69,7 +76,8 @@ typedef struct {
     int block_steps;        /* steps per block */
     int choice;             /* 0: many threads, 1: one thread */
     double block_ns, block_rows;
-    double best[2];         /* per arm: the lowest ns per row of its blocks (0: none yet) */
+    double scores[2][3];    /* per arm: ns per row of each of its blocks */
+    int scored[2];          /* per arm: blocks scored so far */
     long long trial_ns;     /* duration of the trial so far */
     long long exploit_ns;   /* time left in the exploit phase */
     long long trials;
