@@ -225,6 +225,11 @@ def markdown(report: Dict) -> str:
                   "|---|---:|---:|---:|"]
         lines += [f"| {key} | {r['alone_samples_per_s']:,.0f} | {r['mixed_samples_per_s']:,.0f} "
                   f"| {r['mixed_over_alone']:.2f} |" for key, r in report["mixed"].items()]
+        steal = {key: report["steal_s"][key] for key in report["mixed"]
+                 if key in report.get("steal_s", {})}
+        if steal:
+            lines += ["", "CPU time the hypervisor gave other guests during these rounds: "
+                      + ", ".join(f"{key} {value:.2f} s" for key, value in steal.items())]
         lines.append("")
     for key, results in report["configs"].items():
         config = CONFIGS[key]

@@ -159,6 +159,24 @@ def test_thread_tuning_changes_no_bit(runtime):
     assert all(np.array_equal(a, b) for a, b in zip(weights_fixed, weights_tuned))
 
 
+def test_workers_are_kept_awake_only_inside_a_many_thread_epoch(runtime):
+    mlp.set_num_threads(2)
+    _kernels.set_thread_tuning(True)
+    seen = []
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((512, 64)).astype(np.float32)
+    y = rng.standard_normal((512, 8)).astype(np.float32)
+    model = mlp.Sequential([mlp.Dense(256, activation="relu", input_dim=64), mlp.Dense(8)])
+    model.compile(optimizer="adam", loss="mse")
+    # batch callbacks run between calls into the fused epoch: the flag is off there
+    probe = mlp.LambdaCallback(on_batch_end=lambda batch, logs:
+                               seen.append(_kernels._runtime_keeping_awake()))
+    model.fit(x, y, batch_size=64, epochs=2, verbose=0, callbacks=[probe])
+    model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+    assert seen and not any(seen)
+    assert not _kernels._runtime_keeping_awake()
+
+
 def test_concurrent_callers_get_correct_results(runtime):
     mlp.set_num_threads(2)
     cpu = mlp.get_backend("cpu")

@@ -4,7 +4,7 @@ promise bits and to a few ulp where they compute a transcendental.
 - binary cross-entropy from logits in float32 (``_simd.h``: one exp for the loss and the
   sigmoid, a vectorised log1p), against the float64 formula;
 - a GEMM with k = 1 (the input gradient of a one-unit layer), an outer product outside BLAS:
-  each element is the one product BLAS rounds, so the result equals NumPy's exactly;
+  each element is one product (then alpha), so for alpha = 1 it equals NumPy's exactly;
 - the ReLU / linear backward with its bias sums, in groups of 16 columns kept in registers:
   the sums must still be the in-order double sums of the rows, for every width around the
   group size and for every column offset of a tile;
@@ -97,14 +97,16 @@ def test_gemm_with_one_inner_dimension_is_numpys_outer_product(dtype, trans_a, t
     rng = np.random.default_rng(m * 100 + n)
     a_col = rng.standard_normal(m).astype(dtype)
     b_row = rng.standard_normal(n).astype(dtype)
+    a_col[0] = -0.0                                # a product of -0
     a = a_col[None, :] if trans_a else a_col[:, None]
     b = b_row[:, None] if trans_b else b_row[None, :]
-    a = np.asfortranarray(a) if m % 2 else a     # layouts: Fortran order, strided views
-    b = np.repeat(b, 2, axis=1)[:, ::2] if trans_b else b
     for alpha in (1.0, -0.5, 3.0):
         out = CPU.matmul(a, b, trans_a=trans_a, trans_b=trans_b, alpha=alpha)
+        # each element one product then alpha, as BLAS rounds it for alpha = 1
         expected = dtype(alpha) * np.multiply.outer(a_col, b_row)
         np.testing.assert_array_equal(out, expected)
+        assert np.array_equal(np.signbit(out), np.signbit(expected))  # -0.0 stays -0.0
+    # and NumPy's own product (its BLAS, a different code path) agrees for alpha = 1
     np.testing.assert_array_equal(CPU.matmul(a, b, trans_a=trans_a, trans_b=trans_b),
                                   (a.T if trans_a else a) @ (b.T if trans_b else b))
 
@@ -141,6 +143,42 @@ def test_relu_backward_bias_sums_are_in_order_double_sums(dtype, activation, row
         CPU.dense_backward(x, w, y, dy, activation=activation, dz=dz_kernel)
         np.testing.assert_array_equal(dz_kernel, dz)
         assert np.signbit(dz_kernel[1, 2])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows,units", [(16, 600), (512, 600)])
+def test_relu_backward_bias_sums_on_large_tiles(dtype, rows, units):
+    # 512 x 600 tiles exceed the 256 KiB of the grouped-column path: the row-streaming path
+    # must give the same in-order sums
+    rng = np.random.default_rng(rows)
+    x = rng.standard_normal((rows, 3)).astype(dtype)
+    w = rng.standard_normal((3, units)).astype(dtype)
+    y = np.maximum(rng.standard_normal((rows, units)), 0).astype(dtype)
+    dy = rng.standard_normal((rows, units)).astype(dtype)
+    dz = np.empty_like(dy)
+    _, db, _ = CPU.dense_backward(x, w, y, dy, activation="relu", dz=dz)
+    expected = np.where(y > 0, dy, dtype(0))
+    np.testing.assert_array_equal(dz, expected)
+    acc = np.zeros(units, np.float64)
+    for row in expected:
+        acc += row.astype(np.float64)
+    np.testing.assert_array_equal(db, acc.astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_and_relu_epilogue_on_column_parts(dtype):
+    # 64 x 512 @ 512 x 640 is cut into column parts: the epilogue runs on blocks with c0 > 0
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((64, 512)).astype(dtype)
+    w = rng.standard_normal((512, 640)).astype(dtype)
+    b = rng.standard_normal(640).astype(dtype)
+    b[5], b[400] = np.nan, np.inf                  # one column in each part
+    preact = np.empty((64, 640), dtype)
+    out = CPU.dense_forward(x, w, b, activation="relu", preact=preact)
+    z = CPU.matmul(x, w) + b
+    np.testing.assert_array_equal(preact, z)
+    np.testing.assert_array_equal(out, np.where(z <= 0, dtype(0), z))
+    assert np.isnan(out[:, 5]).all() and np.isposinf(out[:, 400]).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -299,6 +299,12 @@ def test_learning_rates_of_a_range_of_updates():
     with pytest.raises(ValueError, match="learning_rate"):
         SGD(lambda step: -1.0).learning_rates(0, 2)
 
+    class Halving(SGD):                          # a subclass that reads the rate its own way
+        def learning_rate_at(self, step):
+            return 0.5 ** step
+
+    np.testing.assert_array_equal(Halving(1.0).learning_rates(1, 3), [0.5, 0.25, 0.125])
+
 
 def test_learning_rate_at_and_setter():
     optimizer = SGD(SCHEDULE)

@@ -53,7 +53,8 @@ cdef inline void gemm_rowmajor(bint trans_a, bint trans_b, int m, int n, int k,
                 c[i * ldc + j] = 0 if beta == 0 else beta * c[i * ldc + j]
         return
     if k == 1 and beta == 0 and alpha != 0:
-        # an outer product (the input gradient of a one-unit layer), without BLAS' packing
+        # an outer product (the input gradient of a one-unit layer), without BLAS' packing;
+        # _simd.h says where its bits can differ from BLAS
         if floating is float:
             mlp_outer_f32(c, ldc, a, 1 if trans_a else lda, b, ldb if trans_b else 1, m, n,
                           alpha)

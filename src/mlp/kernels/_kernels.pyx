@@ -53,6 +53,7 @@ cdef extern from "_pool.h" nogil:
     void mlp_runtime_set_spin_us(double us)
     void mlp_runtime_start_solo(double ms)
     void mlp_runtime_keep_awake(int on)
+    int mlp_runtime_keeping_awake()
     void mlp_runtime_get_stats(mlp_runtime_stats* out)
     void mlp_runtime_reset_stats()
     void mlp_flag_raise(int* flag)
@@ -271,13 +272,19 @@ def set_runtime_mode(str name):
 
 
 def runtime_spin_us():
-    """Microseconds an idle pool thread spins before it sleeps."""
+    """Microseconds an idle pool thread spins before it sleeps (while a training loop runs on
+    several threads, up to 2 ms after its last job, unless this is 0)."""
     return mlp_runtime_spin_us()
 
 
 def set_runtime_spin_us(double us):
     """Change how long idle pool threads spin before they sleep (benchmarks)."""
     mlp_runtime_set_spin_us(us)
+
+
+def _runtime_keeping_awake():
+    """Whether idle workers are being kept awake for a training loop (tests)."""
+    return bool(mlp_runtime_keeping_awake())
 
 
 def _runtime_start_solo(double ms):

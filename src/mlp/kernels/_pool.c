@@ -266,7 +266,7 @@ static void *worker_main(void *arg) {
                 awake_until = started + (long long)(MLP_KEEP_AWAKE_US * 1000.0);
             }
             if ((++checks & 31) != 0 || now_ns() < spin_until
-                || (LOAD(g_keep_awake, RLX) && now_ns() < awake_until)) {
+                || (g_spin_us > 0 && LOAD(g_keep_awake, RLX) && now_ns() < awake_until)) {
                 cpu_relax();
                 continue;
             }
@@ -308,6 +308,7 @@ static void after_fork_in_child(void) {
     pool->sleepers = 0;
     pool->caller_waiting = 0;
     pool->solo_until = 0;
+    g_keep_awake = 0;
 }
 
 static void register_atfork(void) { pthread_atfork(NULL, NULL, after_fork_in_child); }
@@ -624,6 +625,14 @@ void mlp_runtime_keep_awake(int on) {
         STORE(g_keep_awake, on, RLX);
 #else
     (void)on;
+#endif
+}
+
+int mlp_runtime_keeping_awake(void) {
+#if MLP_HAVE_POOL
+    return LOAD(g_keep_awake, RLX);
+#else
+    return g_keep_awake;
 #endif
 }
 

@@ -43,11 +43,15 @@ int mlp_runtime_set_mode(int mode);      /* 0 on success, -1 for a mode this bui
 double mlp_runtime_spin_us(void);
 void mlp_runtime_set_spin_us(double us); /* how long an idle thread spins before it sleeps */
 void mlp_runtime_start_solo(double ms);  /* start a solo period now, as after a stall (tests) */
-/* While on, idle workers spin up to MLP_KEEP_AWAKE_US after their last job instead of
- * spin_us: a training loop's steps leave gaps longer than spin_us between jobs (the output
- * layer, the loss), and a worker asleep there woke too late for the next job. */
+/* While on, idle workers spin up to MLP_KEEP_AWAKE_US after their last job when that is longer
+ * than spin_us (never when spin_us is 0: no spinning was asked for): a training loop's steps
+ * leave gaps longer than spin_us between jobs (the output layer, the loss), and a worker asleep
+ * there woke too late for the next job. The fused epoch turns it on for the steps the tuner runs
+ * on several threads and off at its end. One flag for the process: a second thread training at
+ * the same time may turn it off early, which costs speed, not results. */
 #define MLP_KEEP_AWAKE_US 2000.0
 void mlp_runtime_keep_awake(int on);
+int mlp_runtime_keeping_awake(void);
 
 /* Mark a flag shared by the parts of one job (all writers store 1). */
 static inline void mlp_flag_raise(int *flag) {

@@ -86,9 +86,9 @@ MLP_DEFINE_ADAM(mlp_adam_f64, double, sqrt)
  * columns of a row-major (rows x cols) batch: dz = dy * (y > 0) (or dz = dy), and the column
  * sums of dz added to ``acc`` row after row, in double. ``dz`` may be ``dy`` or ``y`` (each
  * element is read before it is written); ``y`` is not read (and may be NULL) without relu.
- * Columns go in groups of 16 whose sums stay in registers through the rows (kept in memory,
- * each row's sums waited for the previous row's stores); every sum still adds its column's
- * rows in order, so the bits are those of a plain row loop. */
+ * In tiles up to 256 KiB, columns go in groups of 16 whose sums stay in registers through the
+ * rows (kept in memory, each row's sums waited for the previous row's stores); either way every
+ * sum adds its column's rows in order, so the bits are those of a plain row loop. */
 /* ``y > 0 ? d : 0`` as a bit mask, which every vector width turns into a blend (the
  * conditional form became branches in the AVX2 clone of the 16-column groups). */
 static inline float mlp_if_positive_f32(float y, float d) {
@@ -106,10 +106,28 @@ static inline double mlp_if_positive_f64(double y, double d) {
 #define MLP_IF_POSITIVE(T, y, d) \
     (sizeof(T) == 4 ? (T)mlp_if_positive_f32((float)(y), (float)(d)) \
                     : (T)mlp_if_positive_f64((double)(y), (double)(d)))
+#define MLP_GROUPED_SUMS_MAX_BYTES 262144  /* tiles up to this size per array go by groups */
 #define MLP_DEFINE_RELU_GRAD_BIAS(NAME, T)                                                      \
 MLP_CLONES static void NAME(const T* dy, const T* y, T* dz, double* restrict acc,              \
                             ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t width, int relu) {        \
     ptrdiff_t i, j, k;                                                                          \
+    if ((size_t)rows * (size_t)width * sizeof(T) > MLP_GROUPED_SUMS_MAX_BYTES) {               \
+        /* a large tile streams whole row segments (groups would walk 64-byte pieces of rows \
+         * far apart, which the prefetcher does not follow); the sums wait on memory, but   \
+         * each row brings many columns */                                                  \
+        for (i = 0; i < rows; i++) {                                                            \
+            const T* dy_row = dy + i * cols;                                                    \
+            const T* y_row = relu ? y + i * cols : dy_row;                                      \
+            T* dz_row = dz + i * cols;                                                          \
+            MLP_IVDEP                                                                           \
+            for (j = 0; j < width; j++) {                                                       \
+                T v = relu ? MLP_IF_POSITIVE(T, y_row[j], dy_row[j]) : dy_row[j];               \
+                dz_row[j] = v;                                                                  \
+                acc[j] += v;                                                                    \
+            }                                                                                   \
+        }                                                                                       \
+        return;                                                                                 \
+    }                                                                                           \
     for (j = 0; j + 16 <= width; j += 16) {                                                     \
         double sum[16];                                                                         \
         for (k = 0; k < 16; k++) sum[k] = acc[j + k];                                           \
@@ -237,7 +255,8 @@ MLP_CLONES static void mlp_softmax_row_f32(const float* z, float* y, ptrdiff_t n
 /* log(1 + u) for u in [0, 1] (and NaN), written to vectorise: 1 + u = y with the rounding
  * error c = u - (y - 1) kept; y = 2^k f with f in [sqrt(1/2), sqrt(2)); log f = 2 atanh(s),
  * s = (f - 1) / (f + 1), |s| < 0.172, by its series to s^9 (truncation below 3e-9 relative);
- * log1p(u) = k ln2 + log f + c / y. Within 2 ulp of the true value on [0, 1]. */
+ * log1p(u) = k ln2 + log f + c / y. A few ulp from the true value on [0, 1] (the tests hold it,
+ * through the loss, to 4 ulp of float64). */
 static inline float mlp_log1pf_unit(float u) {
     float y = 1.0f + u;
     float c = u - (y - 1.0f);
@@ -259,8 +278,8 @@ static inline float mlp_log1pf_unit(float u) {
  * max(e, 0) - e t + log1p(exp(-|e|)), the row's loss their mean times the row's weight (1 when
  * ``weight`` is NULL) into ``row_loss``, and the gradient (sigmoid(e) - t) * weight * inv_n / m
  * into ``grad``. One exp serves the loss and the sigmoid. */
-MLP_CLONES static void mlp_bce_logits_f32(const float* restrict pred, const float* restrict target,
-                                          const float* restrict weight, float* restrict grad,
+MLP_CLONES static void mlp_bce_logits_f32(const float* pred, const float* target,
+                                          const float* weight, float* grad,
                                           double* restrict row_loss, ptrdiff_t r0, ptrdiff_t r1,
                                           ptrdiff_t m, float inv_n) {
     ptrdiff_t i, j;
@@ -301,7 +320,7 @@ MLP_CLONES static void mlp_bce_logits_f32(const float* restrict pred, const floa
 /* The epilogue of a dense layer's GEMM on a block of ``width`` columns of ``rows`` rows with
  * row stride ``cols``: add the bias (when not NULL), keep the pre-activation in ``z_out`` (when
  * not NULL), apply ReLU (``relu`` = 1) or nothing; ``y`` is written in place. One pass per
- * row; a one-column layer (the sigmoid output of a binary classifier) is one pass in all. */
+ * row; a one-column layer (the output of a binary classifier) is one pass over its rows. */
 #define MLP_DEFINE_BIAS_RELU(NAME, T)                                                           \
 MLP_CLONES static void NAME(T* y, T* z_out, const T* b, ptrdiff_t rows, ptrdiff_t width,        \
                             ptrdiff_t cols, int relu) {                                         \
@@ -331,8 +350,11 @@ MLP_CLONES static void NAME(T* y, T* z_out, const T* b, ptrdiff_t rows, ptrdiff_
 MLP_DEFINE_BIAS_RELU(mlp_bias_relu_f32, float)
 MLP_DEFINE_BIAS_RELU(mlp_bias_relu_f64, double)
 
-/* c (m x n, row stride ldc) = alpha * (a_i * b_j): a GEMM with k = 1, as the BLAS kernels round
- * it (one product, then alpha), without their packing. a and b are strided vectors. */
+/* c (m x n, row stride ldc) = alpha * (a_i * b_j): a GEMM with k = 1 without BLAS' packing.
+ * With alpha = 1 (every caller inside the kernels) these are the bits of OpenBLAS' sgemm /
+ * dgemm, but for a product of -0, which stays -0.0 where BLAS' accumulation gives +0.0; with
+ * another alpha, alpha * (a b) may differ in the last bit from gemv's (alpha a) b. a and b are
+ * strided vectors. */
 #define MLP_DEFINE_OUTER(NAME, T)                                                               \
 MLP_CLONES static void NAME(T* restrict c, ptrdiff_t ldc, const T* restrict a, ptrdiff_t inc_a,  \
                             const T* restrict b, ptrdiff_t inc_b, ptrdiff_t m, ptrdiff_t n,     \
@@ -360,6 +382,8 @@ static inline void mlp_prefetch_rows(const char* src, const int64_t* order, ptrd
 #if defined(__GNUC__)
     ptrdiff_t r;
     size_t off;
+    if (row_bytes == 0)
+        return;
     for (r = 0; r < rows; r++) {
         const char* row = src + order[r] * row_bytes;
         for (off = 0; off < row_bytes; off += 64)

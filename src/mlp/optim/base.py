@@ -174,7 +174,7 @@ class Optimizer(abc.ABC):
             As :meth:`learning_rate_at`.
         """
         rate = self._learning_rate
-        if not callable(rate):
+        if not callable(rate) and type(self).learning_rate_at is Optimizer.learning_rate_at:
             return np.full(count, rate, dtype=np.float64)
         return np.array([self.learning_rate_at(start + k) for k in range(count)],
                         dtype=np.float64)
