@@ -774,12 +774,9 @@ cdef inline void _bias_act_block(floating* y, floating* z_out, const floating* b
                 z_out[i * cols + j] = row[j]
         if act == A_SOFTMAX:
             _softmax_row(row, row, cols)
-        elif act == A_RELU:
-            for j in range(c0, c1):
-                row[j] = 0 if row[j] <= 0 else row[j]
         elif floating is float and act == A_SIGMOID:
             mlp_sigmoid_f32(row + c0, row + c0, c1 - c0)
-        elif act != A_LINEAR:
+        else:
             for j in range(c0, c1):
                 row[j] = _act_scalar(row[j], act, alpha)
 
