@@ -6,7 +6,7 @@ import pytest
 
 import mlp
 import mlp.saving.format
-from mlp.callbacks import Callback, EarlyStopping, History, MonitorCallback
+from mlp.callbacks import Callback, EarlyStopping, History, LambdaCallback, MonitorCallback
 
 
 @pytest.fixture
@@ -357,6 +357,35 @@ def test_on_batch_begin_is_called_before_each_batch(data):
     make_model().fit(x, y, epochs=2, batch_size=20, verbose=0, callbacks=[Begin()])
     assert calls == [("begin", 0, 0), ("begin", 1, 1), ("begin", 2, 2),
                      ("begin", 0, 3), ("begin", 1, 4), ("begin", 2, 5)]
+
+
+def test_keras3_batch_hook_names_are_called(data):
+    # a Keras 3 user overrides on_train_batch_begin / _end: never silently skipped
+    x, y = data
+    calls = []
+
+    class Keras3Style(Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            calls.append(("begin", batch, self.model.optimizer.iterations))
+
+        def on_train_batch_end(self, batch, logs=None):
+            calls.append(("end", batch, round(logs["loss"], 12) >= 0))
+
+    assert Keras3Style().wants_batch_hooks()
+    make_model().fit(x, y, epochs=1, batch_size=20, verbose=0, callbacks=[Keras3Style()])
+    assert calls == [("begin", 0, 0), ("end", 0, True), ("begin", 1, 1), ("end", 1, True),
+                     ("begin", 2, 2), ("end", 2, True)]
+
+
+def test_lambda_callback_takes_both_spellings_of_the_batch_hooks(data):
+    x, y = data
+    new, old = [], []
+    make_model().fit(x, y, epochs=1, batch_size=20, verbose=0, callbacks=[
+        LambdaCallback(on_train_batch_end=lambda batch, logs: new.append(batch)),
+        LambdaCallback(on_batch_begin=lambda batch, logs: old.append(batch))])
+    assert new == [0, 1, 2] and old == [0, 1, 2]
+    with pytest.raises(TypeError, match="on_train_batch_end: expected it or on_batch_end"):
+        LambdaCallback(on_train_batch_end=print, on_batch_end=print)
 
 
 # ----------------------------------------------------------- History: order, stop reason

@@ -61,17 +61,29 @@ class Callback:
     def on_epoch_end(self, epoch: int, logs: Optional[Dict[str, float]] = None) -> None:
         """Called with the epoch's loss, metrics and ``val_*`` values."""
 
+    def on_train_batch_begin(self, batch: int,
+                             logs: Optional[Dict[str, float]] = None) -> None:
+        """Called before each training batch (switches fit to the per-batch path). Keras 3's
+        name; by default it calls :meth:`on_batch_begin`, as in Keras."""
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: Optional[Dict[str, float]] = None) -> None:
+        """Called after each training batch with ``{"loss": batch loss}`` (per-batch path).
+        Keras 3's name; by default it calls :meth:`on_batch_end`, as in Keras."""
+        self.on_batch_end(batch, logs)
+
     def on_batch_begin(self, batch: int, logs: Optional[Dict[str, float]] = None) -> None:
-        """Called before each batch (switches fit to the per-batch path)."""
+        """The older name of :meth:`on_train_batch_begin`, called by it."""
 
     def on_batch_end(self, batch: int, logs: Optional[Dict[str, float]] = None) -> None:
-        """Called after each batch with ``{"loss": batch loss}`` (per-batch path)."""
+        """The older name of :meth:`on_train_batch_end`, called by it."""
 
     def wants_batch_hooks(self) -> bool:
-        """Whether this callback overrides a batch hook."""
+        """Whether this callback overrides a batch hook (under either name)."""
         cls = type(self)
-        return (cls.on_batch_begin is not Callback.on_batch_begin
-                or cls.on_batch_end is not Callback.on_batch_end)
+        return any(getattr(cls, name) is not getattr(Callback, name)
+                   for name in ("on_batch_begin", "on_batch_end", "on_train_batch_begin",
+                                "on_train_batch_end"))
 
 
 class History(Callback):
@@ -584,8 +596,12 @@ class LambdaCallback(Callback):
     ----------
     on_epoch_begin, on_epoch_end : callable, optional
         Called as ``f(epoch, logs)``.
+    on_train_batch_begin, on_train_batch_end : callable, optional
+        Called as ``f(batch, logs)``; giving either runs ``fit`` batch by batch (Keras 3's
+        names).
     on_batch_begin, on_batch_end : callable, optional
-        Called as ``f(batch, logs)``; giving either runs ``fit`` batch by batch.
+        The older names of the two, kept as Keras 2 had them; giving both spellings of one
+        hook is an error.
     on_train_begin, on_train_end : callable, optional
         Called as ``f(logs)``.
 
@@ -602,8 +618,19 @@ class LambdaCallback(Callback):
                  on_batch_begin: Optional[Callable] = None,
                  on_batch_end: Optional[Callable] = None,
                  on_train_begin: Optional[Callable] = None,
-                 on_train_end: Optional[Callable] = None):
+                 on_train_end: Optional[Callable] = None,
+                 on_train_batch_begin: Optional[Callable] = None,
+                 on_train_batch_end: Optional[Callable] = None):
         super().__init__()
+        for new_name, new, old_name, old in (
+                ("on_train_batch_begin", on_train_batch_begin, "on_batch_begin", on_batch_begin),
+                ("on_train_batch_end", on_train_batch_end, "on_batch_end", on_batch_end)):
+            if new is not None and old is not None:
+                raise TypeError(f"{new_name}: expected it or {old_name} (its older name), "
+                                f"got both")
+        on_batch_begin = on_train_batch_begin if on_train_batch_begin is not None \
+            else on_batch_begin
+        on_batch_end = on_train_batch_end if on_train_batch_end is not None else on_batch_end
         functions = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end,
                      "on_batch_begin": on_batch_begin, "on_batch_end": on_batch_end,
                      "on_train_begin": on_train_begin, "on_train_end": on_train_end}

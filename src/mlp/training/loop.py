@@ -58,12 +58,12 @@ class CallbackHooks(BatchHooks):
 
     def begin(self, batch: int) -> None:
         for callback in self.callbacks:
-            callback.on_batch_begin(batch)
+            callback.on_train_batch_begin(batch)
 
     def end(self, batch: int, loss: float) -> bool:
         logs = {"loss": float(loss)}
         for callback in self.callbacks:
-            callback.on_batch_end(batch, logs)
+            callback.on_train_batch_end(batch, logs)
         if self.progress.live:
             rows = min(self._batch_size, len(self._epoch[2]) - self._seen)
             self._seen += rows

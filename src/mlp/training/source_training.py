@@ -93,7 +93,7 @@ class SourceTraining:
                                                                        x_b.shape[0]))
                         if per_batch:
                             for callback in callback_list:
-                                callback.on_batch_begin(batch)
+                                callback.on_train_batch_begin(batch)
                         rows = x_b.shape[0]
                         outputs = self._backend.empty((rows, self.output_dim), self.dtype)
                         x_dev, t_dev, w_dev = self._on_device(
@@ -107,7 +107,7 @@ class SourceTraining:
                         if per_batch:
                             batch_logs = {"loss": float((total - before) / rows)}
                             for callback in callback_list:
-                                callback.on_batch_end(batch, batch_logs)
+                                callback.on_train_batch_end(batch, batch_logs)
                         if not np.isfinite(total) or self.stop_training:
                             break
                     train_seconds = time.perf_counter() - started
