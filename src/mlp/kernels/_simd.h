@@ -226,15 +226,19 @@ static inline float mlp_expf(float x) {
     return x != x ? x : p;
 }
 
-/* y = sigmoid(z) on n elements (y may be z): exp(-|z|) keeps it finite and accurate for any z. */
+/* sigmoid(v) from q = exp(-|v|), which keeps it finite and accurate for any v. */
+static inline float mlp_sigmoid_from_tail(float v, float q) {
+    float s = 1.0f / (1.0f + q);
+    return v >= 0 ? s : q * s;
+}
+
+/* y = sigmoid(z) on n elements (y may be z). */
 MLP_CLONES static void mlp_sigmoid_f32(const float* z, float* y, ptrdiff_t n) {
     ptrdiff_t j;
     MLP_IVDEP
     for (j = 0; j < n; j++) {
         float v = z[j];
-        float e = mlp_expf(v < 0 ? v : -v);
-        float s = 1.0f / (1.0f + e);
-        y[j] = v >= 0 ? s : e * s;
+        y[j] = mlp_sigmoid_from_tail(v, mlp_expf(v < 0 ? v : -v));
     }
 }
 
@@ -278,6 +282,13 @@ static inline float mlp_log1pf_unit(float u) {
  * max(e, 0) - e t + log1p(exp(-|e|)), the row's loss their mean times the row's weight (1 when
  * ``weight`` is NULL) into ``row_loss``, and the gradient (sigmoid(e) - t) * weight * inv_n / m
  * into ``grad``. One exp serves the loss and the sigmoid. */
+/* One element's binary cross-entropy from the logit e against t; sigmoid(e) into *sig. */
+static inline float mlp_bce_logit(float e, float t, float* sig) {
+    float q = mlp_expf(e < 0 ? e : -e);
+    *sig = mlp_sigmoid_from_tail(e, q);
+    return (e > 0 ? e : 0.0f) - e * t + mlp_log1pf_unit(q);
+}
+
 MLP_CLONES static void mlp_bce_logits_f32(const float* pred, const float* target,
                                           const float* weight, float* grad,
                                           double* restrict row_loss, ptrdiff_t r0, ptrdiff_t r1,
@@ -286,13 +297,8 @@ MLP_CLONES static void mlp_bce_logits_f32(const float* pred, const float* target
     if (m == 1) {
         for (i = r0; i < r1; i++) {
             float w = weight ? weight[i] : 1.0f;
-            float e = pred[i], t = target[i];
-            float x = e < 0 ? e : -e;
-            float q = mlp_expf(x);
-            float s = 1.0f / (1.0f + q);
-            float sig = e >= 0 ? s : q * s;
-            float l = (e > 0 ? e : 0.0f) - e * t + mlp_log1pf_unit(q);
-            grad[i] = (sig - t) * (w * inv_n);
+            float sig, l = mlp_bce_logit(pred[i], target[i], &sig);
+            grad[i] = (sig - target[i]) * (w * inv_n);
             row_loss[i] = (double)w * (double)l;
         }
         return;
@@ -305,13 +311,9 @@ MLP_CLONES static void mlp_bce_logits_f32(const float* pred, const float* target
         float mean_scale = (w * inv_n) / (float)m;
         double total = 0;
         for (j = 0; j < m; j++) {
-            float e = p[j], t = tr[j];
-            float x = e < 0 ? e : -e;
-            float q = mlp_expf(x);
-            float s = 1.0f / (1.0f + q);
-            float sig = e >= 0 ? s : q * s;
-            total += (e > 0 ? e : 0.0f) - e * t + mlp_log1pf_unit(q);
-            g[j] = (sig - t) * mean_scale;
+            float sig;
+            total += mlp_bce_logit(p[j], tr[j], &sig);
+            g[j] = (sig - tr[j]) * mean_scale;
         }
         row_loss[i] = (double)w * (total / (double)m);
     }
